@@ -1,0 +1,100 @@
+//! Command line: `dev`, `serve`, `migrate`, `keygen`. Every flag also reads the environment
+//! variable named beside it (the contract's "Running" section).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Parley connection node.
+#[derive(Debug, Parser)]
+#[command(name = "parley-node", version, about)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Everything on one machine: a private Postgres cluster, migrations, dev keys, REST and
+    /// WebSocket on one port.
+    Dev(DevArgs),
+    /// A fleet node.
+    Serve(ServeArgs),
+    /// Apply the schema (safe to run again).
+    Migrate(MigrateArgs),
+    /// Print a new Ed25519 signing key and its JWKS as one JSON object.
+    Keygen,
+}
+
+/// `dev` options.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Where the Postgres cluster, keys and logs live.
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = ".parley")]
+    pub data_dir: PathBuf,
+    /// REST + WebSocket address.
+    #[arg(long = "http", env = "PARLEY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// QUIC address (UDP).
+    #[arg(long = "quic", env = "PARLEY_QUIC_ADDR", default_value = "127.0.0.1:4433")]
+    pub quic_addr: SocketAddr,
+}
+
+/// `serve` options.
+#[derive(Debug, Args, Clone)]
+pub struct ServeArgs {
+    /// Postgres connection string.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// This node's name (default: the host name).
+    #[arg(long, env = "PARLEY_NODE_ID")]
+    pub node_id: Option<String>,
+    /// REST + WebSocket address (port 0: any free port, printed on stdout).
+    #[arg(long = "http", env = "PARLEY_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// QUIC address (UDP).
+    #[arg(long = "quic", env = "PARLEY_QUIC_ADDR", default_value = "127.0.0.1:4433")]
+    pub quic_addr: SocketAddr,
+    /// Also serve the REST routes (needs PARLEY_JWT_SIGNING_KEY).
+    #[arg(long, env = "PARLEY_REST")]
+    pub rest: bool,
+    /// Ed25519 signing key (from `keygen`), for `--rest`.
+    #[arg(long, env = "PARLEY_JWT_SIGNING_KEY", hide_env_values = true)]
+    pub jwt_signing_key: Option<String>,
+    /// Verifying keys: JWKS JSON, or a path to a file holding it.
+    #[arg(long, env = "PARLEY_JWKS")]
+    pub jwks: Option<String>,
+    /// Verifying keys fetched from this URL at start.
+    #[arg(long, env = "PARLEY_JWKS_URL")]
+    pub jwks_url: Option<String>,
+    /// TLS certificate (PEM) for QUIC.
+    #[arg(long, env = "PARLEY_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS key (PEM) for QUIC.
+    #[arg(long, env = "PARLEY_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Most socket sends committed in one transaction (1 = one transaction per message).
+    #[arg(long, env = "PARLEY_MAX_BATCH", default_value_t = 256)]
+    pub max_batch: usize,
+    /// Transactions committing socket sends at once. More than 1 gives up the guarantee that one
+    /// socket's pipelined sends get seqs in the order they were sent; meant for benchmarks.
+    #[arg(long, env = "PARLEY_COMMIT_WORKERS", default_value_t = 1)]
+    pub commit_workers: usize,
+    /// Postgres connections in the pool.
+    #[arg(long, env = "PARLEY_DB_POOL", default_value_t = 16)]
+    pub db_pool: usize,
+    /// Apply migrations before serving.
+    #[arg(long, env = "PARLEY_MIGRATE")]
+    pub migrate: bool,
+}
+
+/// `migrate` options.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Postgres connection string.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+}

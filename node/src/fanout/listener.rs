@@ -1,0 +1,97 @@
+//! The node's single LISTEN connection. Notifications become hub notices; when the connection
+//! is lost (server restart, `pg_terminate_backend`, network), it reconnects with backoff and asks
+//! the hub to catch up from the database, because notices sent meanwhile are gone.
+
+use std::time::Duration;
+
+use futures_util::{StreamExt, stream};
+use parley_shared::store::notify::{CHANNEL, Notice};
+use tokio::sync::oneshot;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tracing::{info, warn};
+
+use super::hub::HubHandle;
+use crate::db;
+
+/// How often the idle LISTEN connection is probed, so a silently dead TCP connection is noticed.
+const PROBE_EVERY: Duration = Duration::from_secs(5);
+
+/// Runs forever. `ready` fires once the first LISTEN is in place (the node accepts sockets only
+/// after that, so no session can miss a notice sent before the node was listening).
+pub async fn run(url: String, node_id: String, hub: HubHandle, ready: oneshot::Sender<()>) {
+    let mut ready = Some(ready);
+    let mut backoff = Duration::from_millis(50);
+    let mut first = true;
+    loop {
+        match listen_once(&url, &node_id, &hub, &mut ready, first).await {
+            Ok(()) => backoff = Duration::from_millis(50),
+            Err(e) => warn!("LISTEN connection: {e}; reconnecting in {backoff:?}"),
+        }
+        first = false;
+        metrics::counter!("parley_listen_reconnects_total").increment(1);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn listen_once(
+    url: &str,
+    node_id: &str,
+    hub: &HubHandle,
+    ready: &mut Option<oneshot::Sender<()>>,
+    first: bool,
+) -> Result<(), String> {
+    let mut cfg = db::config(url).map_err(|e| e.to_string())?;
+    cfg.application_name(&format!("parley-listen:{node_id}"));
+    cfg.keepalives(true).keepalives_idle(Duration::from_secs(10)).connect_timeout(Duration::from_secs(5));
+    let (client, mut conn) = cfg.connect(NoTls).await.map_err(|e| e.to_string())?;
+
+    // The connection object yields notifications; drive it in its own task and forward them.
+    let (lost_tx, mut lost_rx) = oneshot::channel::<String>();
+    let hub_fwd = hub.clone();
+    tokio::spawn(async move {
+        let mut messages = stream::poll_fn(move |cx| conn.poll_message(cx));
+        let reason = loop {
+            match messages.next().await {
+                Some(Ok(AsyncMessage::Notification(n))) => {
+                    let mut batch = Vec::new();
+                    match Notice::parse(n.payload()) {
+                        Some(notice) => batch.push(notice),
+                        None => warn!("ignoring unknown notice: {}", n.payload()),
+                    }
+                    hub_fwd.notices(batch);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => break e.to_string(),
+                None => break "connection closed".to_owned(),
+            }
+        };
+        let _ = lost_tx.send(reason);
+    });
+
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await.map_err(|e| e.to_string())?;
+    if !first {
+        info!("LISTEN re-established; catching up from the database");
+    }
+    // Catch up even on the first connection: harmless with no sessions, and it covers a
+    // listener that died before any session noticed.
+    hub.resync();
+    if let Some(r) = ready.take() {
+        let _ = r.send(());
+    }
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    probe.tick().await;
+    loop {
+        tokio::select! {
+            reason = &mut lost_rx => return Err(reason.unwrap_or_else(|_| "connection task ended".into())),
+            _ = probe.tick() => {
+                if let Err(e) = tokio::time::timeout(PROBE_EVERY, client.simple_query("SELECT 1")).await
+                    .map_err(|_| "probe timed out".to_string())
+                    .and_then(|r| r.map_err(|e| e.to_string()))
+                {
+                    return Err(format!("probe failed: {e}"));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `parley-node`: see `parley-node --help` and the README.
+
+use anyhow::Context;
+use clap::Parser;
+use parley_node::cli::{Cli, Command, ServeArgs};
+use parley_node::serve::{self, ServeConfig};
+use parley_node::{db, dev, keys};
+use parley_shared::auth::Signer;
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Keygen = cli.command {
+        let s = Signer::generate();
+        let out = serde_json::json!({ "kid": s.kid(), "signing_key": s.encoded(), "jwks": s.jwks() });
+        println!("{out}");
+        return Ok(());
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Keygen => unreachable!("handled above"),
+            Command::Migrate(a) => {
+                let n = db::migrate(&a.database_url).await?;
+                eprintln!("{n} migration(s) applied");
+                Ok(())
+            }
+            Command::Dev(a) => dev::run(a).await.context("dev mode"),
+            Command::Serve(a) => serve_cmd(a).await,
+        }
+    })
+}
+
+async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
+    if a.migrate {
+        db::migrate(&a.database_url).await?;
+    }
+    let keys = keys::load(a.jwks.as_deref(), a.jwks_url.as_deref(), a.jwt_signing_key.as_deref(), a.rest).await?;
+    let node_id = a.node_id.clone().unwrap_or_else(serve::host_name);
+    let cfg = ServeConfig {
+        database_url: a.database_url,
+        node_id: node_id.clone(),
+        http_addr: a.http_addr,
+        rest: a.rest,
+        verifier: keys.verifier,
+        signer: keys.signer,
+        max_batch: a.max_batch,
+        commit_workers: a.commit_workers,
+        db_pool: a.db_pool,
+    };
+    serve::run(cfg, serve::signal(), |addr| {
+        // Scripts and tests read this one line to learn the port.
+        println!("{}", serde_json::json!({ "event": "listening", "http": addr.to_string(), "node_id": node_id }));
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! Wiring a node together: pool, hub, LISTEN, group commit, lease, HTTP; and the shutdown
+//! sequence on SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusBuilder;
+use parley_shared::auth::{Signer, Verifier};
+use parley_shared::ids::NodeId;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tracing::{info, warn};
+
+use crate::db;
+use crate::fanout::hub::CloseReason;
+use crate::fanout::{commit::Committer, hub, listener};
+use crate::presence;
+use crate::state::NodeState;
+
+/// Node start-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// Database setup.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// LISTEN never came up.
+    #[error("could not LISTEN on Postgres within 30 s")]
+    Listen,
+    /// The lease could not be taken.
+    #[error("taking the node lease: {0}")]
+    Lease(String),
+    /// Binding or serving HTTP.
+    #[error("http: {0}")]
+    Http(#[from] std::io::Error),
+    /// Installing the metrics recorder.
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+/// Everything `serve` needs, resolved from flags (and, in dev mode, generated).
+pub struct ServeConfig {
+    /// Postgres URL.
+    pub database_url: String,
+    /// Node name.
+    pub node_id: String,
+    /// HTTP address.
+    pub http_addr: SocketAddr,
+    /// Serve REST.
+    pub rest: bool,
+    /// Verifying keys.
+    pub verifier: Verifier,
+    /// Signing key, for REST.
+    pub signer: Option<Signer>,
+    /// Group commit batch size.
+    pub max_batch: usize,
+    /// Concurrent commit transactions.
+    pub commit_workers: usize,
+    /// Pool size.
+    pub db_pool: usize,
+}
+
+/// The host name, the default node id.
+pub fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into the buffer we own.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return "parley-node".into();
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Runs a node until `shutdown` resolves, then drains. `on_listening` gets the bound address.
+pub async fn run(
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_listening: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let metrics = PrometheusBuilder::new().install_recorder().map_err(|e| ServeError::Metrics(e.to_string()))?;
+    let pool = db::pool(&cfg.database_url, cfg.db_pool, &format!("parley-node:{}", cfg.node_id))?;
+    let hub = hub::spawn(pool.clone());
+
+    let (ready_tx, ready_rx) = oneshot::channel();
+    tokio::spawn(listener::run(cfg.database_url.clone(), cfg.node_id.clone(), hub.clone(), ready_tx));
+    tokio::time::timeout(Duration::from_secs(30), ready_rx)
+        .await
+        .map_err(|_| ServeError::Listen)?
+        .map_err(|_| ServeError::Listen)?;
+
+    presence::start(&pool, &cfg.node_id).await.map_err(ServeError::Lease)?;
+    tokio::spawn(presence::renew_forever(pool.clone(), cfg.node_id.clone()));
+
+    let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers);
+    let state = Arc::new(NodeState {
+        node_id: NodeId(cfg.node_id.clone()),
+        pool: pool.clone(),
+        hub: hub.clone(),
+        committer,
+        verifier: cfg.verifier,
+        signer: cfg.signer,
+        rest: cfg.rest,
+        draining: AtomicBool::new(false),
+    });
+
+    let listener = TcpListener::bind(cfg.http_addr).await?;
+    let addr = listener.local_addr()?;
+    info!(%addr, node_id = %cfg.node_id, rest = cfg.rest, "listening");
+    on_listening(addr);
+
+    let app = crate::http::router(state.clone(), metrics);
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let drain_state = state.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutting down: refusing new sockets and sending going_away");
+        drain_state.draining.store(true, Ordering::Release);
+        let reason =
+            CloseReason { code: "going_away", message: "node shutting down; reconnect to another node".into() };
+        let n = drain_state.hub.close_all(reason).await;
+        info!("asked {n} connections to reconnect elsewhere");
+        // Give sockets a moment to flush their going_away frames.
+        tokio::time::sleep(Duration::from_millis(if n > 0 { 500 } else { 0 })).await;
+        let _ = stop_tx.send(());
+    });
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop_rx.await;
+    });
+    // Upgraded sockets are not tracked by graceful shutdown; they were told to go already.
+    if let Err(e) = server.await {
+        warn!("http server: {e}");
+    }
+    presence::stop(&pool, &cfg.node_id).await;
+    info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,30 @@
+//! What every part of a running node shares.
+
+use std::sync::atomic::AtomicBool;
+
+use deadpool_postgres::Pool;
+use parley_shared::auth::{Signer, Verifier};
+use parley_shared::ids::NodeId;
+
+use crate::fanout::commit::Committer;
+use crate::fanout::hub::HubHandle;
+
+/// The node's shared state, behind an `Arc`.
+pub struct NodeState {
+    /// This node's name.
+    pub node_id: NodeId,
+    /// Pooled connections for handlers, sessions and the hub.
+    pub pool: Pool,
+    /// The fan-out hub.
+    pub hub: HubHandle,
+    /// Group commit of socket sends.
+    pub committer: Committer,
+    /// Verifies access tokens locally.
+    pub verifier: Verifier,
+    /// Signs access tokens when this node serves REST auth.
+    pub signer: Option<Signer>,
+    /// Whether the REST routes are served.
+    pub rest: bool,
+    /// Set on SIGTERM: new sockets are refused.
+    pub draining: AtomicBool,
+}

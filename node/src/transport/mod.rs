@@ -1,0 +1,3 @@
+//! Transports: thin adapters between a socket's bytes and the [`crate::session`] core.
+
+pub mod ws;

@@ -1,0 +1,208 @@
+//! Conversations and membership.
+
+use chrono::{DateTime, Utc};
+use tokio_postgres::GenericClient;
+
+use super::events::{EVENT_COLS_LE, event_from_row};
+use super::users::user_from_row;
+use super::{StoreError, Type};
+use crate::ids::{ConversationId, Seq, UserId};
+use crate::model::{ConversationKind, ConversationSummary, DirectConversation};
+use crate::time::Timestamp;
+
+fn direct_key(a: UserId, b: UserId) -> String {
+    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+    format!("{lo}:{hi}")
+}
+
+/// Whether a user exists (direct conversations need a real peer).
+pub async fn user_exists<C: GenericClient>(c: &C, u: UserId) -> Result<bool, StoreError> {
+    Ok(!c.query_typed("SELECT 1 FROM users WHERE id = $1", &[(&u.0, Type::UUID)]).await?.is_empty())
+}
+
+/// The one direct conversation of the pair, created on first use. Returns it and whether this
+/// call created it. Must run inside a transaction.
+pub async fn get_or_create_direct<C: GenericClient>(
+    c: &C,
+    me: UserId,
+    other: UserId,
+) -> Result<(DirectConversation, bool), StoreError> {
+    let key = direct_key(me, other);
+    let id = ConversationId::new();
+    // ON CONFLICT DO NOTHING makes concurrent first calls converge on one row.
+    let inserted = c
+        .query_typed(
+            "INSERT INTO conversations (id, kind, direct_key) VALUES ($1, 'direct', $2) \
+             ON CONFLICT (direct_key) DO NOTHING RETURNING id",
+            &[(&id.0, Type::UUID), (&key, Type::TEXT)],
+        )
+        .await?;
+    let created = !inserted.is_empty();
+    if created {
+        c.query_typed(
+            "INSERT INTO members (conversation_id, user_id) VALUES ($1, $2), ($1, $3)",
+            &[(&id.0, Type::UUID), (&me.0, Type::UUID), (&other.0, Type::UUID)],
+        )
+        .await?;
+    }
+    let row = c
+        .query_typed("SELECT id, last_seq, created_at FROM conversations WHERE direct_key = $1", &[(&key, Type::TEXT)])
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| StoreError::Retry("direct conversation not visible yet".into()))?;
+    let mut member_ids = vec![me, other];
+    member_ids.sort();
+    Ok((
+        DirectConversation {
+            id: ConversationId(row.get(0)),
+            kind: ConversationKind::Direct,
+            member_ids,
+            last_seq: row.get(1),
+            created_at: Timestamp(row.get(2)),
+        },
+        created,
+    ))
+}
+
+/// Whether `user` is a member of `conv`.
+pub async fn is_member<C: GenericClient>(c: &C, conv: ConversationId, user: UserId) -> Result<bool, StoreError> {
+    Ok(!c
+        .query_typed(
+            "SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2",
+            &[(&conv.0, Type::UUID), (&user.0, Type::UUID)],
+        )
+        .await?
+        .is_empty())
+}
+
+/// Every conversation of `user` with its current last seq (what a node subscribes a socket to).
+pub async fn memberships<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<(ConversationId, Seq)>, StoreError> {
+    let rows = c
+        .query_typed(
+            "SELECT c.id, c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.user_id = $1",
+            &[(&user.0, Type::UUID)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (ConversationId(r.get(0)), r.get(1))).collect())
+}
+
+/// Members of `conv` among `users` (a node asking which of its connected users joined).
+pub async fn member_ids<C: GenericClient>(c: &C, conv: ConversationId) -> Result<Vec<UserId>, StoreError> {
+    let rows =
+        c.query_typed("SELECT user_id FROM members WHERE conversation_id = $1", &[(&conv.0, Type::UUID)]).await?;
+    Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
+}
+
+/// Moves `user`'s read position forward to `seq` (never back, never past the last event).
+/// Returns the new read seq, or None when the user is not a member.
+pub async fn mark_read<C: GenericClient>(
+    c: &C,
+    conv: ConversationId,
+    user: UserId,
+    seq: Seq,
+) -> Result<Option<(Seq, bool)>, StoreError> {
+    let rows = c
+        .query_typed(
+            "WITH old AS (SELECT read_seq FROM members WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE) \
+             UPDATE members m SET read_seq = GREATEST(m.read_seq, LEAST($3, c.last_seq)) \
+             FROM conversations c, old \
+             WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id \
+             RETURNING m.read_seq, m.read_seq <> old.read_seq",
+            &[(&conv.0, Type::UUID), (&user.0, Type::UUID), (&seq, Type::INT8)],
+        )
+        .await?;
+    Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+}
+
+/// Opaque position in the conversation list: (last activity, id) of the last item returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListCursor {
+    /// Last activity of the last item returned.
+    pub at: DateTime<Utc>,
+    /// Its id, to break ties.
+    pub id: ConversationId,
+}
+
+impl ListCursor {
+    /// Text form for `next_cursor`.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.at.timestamp_micros(), self.id)
+    }
+    /// Parses [`Self::encode`]'s output.
+    pub fn decode(s: &str) -> Option<Self> {
+        let (micros, id) = s.split_once('_')?;
+        let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        Some(Self { at, id: id.parse().ok()? })
+    }
+}
+
+/// `user`'s conversations, most recent activity first, with unread and mention counts.
+pub async fn list<C: GenericClient>(
+    c: &C,
+    user: UserId,
+    after: Option<ListCursor>,
+    limit: i64,
+) -> Result<(Vec<ConversationSummary>, Option<ListCursor>), StoreError> {
+    let (at, id) = match after {
+        Some(cur) => (Some(cur.at), Some(cur.id.0)),
+        None => (None, None),
+    };
+    let sql = format!(
+        "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.last_event_at, \
+                m.read_seq, m.pinned, m.muted_until, m.archived, \
+                (SELECT count(*) FROM events e WHERE e.conversation_id = c.id AND e.seq > m.read_seq \
+                   AND m.user_id = ANY(e.mentions)) AS mention_count, \
+                peer.id IS NOT NULL, peer.id, peer.username, peer.display_name, peer.bio, peer.created_at, \
+                le.id IS NOT NULL, {EVENT_COLS_LE} \
+         FROM members m JOIN conversations c ON c.id = m.conversation_id \
+         LEFT JOIN LATERAL (SELECT u.* FROM members pm JOIN users u ON u.id = pm.user_id \
+                            WHERE c.kind = 'direct' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id \
+                            LIMIT 1) peer ON true \
+         LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.conversation_id = c.id \
+                            ORDER BY e.seq DESC LIMIT 1) le ON true \
+         WHERE m.user_id = $1 AND ($2::timestamptz IS NULL OR (c.last_event_at, c.id) < ($2, $3::uuid)) \
+         ORDER BY c.last_event_at DESC, c.id DESC LIMIT $4"
+    );
+    let rows = c
+        .query_typed(
+            &sql,
+            &[(&user.0, Type::UUID), (&at, Type::TIMESTAMPTZ), (&id, Type::UUID), (&(limit + 1), Type::INT8)],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut cursor = None;
+    for (i, r) in rows.iter().enumerate() {
+        if i as i64 == limit {
+            break;
+        }
+        let kind = match r.get::<_, &str>(1) {
+            "group" => ConversationKind::Group,
+            _ => ConversationKind::Direct,
+        };
+        let last_seq: Seq = r.get(3);
+        let read_seq: Seq = r.get(6);
+        let peer = if r.get::<_, bool>(11) { Some(user_from_row(r, 12)) } else { None };
+        let last_event = if r.get::<_, bool>(17) { Some(event_from_row(r, 18)?) } else { None };
+        let id = ConversationId(r.get(0));
+        cursor = Some(ListCursor { at: r.get(5), id });
+        out.push(ConversationSummary {
+            id,
+            kind,
+            title: r.get(2),
+            peer,
+            last_event,
+            last_seq,
+            read_seq,
+            unread_count: (last_seq - read_seq).max(0),
+            mention_count: r.get(10),
+            pinned: r.get(7),
+            muted_until: r.get::<_, Option<DateTime<Utc>>>(8).map(Timestamp),
+            archived: r.get(9),
+            created_at: Timestamp(r.get(4)),
+        });
+    }
+    let next = if rows.len() as i64 > limit { cursor } else { None };
+    Ok((out, next))
+}

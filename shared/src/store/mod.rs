@@ -1,0 +1,63 @@
+//! The SQL. Every function takes a tokio-postgres client or transaction, so the node (pooled
+//! native connections) and the edge (one socket per request inside the Worker) run the same
+//! statements. Statements go through `query_typed`, which sends parse, bind and execute in one
+//! round trip: no prepare round trip and no statement cache needed.
+
+pub mod conversations;
+pub mod events;
+pub mod notify;
+pub mod sessions;
+pub mod users;
+
+use tokio_postgres::error::SqlState;
+
+use crate::error::ApiError;
+
+pub use tokio_postgres::types::Type;
+
+/// Database failures, classified by what the caller can do about them.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint was hit: `.0` is the constraint's name.
+    #[error("unique violation on {0}")]
+    Unique(String),
+    /// Serialization failure or deadlock: run the transaction again.
+    #[error("transaction conflict, retry: {0}")]
+    Retry(String),
+    /// A stored value could not be decoded (a bug or a manual edit).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+    /// Anything else, connection loss included.
+    #[error("database: {0}")]
+    Db(tokio_postgres::Error),
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        if let Some(db) = e.as_db_error() {
+            if *db.code() == SqlState::UNIQUE_VIOLATION {
+                return Self::Unique(db.constraint().unwrap_or_default().to_owned());
+            }
+            if *db.code() == SqlState::T_R_SERIALIZATION_FAILURE || *db.code() == SqlState::T_R_DEADLOCK_DETECTED {
+                return Self::Retry(db.message().to_owned());
+            }
+        }
+        Self::Db(e)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e.to_string())
+    }
+}
+
+impl StoreError {
+    /// Whether running the transaction again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Retry(_))
+    }
+}
+
+/// How many times a transaction that hit a conflict is run again before giving up.
+pub const MAX_TX_ATTEMPTS: usize = 4;
