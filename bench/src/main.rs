@@ -1,1 +1,251 @@
-fn main() {}
+//! `parley-bench`: end-to-end figures against real `parley-node` processes on a private
+//! Postgres cluster (fsync on, as in production). See the README's "Benchmarks" section.
+//!
+//! In one run it measures:
+//! 1. delivery latency p50/p99 of a WebSocket send on node 1 to its receipt on node 2, at a fixed
+//!    rate;
+//! 2. sustained acknowledged sends per second over WebSocket with group commit, and the same
+//!    load against a node committing one transaction per message (the baseline), as a ratio.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use hdrhistogram::Histogram;
+use parley_tests::{Node, NodeOptions, Session, TestDb};
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug)]
+#[command(about = "Parley end-to-end benchmarks")]
+struct Args {
+    /// Messages per second in the latency phase (spread over all pairs).
+    #[arg(long, default_value_t = 200)]
+    rate: u64,
+    /// Seconds of the latency phase.
+    #[arg(long, default_value_t = 10)]
+    latency_secs: u64,
+    /// Sender/receiver pairs in the latency phase.
+    #[arg(long, default_value_t = 20)]
+    pairs: usize,
+    /// WebSocket clients in the throughput phase.
+    #[arg(long, default_value_t = 64)]
+    clients: usize,
+    /// Sends each throughput client keeps in flight.
+    #[arg(long, default_value_t = 16)]
+    window: usize,
+    /// Seconds of each throughput phase.
+    #[arg(long, default_value_t = 10)]
+    throughput_secs: u64,
+    /// Concurrent transactions of the one-transaction-per-message baseline.
+    #[arg(long, default_value_t = 16)]
+    baseline_workers: usize,
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    println!("parley-bench: {}", machine());
+    let db = TestDb::create().await.context("creating the bench database")?;
+
+    // Phase 1: cross-node latency.
+    let node1 = Node::start_with(&db, NodeOptions::new("bench1")).await?;
+    let node2 = Node::start_with(&db, NodeOptions::new("bench2")).await?;
+    let (p50, p99, max, n) = latency(&args, &node1, &node2).await?;
+    println!(
+        "latency  node1 ws send -> node2 ws receive at {} msg/s, {} pairs, {} s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({n} messages)",
+        args.rate, args.pairs, args.latency_secs, p50, p99, max
+    );
+    drop(node1);
+    drop(node2);
+
+    // Phase 2: sustained acknowledged sends, group commit vs one transaction per message.
+    let grouped = Node::start_with(&db, NodeOptions::new("bench-group")).await?;
+    let g = throughput(&args, &grouped).await?;
+    drop(grouped);
+    let mut opts = NodeOptions::new("bench-single").max_batch(1);
+    opts.extra_args = vec!["--commit-workers".into(), args.baseline_workers.to_string()];
+    let single = Node::start_with(&db, opts).await?;
+    let s = throughput(&args, &single).await?;
+    drop(single);
+    println!(
+        "throughput  {} ws clients x {} in flight, {} s each: group commit {:.0} sends/s, one tx per message ({} workers) {:.0} sends/s, ratio {:.2}x",
+        args.clients,
+        args.window,
+        args.throughput_secs,
+        g,
+        args.baseline_workers,
+        s,
+        g / s.max(1.0)
+    );
+    Ok(())
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
+        .unwrap_or_default();
+    let mem_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<f64>().ok()))
+        .map(|kib| kib / 1024.0 / 1024.0)
+        .unwrap_or(0.0);
+    format!("{cpus} cpus ({model}), {mem_gib:.0} GiB")
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(node: &Node, token: &str) -> Result<Socket> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}?token={token}", node.ws_url())).await?;
+    // ready, then an empty sync so live events flow at once.
+    loop {
+        let m = ws.next().await.context("closed before ready")??;
+        if let Message::Text(t) = m {
+            if serde_json::from_str::<Value>(&t)?["type"] == "ready" {
+                break;
+            }
+        }
+    }
+    ws.send(Message::text(json!({"type":"sync","id":0,"cursors":{}}).to_string())).await?;
+    loop {
+        let m = ws.next().await.context("closed before synced")??;
+        if let Message::Text(t) = m {
+            if serde_json::from_str::<Value>(&t)?["type"] == "synced" {
+                return Ok(ws);
+            }
+        }
+    }
+}
+
+async fn pair(node: &Node, tag: &str, i: usize) -> Result<(Session, Session, String)> {
+    let api = node.api();
+    let a = api.signup(&format!("{tag}a{i}")).await?;
+    let b = api.signup(&format!("{tag}b{i}")).await?;
+    let conv = api.direct_id(&a, &b).await?;
+    Ok((a, b, conv))
+}
+
+async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f64, u64)> {
+    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
+    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    for i in 0..args.pairs {
+        let (a, b, conv) = pair(node1, "lat", i).await?;
+        senders.push((connect(node1, a.token()).await?, conv));
+        let rx = connect(node2, b.token()).await?;
+        let (sent, hist) = (sent.clone(), hist.clone());
+        receivers.push(tokio::spawn(async move {
+            let mut rx = rx;
+            while let Some(Ok(m)) = rx.next().await {
+                let Message::Text(t) = m else { continue };
+                let v: Value = match serde_json::from_str(&t) {
+                    Ok(v) => v,
+                    Err(_) => continue,
+                };
+                if v["type"] == "event" {
+                    let key = v["event"]["client_msg_id"].as_str().unwrap_or("").to_owned();
+                    if let Some(t0) = sent.lock().await.remove(&key) {
+                        let us = t0.elapsed().as_micros() as u64;
+                        let _ = hist.lock().await.record(us.max(1));
+                    }
+                }
+            }
+        }));
+    }
+    let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+    let deadline = Instant::now() + Duration::from_secs(args.latency_secs);
+    let mut tick = tokio::time::interval(interval);
+    let mut k = 0usize;
+    let mut total = 0u64;
+    while Instant::now() < deadline {
+        tick.tick().await;
+        let (ws, conv) = &mut senders[k % args.pairs];
+        let cmid = format!("lat-{k}");
+        sent.lock().await.insert(cmid.clone(), Instant::now());
+        let frame = json!({"type":"send","id":k,"conversation_id":conv,"client_msg_id":cmid,"text":"latency probe"});
+        ws.send(Message::text(frame.to_string())).await?;
+        // Drain replies and own events so the sender's socket never backs up.
+        while let Some(Some(Ok(_))) = futures_util::FutureExt::now_or_never(ws.next()) {}
+        k += 1;
+        total += 1;
+    }
+    // Let the last messages arrive.
+    let settle = Instant::now() + Duration::from_secs(5);
+    while !sent.lock().await.is_empty() && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lost = sent.lock().await.len();
+    if lost > 0 {
+        bail!("{lost} of {total} messages never arrived on node 2");
+    }
+    for r in receivers {
+        r.abort();
+    }
+    let h = hist.lock().await;
+    let ms = |v: u64| v as f64 / 1000.0;
+    Ok((ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)), ms(h.max()), h.len()))
+}
+
+async fn throughput(args: &Args, node: &Node) -> Result<f64> {
+    let acked = Arc::new(AtomicU64::new(0));
+    let tag = node.id().replace('-', "");
+    let mut sockets = Vec::new();
+    for i in 0..args.clients {
+        let (a, _b, conv) = pair(node, &tag, i).await?;
+        sockets.push((connect(node, a.token()).await?, conv));
+    }
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(args.throughput_secs);
+    let mut tasks = Vec::new();
+    for (c, (ws, conv)) in sockets.into_iter().enumerate() {
+        let acked = acked.clone();
+        let window = args.window;
+        tasks.push(tokio::spawn(async move {
+            let (mut tx, mut rx) = ws.split();
+            let mut next = 0u64;
+            let mut in_flight = 0usize;
+            loop {
+                while in_flight < window && Instant::now() < deadline {
+                    let frame = json!({"type":"send","id":next,"conversation_id":conv,
+                                       "client_msg_id":format!("t{c}-{next}"),"text":"throughput"});
+                    tx.send(Message::text(frame.to_string())).await?;
+                    next += 1;
+                    in_flight += 1;
+                }
+                if in_flight == 0 {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let m = tokio::time::timeout(Duration::from_secs(30), rx.next())
+                    .await
+                    .context("no reply within 30 s")?
+                    .context("socket closed")??;
+                let Message::Text(t) = m else { continue };
+                let v: Value = serde_json::from_str(&t)?;
+                if v["type"] == "reply" {
+                    if v["ok"] != true {
+                        bail!("send failed: {v}");
+                    }
+                    in_flight -= 1;
+                    if Instant::now() <= deadline {
+                        acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = deadline.duration_since(start).as_secs_f64();
+    Ok(acked.load(Ordering::Relaxed) as f64 / secs)
+}
