@@ -1,4 +1,4 @@
-//! Command line: `dev`, `serve`, `migrate`, `keygen`. Every flag also reads the environment
+//! Command line: `dev`, `serve`, `migrate`, `keygen`, `openapi`. Every flag also reads the environment
 //! variable named beside it (the contract's "Running" section).
 
 use std::net::SocketAddr;
@@ -27,6 +27,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print a new Ed25519 signing key and its JWKS as one JSON object.
     Keygen,
+    /// Print the REST API's OpenAPI 3.1 document (JSON; committed as `docs/openapi.json`).
+    Openapi,
 }
 
 /// `dev` options.

@@ -142,12 +142,14 @@ async fn ws_upgrade(
         return error_response(e);
     }
     // Authenticate before upgrading, so a bad token is a plain 401 a client can read.
-    let claims = match ws_token(&q, &headers) {
-        Some(t) => match session::authenticate(&app.node, &t).await {
-            Ok(c) => Some(c),
-            Err(e) => return error_response(e),
-        },
-        None => None,
+    let Some(token) = ws_token(&q, &headers) else {
+        return error_response(ApiError::unauthorized(
+            "missing access token: pass ?token= or Sec-WebSocket-Protocol: parley.v1, bearer.<token>",
+        ));
+    };
+    let claims = match session::authenticate(&app.node, &token).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
     };
     let node = app.node.clone();
     upgrade

@@ -16,6 +16,10 @@ fn main() -> anyhow::Result<()> {
         println!("{out}");
         return Ok(());
     }
+    if let Command::Openapi = cli.command {
+        println!("{}", parley_shared::openapi::document().to_pretty_json()?);
+        return Ok(());
+    }
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
@@ -23,7 +27,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
-            Command::Keygen => unreachable!("handled above"),
+            Command::Keygen | Command::Openapi => unreachable!("handled above"),
             Command::Migrate(a) => {
                 let n = db::migrate(&a.database_url).await?;
                 eprintln!("{n} migration(s) applied");

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// The contract's `error.code` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: malformed JSON, a missing or out-of-range field.
@@ -62,6 +63,11 @@ pub struct ApiError {
 
 /// The serialised envelope.
 #[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(examples(json!({"error": {"code": "not_found", "message": "conversation not found"}})))
+)]
 pub struct ErrorEnvelope {
     /// The error body.
     pub error: ErrorBody,
@@ -69,6 +75,7 @@ pub struct ErrorEnvelope {
 
 /// The body inside [`ErrorEnvelope`] (also the `error` of a failed realtime `reply`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// Contract code.
     pub code: ErrorCode,

@@ -22,6 +22,8 @@ macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, format = Uuid, examples("019aa9f3-5c2e-7d41-9b0a-3f6e2d8c4a17")))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -89,6 +91,8 @@ impl fmt::Display for NodeId {
 
 /// The client's idempotency key for a send: unique per sender, chosen by the client.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, examples("a1b2c3d4-0001")))]
 #[serde(transparent)]
 pub struct ClientMsgId(pub String);
 

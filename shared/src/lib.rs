@@ -14,6 +14,8 @@ pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod model;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod protocol;
 pub mod rules;
 pub mod store;

@@ -8,6 +8,7 @@ use crate::time::Timestamp;
 
 /// A user as anyone may see them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct User {
     /// Id.
     pub id: UserId,
@@ -16,6 +17,7 @@ pub struct User {
     /// Free-form name shown in clients.
     pub display_name: String,
     /// Short profile text.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub bio: Option<String>,
     /// When the account was created.
     pub created_at: Timestamp,
@@ -23,6 +25,7 @@ pub struct User {
 
 /// `register`, `login` and `refresh` responses.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuthResponse {
     /// The account.
     pub user: User,
@@ -38,6 +41,7 @@ pub struct AuthResponse {
 
 /// Direct (two people) or group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationKind {
     /// Between exactly two users, one per pair.
@@ -58,20 +62,26 @@ impl ConversationKind {
 
 /// One entry of `GET /v1/conversations`, from the caller's point of view.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationSummary {
     /// Id.
     pub id: ConversationId,
     /// Direct or group.
     pub kind: ConversationKind,
     /// Group name; null for direct conversations (clients show `peer`).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub title: Option<String>,
     /// For a direct conversation, the other participant.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub peer: Option<User>,
     /// The latest event, if any.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_event: Option<Event>,
     /// Seq of the latest event (0 when empty).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub last_seq: Seq,
     /// The caller's read position.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub read_seq: Seq,
     /// Events after `read_seq` that were sent by others.
     pub unread_count: i64,
@@ -80,6 +90,7 @@ pub struct ConversationSummary {
     /// Pinned by the caller.
     pub pinned: bool,
     /// Notifications muted until then.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub muted_until: Option<Timestamp>,
     /// Archived by the caller.
     pub archived: bool,
@@ -89,6 +100,7 @@ pub struct ConversationSummary {
 
 /// A direct conversation as returned by `POST /v1/conversations/direct`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DirectConversation {
     /// Id (the same on every call for the pair).
     pub id: ConversationId,
@@ -97,6 +109,7 @@ pub struct DirectConversation {
     /// The two participants.
     pub member_ids: Vec<UserId>,
     /// Seq of the latest event.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub last_seq: Seq,
     /// When it was first created.
     pub created_at: Timestamp,
@@ -104,12 +117,14 @@ pub struct DirectConversation {
 
 /// One entry of a conversation's log.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// Id.
     pub id: EventId,
     /// The log it belongs to.
     pub conversation_id: ConversationId,
     /// Position in that log: consecutive from 1, never reused.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub seq: Seq,
     /// Who caused it.
     pub sender_id: UserId,
@@ -122,18 +137,23 @@ pub struct Event {
 
 /// The kinds of event and their fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
     /// A message.
     Message {
         /// Text, at most [`crate::rules::MAX_TEXT_CHARS`] characters.
+        #[cfg_attr(feature = "openapi", schema(required = true, description = "Text, at most 8000 characters."))]
         text: Option<String>,
         /// Attached media (completed uploads).
+        #[cfg_attr(feature = "openapi", schema(required = true))]
         #[serde(default)]
         media_ids: Vec<uuid::Uuid>,
         /// The message this one answers.
+        #[cfg_attr(feature = "openapi", schema(required = true))]
         reply_to: Option<EventId>,
         /// Users mentioned.
+        #[cfg_attr(feature = "openapi", schema(required = true))]
         #[serde(default)]
         mentions: Vec<UserId>,
         /// The sender's idempotency key.
@@ -188,19 +208,23 @@ impl EventBody {
 
 /// A page of events, `GET /v1/conversations/{id}/events`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EventPage {
     /// Ascending seq.
     pub events: Vec<Event>,
     /// Pass as `cursor` to continue in the same direction; null at the end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_cursor: Option<String>,
 }
 
 /// A page of conversations, `GET /v1/conversations`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationPage {
     /// Most recent activity first.
     pub conversations: Vec<ConversationSummary>,
     /// Pass as `cursor` for the next page; null at the end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub next_cursor: Option<String>,
 }
 

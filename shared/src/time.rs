@@ -5,6 +5,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A UTC instant that always serialises with millisecond precision and a `Z`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime, examples("2026-11-22T10:00:00.123Z")))]
 pub struct Timestamp(pub DateTime<Utc>);
 
 impl Timestamp {

@@ -59,18 +59,8 @@ fn inbound(stream: SplitStream<WebSocket>) -> impl Stream<Item = Inbound> + Unpi
     }))
 }
 
-/// Runs an upgraded socket: with `claims` when the token came with the upgrade request, else
-/// the first frame must be `auth`.
-pub async fn serve(state: Arc<NodeState>, socket: WebSocket, claims: Option<AccessClaims>) {
+/// Runs an upgraded socket whose token was verified with the upgrade request.
+pub async fn serve(state: Arc<NodeState>, socket: WebSocket, claims: AccessClaims) {
     let (sink, stream) = socket.split();
-    let mut sink = WsSink(sink);
-    let mut inbound = inbound(stream);
-    let claims = match claims {
-        Some(c) => c,
-        None => match session::await_auth(&state, &mut inbound, &mut sink).await {
-            Some(c) => c,
-            None => return,
-        },
-    };
-    session::run(state, claims, "ws", inbound, sink).await;
+    session::run(state, claims, "ws", inbound(stream), WsSink(sink)).await;
 }

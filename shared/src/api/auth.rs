@@ -14,28 +14,36 @@ use crate::store::sessions::RefreshOutcome;
 use crate::store::{StoreError, sessions, users};
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct RegisterBody {
+pub(crate) struct RegisterBody {
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 32))]
     username: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
     password: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     display_name: Option<String>,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     device_name: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct LoginBody {
+pub(crate) struct LoginBody {
     username: String,
     password: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     device_name: Option<String>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct RefreshBody {
+pub(crate) struct RefreshBody {
     refresh_token: String,
 }
 

@@ -11,21 +11,26 @@ use crate::store::conversations::{self, ListCursor};
 use crate::store::notify::{self, Notice};
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct DirectBody {
+pub(crate) struct DirectBody {
     user_id: UserId,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-struct ReadBody {
+pub(crate) struct ReadBody {
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0))]
     seq: Seq,
 }
 
 /// Answer of `POST /v1/conversations/{id}/read`.
 #[derive(Serialize)]
-struct ReadState {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub(crate) struct ReadState {
     conversation_id: ConversationId,
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     read_seq: Seq,
 }
 

@@ -12,12 +12,14 @@ use crate::store::{StoreError, conversations};
 
 /// The fields of a send, as REST bodies and socket `send` frames carry them.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     /// Idempotency key.
     pub client_msg_id: ClientMsgId,
     /// Text.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 8000))]
     pub text: Option<String>,
     /// Media.
     #[serde(default)]
@@ -27,6 +29,7 @@ pub struct SendBody {
     pub reply_to: Option<EventId>,
     /// Mentions.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub mentions: Vec<UserId>,
 }
 

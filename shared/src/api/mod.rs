@@ -122,7 +122,19 @@ pub(crate) fn body<T: DeserializeOwned>(req: &Request<'_>) -> Result<T, ApiError
         return Err(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes")));
     }
     let bytes = if req.body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { req.body };
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::invalid(format!("invalid JSON body: {inner}"))
+        } else if path == "." {
+            // Missing and unknown fields are reported at the root; serde's message names them.
+            ApiError::invalid(format!("invalid request body: {inner}"))
+        } else {
+            ApiError::invalid(format!("{path}: {inner}"))
+        }
+    })
 }
 
 /// The caller's verified identity from `Authorization: Bearer`.

@@ -1,0 +1,368 @@
+//! A REST client for the contract's routes.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail, ensure};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::check;
+
+/// Every REST call gives up after this long.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The password `Api::signup` uses.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A REST client bound to one node.
+#[derive(Clone, Debug)]
+pub struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+/// A raw response: status, headers, body text and (when it parses) JSON.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    /// `METHOD path`, for messages.
+    pub what: String,
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    /// The body as JSON, `Value::Null` when empty or not JSON.
+    pub json: Value,
+}
+
+impl Resp {
+    /// The JSON body if the status is `status`, else an error showing the response.
+    pub fn ok(self, status: u16) -> Result<Value> {
+        self.ok_any(&[status])
+    }
+
+    /// The JSON body if the status is one of `statuses`.
+    pub fn ok_any(self, statuses: &[u16]) -> Result<Value> {
+        if !statuses.contains(&self.status) {
+            bail!("{}: expected status {statuses:?}, got {}: {}", self.what, self.status, self.text);
+        }
+        Ok(self.json)
+    }
+
+    /// Checks the status and the contract error envelope with `code`; returns the message.
+    pub fn error(&self, status: u16, code: &str) -> Result<String> {
+        ensure!(self.status == status, "{}: expected {status} {code}, got {}: {}", self.what, self.status, self.text);
+        check::error_envelope(&self.json, code).with_context(|| format!("{} ({})", self.what, self.status))
+    }
+
+    /// Like `error`, with several acceptable `(status, code)` pairs; returns the pair seen.
+    pub fn error_any(&self, allowed: &[(u16, &str)]) -> Result<(u16, String)> {
+        let Some(&(status, code)) = allowed.iter().find(|(s, _)| *s == self.status) else {
+            bail!("{}: expected one of {allowed:?}, got {}: {}", self.what, self.status, self.text);
+        };
+        check::error_envelope(&self.json, code).with_context(|| format!("{} ({})", self.what, self.status))?;
+        Ok((status, code.to_owned()))
+    }
+
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    }
+}
+
+/// A logged-in session of a user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: String,
+    pub username: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+    /// The whole register/login response.
+    pub body: Value,
+}
+
+impl Session {
+    /// Parses a register/login/refresh response body (checking its shape), with the
+    /// credentials used.
+    pub fn from_auth_body(body: Value, username: &str, password: &str) -> Result<Session> {
+        check::auth_response(&body)?;
+        Ok(Session {
+            user_id: check::str_field(&body["user"], "id")?.to_owned(),
+            username: username.to_owned(),
+            password: password.to_owned(),
+            access_token: check::str_field(&body, "access_token")?.to_owned(),
+            refresh_token: check::str_field(&body, "refresh_token")?.to_owned(),
+            body,
+        })
+    }
+
+    pub fn token(&self) -> &str {
+        &self.access_token
+    }
+}
+
+/// Query of `GET /v1/conversations/{id}/events`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EventsQuery {
+    pub after_seq: Option<i64>,
+    pub before_seq: Option<i64>,
+    pub limit: Option<u32>,
+}
+
+impl EventsQuery {
+    pub fn after(seq: i64) -> EventsQuery {
+        EventsQuery { after_seq: Some(seq), ..Default::default() }
+    }
+
+    pub fn before(seq: i64) -> EventsQuery {
+        EventsQuery { before_seq: Some(seq), ..Default::default() }
+    }
+
+    pub fn limit(mut self, limit: u32) -> EventsQuery {
+        self.limit = Some(limit);
+        self
+    }
+
+    fn to_query(self) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = self.after_seq {
+            parts.push(format!("after_seq={s}"));
+        }
+        if let Some(s) = self.before_seq {
+            parts.push(format!("before_seq={s}"));
+        }
+        if let Some(l) = self.limit {
+            parts.push(format!("limit={l}"));
+        }
+        if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) }
+    }
+}
+
+impl Api {
+    /// A client for `base` (`http://127.0.0.1:PORT`).
+    pub fn new(base: &str) -> Api {
+        let http = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .expect("build the reqwest client");
+        Api { base: base.trim_end_matches('/').to_owned(), http }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// One request with an optional bearer token and JSON body.
+    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Result<Resp> {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        finish(format!("{method} {path}"), req).await
+    }
+
+    /// One request with raw headers and a raw body (for malformed input).
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<Resp> {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b);
+        }
+        finish(format!("{method} {path}"), req).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Resp> {
+        self.request(Method::GET, path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Result<Resp> {
+        self.request(Method::POST, path, token, Some(body)).await
+    }
+
+    pub async fn healthz(&self) -> Result<Resp> {
+        self.get("/healthz", None).await
+    }
+
+    // ----- auth -----
+
+    pub async fn register(&self, username: &str, password: &str) -> Result<Resp> {
+        self.post("/v1/auth/register", None, &json!({"username": username, "password": password})).await
+    }
+
+    /// Registers `username` with `PASSWORD` (expects 201) and returns the session.
+    pub async fn signup(&self, username: &str) -> Result<Session> {
+        let body = self
+            .post(
+                "/v1/auth/register",
+                None,
+                &json!({"username": username, "password": PASSWORD, "display_name": format!("User {username}")}),
+            )
+            .await?
+            .ok(201)
+            .with_context(|| format!("registering {username}"))?;
+        Session::from_auth_body(body, username, PASSWORD)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Result<Resp> {
+        self.post("/v1/auth/login", None, &json!({"username": username, "password": password})).await
+    }
+
+    /// A new session of the same user (expects 200).
+    pub async fn login_again(&self, s: &Session) -> Result<Session> {
+        let body = self
+            .post(
+                "/v1/auth/login",
+                None,
+                &json!({"username": s.username, "password": s.password, "device_name": "second device"}),
+            )
+            .await?
+            .ok(200)
+            .with_context(|| format!("logging in {}", s.username))?;
+        Session::from_auth_body(body, &s.username, &s.password)
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Resp> {
+        self.post("/v1/auth/refresh", None, &json!({"refresh_token": refresh_token})).await
+    }
+
+    pub async fn logout(&self, access_token: &str) -> Result<Resp> {
+        self.request(Method::POST, "/v1/auth/logout", Some(access_token), None).await
+    }
+
+    pub async fn jwks(&self) -> Result<Resp> {
+        self.get("/.well-known/jwks.json", None).await
+    }
+
+    pub async fn me(&self, access_token: &str) -> Result<Resp> {
+        self.get("/v1/users/me", Some(access_token)).await
+    }
+
+    // ----- conversations -----
+
+    pub async fn direct(&self, access_token: &str, user_id: &str) -> Result<Resp> {
+        self.post("/v1/conversations/direct", Some(access_token), &json!({"user_id": user_id})).await
+    }
+
+    /// The id of the direct conversation between `a` and `b` (created on first call).
+    pub async fn direct_id(&self, a: &Session, b: &Session) -> Result<String> {
+        let body = self
+            .direct(&a.access_token, &b.user_id)
+            .await?
+            .ok_any(&[200, 201])
+            .with_context(|| format!("direct conversation {} → {}", a.username, b.username))?;
+        Ok(check::conversation_id(&body)?.to_owned())
+    }
+
+    pub async fn conversations(&self, access_token: &str) -> Result<Resp> {
+        self.get("/v1/conversations", Some(access_token)).await
+    }
+
+    /// The items of `GET /v1/conversations` (expects 200).
+    pub async fn conversation_list(&self, access_token: &str) -> Result<Vec<Value>> {
+        let body = self.conversations(access_token).await?.ok(200)?;
+        check::list_items(&body, "conversations")
+    }
+
+    /// One item of the caller's conversation list.
+    pub async fn conversation(&self, access_token: &str, conversation_id: &str) -> Result<Value> {
+        self.conversation_list(access_token)
+            .await?
+            .into_iter()
+            .find(|c| c["id"].as_str() == Some(conversation_id))
+            .ok_or_else(|| anyhow!("conversation {conversation_id} is not in the caller's list"))
+    }
+
+    pub async fn send(
+        &self,
+        access_token: &str,
+        conversation_id: &str,
+        client_msg_id: &str,
+        text: &str,
+    ) -> Result<Resp> {
+        self.post(
+            &format!("/v1/conversations/{conversation_id}/messages"),
+            Some(access_token),
+            &json!({"client_msg_id": client_msg_id, "text": text}),
+        )
+        .await
+    }
+
+    /// Sends `text` with a fresh client_msg_id; expects 201 and returns the event.
+    pub async fn send_text(&self, access_token: &str, conversation_id: &str, text: &str) -> Result<Value> {
+        self.send(access_token, conversation_id, &crate::cmid(), text)
+            .await?
+            .ok(201)
+            .with_context(|| format!("sending {text:?}"))
+    }
+
+    pub async fn events(&self, access_token: &str, conversation_id: &str, q: EventsQuery) -> Result<Resp> {
+        self.get(&format!("/v1/conversations/{conversation_id}/events{}", q.to_query()), Some(access_token)).await
+    }
+
+    /// One page: `(events, next_cursor)`; checks ascending seq order.
+    pub async fn events_page(
+        &self,
+        access_token: &str,
+        conversation_id: &str,
+        q: EventsQuery,
+    ) -> Result<(Vec<Value>, Value)> {
+        let body = self.events(access_token, conversation_id, q).await?.ok(200)?;
+        let events = body
+            .get("events")
+            .and_then(Value::as_array)
+            .cloned()
+            .ok_or_else(|| anyhow!("events response has no `events` array: {body}"))?;
+        let next =
+            body.get("next_cursor").cloned().ok_or_else(|| anyhow!("events response has no `next_cursor`: {body}"))?;
+        let seqs = events.iter().map(check::seq).collect::<Result<Vec<_>>>()?;
+        ensure!(seqs.windows(2).all(|w| w[0] < w[1]), "events are not in ascending seq order: {seqs:?}");
+        Ok((events, next))
+    }
+
+    /// The whole history of a conversation, ascending, paging with `after_seq`.
+    pub async fn history(&self, access_token: &str, conversation_id: &str) -> Result<Vec<Value>> {
+        let mut all: Vec<Value> = Vec::new();
+        let mut after = 0;
+        for _ in 0..1000 {
+            let (page, _) =
+                self.events_page(access_token, conversation_id, EventsQuery::after(after).limit(200)).await?;
+            let Some(last) = page.last() else {
+                return Ok(all);
+            };
+            let last_seq = check::seq(last)?;
+            ensure!(last_seq > after, "paging with after_seq={after} did not advance");
+            after = last_seq;
+            all.extend(page);
+        }
+        bail!("history of {conversation_id} did not end after 1000 pages")
+    }
+
+    /// The `message` events of the history.
+    pub async fn messages(&self, access_token: &str, conversation_id: &str) -> Result<Vec<Value>> {
+        Ok(self.history(access_token, conversation_id).await?.into_iter().filter(|e| e["kind"] == "message").collect())
+    }
+
+    pub async fn read(&self, access_token: &str, conversation_id: &str, seq: i64) -> Result<Resp> {
+        self.post(&format!("/v1/conversations/{conversation_id}/read"), Some(access_token), &json!({"seq": seq})).await
+    }
+}
+
+async fn finish(what: String, req: reqwest::RequestBuilder) -> Result<Resp> {
+    let resp = req.send().await.with_context(|| format!("{what}: request failed"))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.with_context(|| format!("{what}: reading the body"))?;
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Ok(Resp { what, status, headers, text, json })
+}

@@ -1,0 +1,351 @@
+//! Bad input over REST and WebSocket: the right error, the contract envelope, nothing stored,
+//! and the connection (or other connections) unharmed.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use base64::Engine as _;
+use parley_tests::ws::reply_error;
+use parley_tests::{TestEnv, Upgrade, Ws, check, cmid, run};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Either status the contract allows for a conversation the caller may not touch.
+const HIDDEN: &[(u16, &str)] = &[(403, "forbidden"), (404, "not_found")];
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// The token with its payload's `exp` moved to 2001 (the signature no longer matches).
+fn expired_looking(token: &str) -> Result<String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    ensure!(parts.len() == 3, "the access token is not a JWS: {token}");
+    let mut payload: Value = serde_json::from_slice(&B64.decode(parts[1])?)?;
+    payload["exp"] = json!(1_000_000_000);
+    payload["iat"] = json!(999_999_000);
+    Ok(format!("{}.{}.{}", parts[0], B64.encode(payload.to_string()), parts[2]))
+}
+
+/// The token with a signature of zeros.
+fn forged(token: &str) -> Result<String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    ensure!(parts.len() == 3, "the access token is not a JWS: {token}");
+    Ok(format!("{}.{}.{}", parts[0], parts[1], B64.encode([0u8; 64])))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_json_and_missing_fields_are_400_naming_the_problem() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+        let json_ct = [("content-type", "application/json")];
+        let auth = format!("Bearer {}", alice.token());
+        let authed = [("content-type", "application/json"), ("authorization", auth.as_str())];
+
+        let resp = api.raw(Method::POST, "/v1/auth/register", &json_ct, Some(r#"{"username": "x","#.into())).await?;
+        let msg = resp.error(400, "invalid_request").context("truncated JSON")?;
+        check::mentions_any(&msg, &["json", "parse", "syntax", "expected", "eof", "malformed"])?;
+
+        let path = format!("/v1/conversations/{conv}/messages");
+        let resp = api.raw(Method::POST, &path, &authed, Some("not json at all".into())).await?;
+        let msg = resp.error(400, "invalid_request").context("a non-JSON send body")?;
+        check::mentions_any(&msg, &["json", "parse", "syntax", "expected", "malformed"])?;
+
+        let cases: Vec<(&str, Option<&str>, Value, &str)> = vec![
+            ("/v1/auth/register", None, json!({"password": "long enough pw"}), "username"),
+            ("/v1/auth/register", None, json!({"username": "zed"}), "password"),
+            ("/v1/auth/register", None, json!({"username": 5, "password": "long enough pw"}), "username"),
+            ("/v1/auth/login", None, json!({"username": "alice"}), "password"),
+            ("/v1/auth/refresh", None, json!({}), "refresh_token"),
+            ("/v1/conversations/direct", Some(alice.token()), json!({}), "user_id"),
+            (path.as_str(), Some(alice.token()), json!({"text": "no client_msg_id"}), "client_msg_id"),
+            (path.as_str(), Some(alice.token()), json!({"client_msg_id": cmid(), "text": 42}), "text"),
+        ];
+        let read_path = format!("/v1/conversations/{conv}/read");
+        let read_case = (read_path.as_str(), Some(alice.token()), json!({}), "seq");
+        for (path, token, body, field) in cases.into_iter().chain([read_case]) {
+            let resp = api.post(path, token, &body).await?;
+            let msg = resp.error(400, "invalid_request").with_context(|| format!("POST {path} {body}"))?;
+            check::mentions_any(&msg, &[field]).with_context(|| format!("POST {path} {body}"))?;
+        }
+
+        let history = api.messages(alice.token(), &conv).await?;
+        ensure!(history.is_empty(), "failed sends stored something: {history:?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_garbage_or_forged_tokens_are_401() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+
+        let resp = api.get("/v1/conversations", None).await?;
+        resp.error(401, "unauthorized").context("no Authorization header")?;
+        let bad_tokens = [
+            ("garbage", "garbage".to_owned()),
+            ("expired-looking", expired_looking(alice.token())?),
+            ("forged signature", forged(alice.token())?),
+            ("a refresh token", alice.refresh_token.clone()),
+        ];
+        for (what, token) in &bad_tokens {
+            api.get("/v1/conversations", Some(token))
+                .await?
+                .error(401, "unauthorized")
+                .with_context(|| format!("GET /v1/conversations with {what}"))?;
+            api.get("/v1/users/me", Some(token))
+                .await?
+                .error(401, "unauthorized")
+                .with_context(|| format!("GET /v1/users/me with {what}"))?;
+            api.send(token, &conv, &cmid(), "sneaky")
+                .await?
+                .error(401, "unauthorized")
+                .with_context(|| format!("send with {what}"))?;
+        }
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:password"));
+        api.raw(Method::GET, "/v1/conversations", &[("authorization", basic.as_str())], None)
+            .await?
+            .error(401, "unauthorized")
+            .context("Basic auth")?;
+        api.raw(Method::GET, "/v1/conversations", &[("authorization", alice.token())], None)
+            .await?
+            .error(401, "unauthorized")
+            .context("a token without the Bearer scheme")?;
+
+        let history = api.messages(alice.token(), &conv).await?;
+        ensure!(history.is_empty(), "an unauthenticated send was stored: {history:?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strangers_can_neither_read_nor_write_a_conversation() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+        let carol = api.signup("carol").await?;
+        let sent = api.send_text(alice.token(), &conv, "private").await?;
+
+        api.events(carol.token(), &conv, Default::default())
+            .await?
+            .error_any(HIDDEN)
+            .context("a stranger reading the history")?;
+        api.send(carol.token(), &conv, &cmid(), "intrusion").await?.error_any(HIDDEN).context("a stranger sending")?;
+        api.read(carol.token(), &conv, check::seq(&sent)?)
+            .await?
+            .error_any(HIDDEN)
+            .context("a stranger marking read")?;
+        let listed = api.conversation_list(carol.token()).await?;
+        ensure!(listed.iter().all(|c| c["id"] != conv.as_str()), "the stranger lists the conversation");
+
+        let nowhere = uuid::Uuid::new_v4().to_string();
+        api.events(alice.token(), &nowhere, Default::default())
+            .await?
+            .error_any(HIDDEN)
+            .context("an unknown conversation")?;
+        api.send(alice.token(), &nowhere, &cmid(), "into the void")
+            .await?
+            .error_any(HIDDEN)
+            .context("sending to an unknown conversation")?;
+
+        let history = api.messages(alice.token(), &conv).await?;
+        ensure!(history.len() == 1 && history[0]["id"] == sent["id"], "history changed: {history:?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_over_8000_chars_is_rejected_and_not_stored() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+
+        let resp = api.send(alice.token(), &conv, &cmid(), &"a".repeat(8001)).await?;
+        let msg = resp.error(400, "invalid_request").context("8001 chars")?;
+        check::mentions_any(&msg, &["text"])?;
+        let ok = api.send_text(alice.token(), &conv, &"b".repeat(8000)).await.context("8000 chars")?;
+        ensure!(ok["text"].as_str().map(str::len) == Some(8000), "the 8000-char text comes back whole");
+        // The limit counts characters, not bytes.
+        api.send_text(alice.token(), &conv, &"é".repeat(8000)).await.context("8000 two-byte chars")?;
+        api.send(alice.token(), &conv, &cmid(), &"é".repeat(8001))
+            .await?
+            .error(400, "invalid_request")
+            .context("8001 two-byte chars")?;
+
+        let history = api.messages(alice.token(), &conv).await?;
+        let lens: Vec<usize> = history.iter().filter_map(|e| e["text"].as_str()).map(|t| t.chars().count()).collect();
+        ensure!(lens == [8000, 8000], "only the accepted messages are stored: {lens:?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_conversation_with_an_unknown_user_is_404() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let alice = api.signup("alice").await?;
+        api.direct(alice.token(), &uuid::Uuid::new_v4().to_string())
+            .await?
+            .error(404, "not_found")
+            .context("an unknown user id")?;
+        let msg = api
+            .direct(alice.token(), "not-a-uuid")
+            .await?
+            .error(400, "invalid_request")
+            .context("a malformed user id")?;
+        check::mentions_any(&msg, &["user_id"])?;
+        let list = api.conversation_list(alice.token()).await?;
+        ensure!(list.is_empty(), "nothing was created: {list:?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_garbage_frames_get_an_error_and_the_socket_stays_usable() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+        let mut ws = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
+        let is_error = |f: &Value| f["type"] == "error";
+
+        for garbage in ["{not json", r#"{"type":"no_such_frame","id":5}"#, "[1,2,3]", r#""just a string""#] {
+            ws.send_text(garbage.to_owned()).await?;
+            let err = ws
+                .wait_for(Duration::from_secs(10), "an error frame", is_error)
+                .await
+                .with_context(|| format!("after {garbage}"))?;
+            ensure!(err["code"] == "invalid_request", "error for {garbage}: {err}");
+            ensure!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "error message: {err}");
+            ws.ping().await.with_context(|| format!("ping after {garbage}"))?;
+        }
+
+        // A send without its fields: refused (as a reply to its id, or an error frame).
+        ws.send_json(&json!({"type": "send", "id": 77})).await?;
+        let answer = ws
+            .wait_for(Duration::from_secs(10), "a refusal", |f| {
+                f["type"] == "error" || (f["type"] == "reply" && f["id"] == 77)
+            })
+            .await?;
+        let code = if answer["type"] == "reply" {
+            reply_error(&answer)?
+        } else {
+            answer["code"].as_str().unwrap_or_default().to_owned()
+        };
+        ensure!(code == "invalid_request", "a send without fields: {answer}");
+        ws.ping().await?;
+        let ok = ws.send_message_ok(&conv, "still works").await?;
+        ensure!(ok["text"] == "still works", "{ok}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_an_oversized_frame_closes_only_that_socket() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let (alice, bob, conv) = env.pair("alice", "bob").await?;
+        let mut big = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
+        let mut other = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
+
+        let head = r#"{"type":"ping","id":1,"pad":""#;
+        let tail = r#""}"#;
+        let frame = format!("{head}{}{tail}", "x".repeat(65 * 1024 + 1 - head.len() - tail.len()));
+        ensure!(frame.len() == 65 * 1024 + 1, "frame size");
+        // The node may stop reading before the whole frame is written.
+        let _ = big.send_text(frame).await;
+        let closing = big.wait_close(Duration::from_secs(10)).await.context("the oversized socket")?;
+        ensure!(
+            closing.code == Some(1009),
+            "expected close code 1009 (message too big), got {:?} ({}); frames {:?}",
+            closing.code,
+            closing.reason,
+            closing.frames
+        );
+
+        other.ping().await.context("the other socket")?;
+        let sent = env.api(0).send_text(bob.token(), &conv, "to the survivor").await?;
+        let got = other.collect_events(&conv, 1, Duration::from_secs(10)).await?;
+        ensure!(got[0]["event"]["id"] == sent["id"], "{}", got[0]);
+        other.send_message_ok(&conv, "and back").await?;
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_refused_sends_store_nothing() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let (alice, bob, conv) = env.pair("alice", "bob").await?;
+        let carol = api.signup("carol").await?;
+        let mut alice_ws = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
+        let mut bob_ws = Ws::connect_synced(&env.ws_url(0), bob.token(), &[&conv]).await?;
+        let mut carol_ws = Ws::connect_synced(&env.ws_url(0), carol.token(), &[]).await?;
+
+        let reply = alice_ws.send_message(&conv, &cmid(), &"a".repeat(8001)).await?;
+        let code = reply_error(&reply).context("8001 chars over a socket")?;
+        ensure!(code == "invalid_request", "8001 chars: {reply}");
+
+        let reply = carol_ws.send_message(&conv, &cmid(), "not my conversation").await?;
+        let code = reply_error(&reply).context("a stranger's send over a socket")?;
+        ensure!(matches!(code.as_str(), "not_found" | "forbidden"), "a stranger's send: {reply}");
+
+        let reply = alice_ws.send_message(&uuid::Uuid::new_v4().to_string(), &cmid(), "into the void").await?;
+        let code = reply_error(&reply).context("a send to an unknown conversation")?;
+        ensure!(matches!(code.as_str(), "not_found" | "forbidden"), "unknown conversation: {reply}");
+
+        alice_ws.ping().await?;
+        carol_ws.ping().await?;
+        bob_ws.expect_no_event(&conv, Duration::from_millis(500)).await?;
+        let history = api.messages(alice.token(), &conv).await?;
+        ensure!(history.is_empty(), "a refused send was stored: {history:?}");
+        Ok(())
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_upgrade_needs_a_valid_token() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let api = env.api(0);
+        let alice = api.signup("alice").await?;
+        let url = env.ws_url(0);
+
+        let cases = [
+            ("no token", None),
+            ("garbage", Some("garbage".to_owned())),
+            ("an expired-looking token", Some(expired_looking(alice.token())?)),
+            ("a forged signature", Some(forged(alice.token())?)),
+            ("a refresh token", Some(alice.refresh_token.clone())),
+        ];
+        for (what, token) in &cases {
+            match Ws::try_connect(&url, token.as_deref()).await? {
+                Upgrade::Rejected { status, .. } => ensure!(status == 401, "{what}: refused with {status}"),
+                Upgrade::Accepted(ws) => bail!("{what}: the upgrade was accepted ({})", ws.ready),
+            }
+        }
+
+        let mut ws =
+            Ws::connect_with_protocol(&url, alice.token()).await.context("the token in Sec-WebSocket-Protocol")?;
+        ensure!(ws.user_id() == alice.user_id, "ready: {}", ws.ready);
+        ws.ping().await?;
+        let mut ws = Ws::connect(&url, alice.token()).await?;
+        ensure!(ws.user_id() == alice.user_id && !ws.session_id().is_empty(), "ready: {}", ws.ready);
+        ws.ping().await?;
+        Ok(())
+    })
+    .await
+}
