@@ -109,19 +109,19 @@ async fn connect(node: &Node, token: &str) -> Result<Socket> {
     // ready, then an empty sync so live events flow at once.
     loop {
         let m = ws.next().await.context("closed before ready")??;
-        if let Message::Text(t) = m {
-            if serde_json::from_str::<Value>(&t)?["type"] == "ready" {
-                break;
-            }
+        if let Message::Text(t) = m
+            && serde_json::from_str::<Value>(&t)?["type"] == "ready"
+        {
+            break;
         }
     }
     ws.send(Message::text(json!({"type":"sync","id":0,"cursors":{}}).to_string())).await?;
     loop {
         let m = ws.next().await.context("closed before synced")??;
-        if let Message::Text(t) = m {
-            if serde_json::from_str::<Value>(&t)?["type"] == "synced" {
-                return Ok(ws);
-            }
+        if let Message::Text(t) = m
+            && serde_json::from_str::<Value>(&t)?["type"] == "synced"
+        {
+            return Ok(ws);
         }
     }
 }

@@ -66,6 +66,8 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         db_pool: 16,
     };
     serve::run(cfg, serve::signal(), |addr| {
+        // The same machine-readable line as `serve`, for scripts.
+        println!("{}", serde_json::json!({ "event": "listening", "http": addr.to_string(), "node_id": "dev" }));
         eprintln!();
         eprintln!("Parley is running (Ctrl-C to stop):");
         eprintln!("  REST       http://{addr}/v1/...   (try: curl http://{addr}/healthz)");

@@ -84,14 +84,14 @@ pub async fn run(
     let hub = hub::spawn(pool.clone());
 
     let (ready_tx, ready_rx) = oneshot::channel();
-    tokio::spawn(listener::run(cfg.database_url.clone(), cfg.node_id.clone(), hub.clone(), ready_tx));
+    let listen_task = tokio::spawn(listener::run(cfg.database_url.clone(), cfg.node_id.clone(), hub.clone(), ready_tx));
     tokio::time::timeout(Duration::from_secs(30), ready_rx)
         .await
         .map_err(|_| ServeError::Listen)?
         .map_err(|_| ServeError::Listen)?;
 
     presence::start(&pool, &cfg.node_id).await.map_err(ServeError::Lease)?;
-    tokio::spawn(presence::renew_forever(pool.clone(), cfg.node_id.clone()));
+    let lease_task = tokio::spawn(presence::renew_forever(pool.clone(), cfg.node_id.clone()));
 
     let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers);
     let state = Arc::new(NodeState {
@@ -132,7 +132,11 @@ pub async fn run(
     if let Err(e) = server.await {
         warn!("http server: {e}");
     }
+    // Background tasks would otherwise outlive the server (and, in dev mode, its Postgres).
+    listen_task.abort();
+    lease_task.abort();
     presence::stop(&pool, &cfg.node_id).await;
+    pool.close();
     info!("stopped");
     Ok(())
 }

@@ -143,7 +143,7 @@ pub enum EventBody {
     /// A message.
     Message {
         /// Text, at most [`crate::rules::MAX_TEXT_CHARS`] characters.
-        #[cfg_attr(feature = "openapi", schema(required = true, description = "Text, at most 8000 characters."))]
+        #[cfg_attr(feature = "openapi", schema(required = true, max_length = 8000))]
         text: Option<String>,
         /// Attached media (completed uploads).
         #[cfg_attr(feature = "openapi", schema(required = true))]

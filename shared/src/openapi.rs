@@ -8,7 +8,7 @@
 //! below fails when the two differ.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, ToResponse, ToSchema};
 
 use crate::api::auth::{LoginBody, RefreshBody, RegisterBody};
 use crate::api::conversations::{DirectBody, ReadBody, ReadState};
@@ -90,7 +90,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         Status,
         Jwks,
         Jwk,
-    )),
+    ), responses(InvalidBody, Unauthorized, NoTokens, TooLarge, RateLimited, Internal, Unavailable)),
     modifiers(&BearerAuth),
     tags(
         (name = "ops", description = "Liveness and readiness."),
@@ -193,6 +193,42 @@ struct EventsQuery {
     limit: Option<i64>,
 }
 
+/// `invalid_request`: malformed JSON, or a missing or out-of-range field (the message names it).
+#[derive(ToResponse)]
+#[allow(dead_code)] // only its description is used
+struct InvalidBody(ErrorEnvelope);
+
+/// `unauthorized`: missing, expired or invalid access token.
+#[derive(ToResponse)]
+#[allow(dead_code)] // only its description is used
+struct Unauthorized(ErrorEnvelope);
+
+/// `not_found`: this server does not issue tokens.
+#[derive(ToResponse)]
+#[allow(dead_code)] // only its description is used
+struct NoTokens(ErrorEnvelope);
+
+/// `too_large`: the body is over 64 KiB.
+#[derive(ToResponse)]
+#[allow(dead_code)] // only its description is used
+struct TooLarge(ErrorEnvelope);
+
+/// `rate_limited`: slow down; `Retry-After` says for how long.
+#[derive(ToResponse)]
+#[response(headers(("Retry-After" = u64, description = "Seconds to wait before trying again.")))]
+#[allow(dead_code)] // only its description is used
+struct RateLimited(ErrorEnvelope);
+
+/// `internal`: the server's fault; the cause goes to its log, never to the client.
+#[derive(ToResponse)]
+#[allow(dead_code)] // only its description is used
+struct Internal(ErrorEnvelope);
+
+/// `unavailable`: the database is unreachable; try again later.
+#[derive(ToResponse)]
+#[allow(dead_code)] // only its description is used
+struct Unavailable(ErrorEnvelope);
+
 /// One marker function per route; only their `#[utoipa::path]` attributes matter.
 #[allow(dead_code)]
 mod routes {
@@ -218,8 +254,8 @@ mod routes {
         tag = "ops",
         responses(
             (status = 200, description = "The database answers.", body = Status, example = json!({"status": "ready"})),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn readyz() {}
@@ -234,7 +270,7 @@ mod routes {
         tag = "auth",
         responses(
             (status = 200, description = "The JWKS.", body = Jwks),
-            (status = 404, description = "`not_found`: this server does not issue tokens.", body = ErrorEnvelope),
+            (status = 404, response = NoTokens),
         ),
     )]
     pub(super) fn jwks() {}
@@ -251,13 +287,13 @@ mod routes {
         request_body = RegisterBody,
         responses(
             (status = 201, description = "Account created; a token pair for its first session.", body = AuthResponse),
-            (status = 400, description = "`invalid_request`: malformed JSON or a field out of range (the message names it).", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: this server does not issue tokens.", body = ErrorEnvelope),
+            (status = 400, response = InvalidBody),
+            (status = 404, response = NoTokens),
             (status = 409, description = "`conflict`: the username is taken.", body = ErrorEnvelope),
-            (status = 413, description = "`too_large`: body over 64 KiB.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (status = 413, response = TooLarge),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn register() {}
@@ -272,13 +308,13 @@ mod routes {
         request_body = LoginBody,
         responses(
             (status = 200, description = "A token pair for the new session.", body = AuthResponse),
-            (status = 400, description = "`invalid_request`: malformed JSON or a field out of range (the message names it).", body = ErrorEnvelope),
+            (status = 400, response = InvalidBody),
             (status = 401, description = "`unauthorized`: wrong username or password.", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: this server does not issue tokens.", body = ErrorEnvelope),
-            (status = 413, description = "`too_large`: body over 64 KiB.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (status = 404, response = NoTokens),
+            (status = 413, response = TooLarge),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn login() {}
@@ -295,12 +331,17 @@ mod routes {
         responses(
             (status = 200, description = "A new token pair for the same session.", body = AuthResponse),
             (status = 400, description = "`invalid_request`: malformed JSON or a missing field.", body = ErrorEnvelope),
-            (status = 401, description = "`unauthorized`: invalid, expired or already used refresh token (a reused one revokes the session).", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: this server does not issue tokens.", body = ErrorEnvelope),
-            (status = 413, description = "`too_large`: body over 64 KiB.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (
+                status = 401,
+                description = "`unauthorized`: invalid, expired or already used refresh token (a reused one revokes \
+                    the session).",
+                body = ErrorEnvelope
+            ),
+            (status = 404, response = NoTokens),
+            (status = 413, response = TooLarge),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn refresh() {}
@@ -316,10 +357,10 @@ mod routes {
         security(("bearer" = [])),
         responses(
             (status = 204, description = "Logged out; no body."),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (status = 401, response = Unauthorized),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn logout() {}
@@ -332,10 +373,15 @@ mod routes {
         security(("bearer" = [])),
         responses(
             (status = 200, description = "The caller.", body = User),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token, or the account no longer exists.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (
+                status = 401,
+                description = "`unauthorized`: missing, expired or invalid access token, or the account no longer \
+                    exists.",
+                body = ErrorEnvelope
+            ),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn users_me() {}
@@ -349,11 +395,15 @@ mod routes {
         params(("id" = UserId, Path, description = "The user's id.")),
         responses(
             (status = 200, description = "The user.", body = User),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: no such user (also for an id that is not a UUID).", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (status = 401, response = Unauthorized),
+            (
+                status = 404,
+                description = "`not_found`: no such user (also for an id that is not a UUID).",
+                body = ErrorEnvelope
+            ),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn users_get() {}
@@ -370,11 +420,15 @@ mod routes {
         params(ListQuery),
         responses(
             (status = 200, description = "One page.", body = ConversationPage),
-            (status = 400, description = "`invalid_request`: `limit` out of range or `cursor` not from this API.", body = ErrorEnvelope),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (
+                status = 400,
+                description = "`invalid_request`: `limit` out of range or `cursor` not from this API.",
+                body = ErrorEnvelope
+            ),
+            (status = 401, response = Unauthorized),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn conversations_list() {}
@@ -392,14 +446,18 @@ mod routes {
         responses(
             (status = 201, description = "Created by this call.", body = DirectConversation),
             (status = 200, description = "Already existed.", body = DirectConversation),
-            (status = 400, description = "`invalid_request`: malformed JSON, or `user_id` is the caller.", body = ErrorEnvelope),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
+            (
+                status = 400,
+                description = "`invalid_request`: malformed JSON, or `user_id` is the caller.",
+                body = ErrorEnvelope
+            ),
+            (status = 401, response = Unauthorized),
             (status = 403, description = "`forbidden`: a block between the two users.", body = ErrorEnvelope),
             (status = 404, description = "`not_found`: no such user.", body = ErrorEnvelope),
-            (status = 413, description = "`too_large`: body over 64 KiB.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (status = 413, response = TooLarge),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn conversations_direct() {}
@@ -419,15 +477,23 @@ mod routes {
         request_body = SendBody,
         responses(
             (status = 201, description = "The message event (also for an idempotent retry).", body = Event),
-            (status = 400, description = "`invalid_request`: malformed JSON or a field out of range (the message names it).", body = ErrorEnvelope),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
+            (status = 400, response = InvalidBody),
+            (status = 401, response = Unauthorized),
             (status = 403, description = "`forbidden`: blocked, or muted in the group.", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: no such conversation, or the caller is not a member.", body = ErrorEnvelope),
-            (status = 409, description = "`conflict`: `client_msg_id` already used by the caller in another conversation.", body = ErrorEnvelope),
-            (status = 413, description = "`too_large`: body over 64 KiB.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (
+                status = 404,
+                description = "`not_found`: no such conversation, or the caller is not a member.",
+                body = ErrorEnvelope
+            ),
+            (
+                status = 409,
+                description = "`conflict`: `client_msg_id` already used by the caller in another conversation.",
+                body = ErrorEnvelope
+            ),
+            (status = 413, response = TooLarge),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn messages_send() {}
@@ -444,12 +510,21 @@ mod routes {
         params(("id" = ConversationId, Path, description = "The conversation's id."), EventsQuery),
         responses(
             (status = 200, description = "One page, ascending seq.", body = EventPage),
-            (status = 400, description = "`invalid_request`: both `after_seq` and `before_seq`, a non-integer, `limit` out of range, or a `cursor` not from this API.", body = ErrorEnvelope),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: no such conversation, or the caller is not a member.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (
+                status = 400,
+                description = "`invalid_request`: both `after_seq` and `before_seq`, a non-integer, `limit` out of \
+                    range, or a `cursor` not from this API.",
+                body = ErrorEnvelope
+            ),
+            (status = 401, response = Unauthorized),
+            (
+                status = 404,
+                description = "`not_found`: no such conversation, or the caller is not a member.",
+                body = ErrorEnvelope
+            ),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn events_list() {}
@@ -467,13 +542,21 @@ mod routes {
         request_body = ReadBody,
         responses(
             (status = 200, description = "The caller's read position after the call.", body = ReadState),
-            (status = 400, description = "`invalid_request`: malformed JSON or a negative `seq`.", body = ErrorEnvelope),
-            (status = 401, description = "`unauthorized`: missing, expired or invalid access token.", body = ErrorEnvelope),
-            (status = 404, description = "`not_found`: no such conversation, or the caller is not a member.", body = ErrorEnvelope),
-            (status = 413, description = "`too_large`: body over 64 KiB.", body = ErrorEnvelope),
-            (status = 429, description = "`rate_limited`.", body = ErrorEnvelope, headers(("Retry-After" = u64, description = "Seconds to wait."))),
-            (status = 500, description = "`internal`.", body = ErrorEnvelope),
-            (status = 503, description = "`unavailable`: the database is unreachable.", body = ErrorEnvelope),
+            (
+                status = 400,
+                description = "`invalid_request`: malformed JSON or a negative `seq`.",
+                body = ErrorEnvelope
+            ),
+            (status = 401, response = Unauthorized),
+            (
+                status = 404,
+                description = "`not_found`: no such conversation, or the caller is not a member.",
+                body = ErrorEnvelope
+            ),
+            (status = 413, response = TooLarge),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
         ),
     )]
     pub(super) fn conversations_read() {}
@@ -589,25 +672,25 @@ mod tests {
         assert_eq!(schemas["ClientMsgId"]["type"], "string");
     }
 
-    /// Every `$ref` names a schema of the document (a type utoipa cannot see through, such as the
-    /// `Seq` alias, would otherwise point nowhere).
+    /// Every `$ref` names a component of the document (a type utoipa cannot see through, such as
+    /// the `Seq` alias, would otherwise point nowhere).
     #[test]
     fn openapi_refs_resolve() {
-        fn walk(v: &Value, schemas: &serde_json::Map<String, Value>) {
+        fn walk(v: &Value, doc: &Value) {
             match v {
                 Value::Object(m) => {
                     if let Some(Value::String(r)) = m.get("$ref") {
-                        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("odd $ref {r}"));
-                        assert!(schemas.contains_key(name), "$ref to missing schema {name}");
+                        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external $ref {r}"));
+                        assert!(doc.pointer(pointer).is_some(), "$ref to nothing: {r}");
                     }
-                    m.values().for_each(|v| walk(v, schemas));
+                    m.values().for_each(|v| walk(v, doc));
                 }
-                Value::Array(a) => a.iter().for_each(|v| walk(v, schemas)),
+                Value::Array(a) => a.iter().for_each(|v| walk(v, doc)),
                 _ => {}
             }
         }
         let doc = doc_json();
-        walk(&doc, doc["components"]["schemas"].as_object().unwrap());
+        walk(&doc, &doc);
     }
 
     /// The limits written as literals in `#[schema(...)]` attributes match the rules.
@@ -618,6 +701,7 @@ mod tests {
         let s = &doc["components"]["schemas"];
         assert_eq!(s["SendBody"]["properties"]["text"]["maxLength"], rules::MAX_TEXT_CHARS);
         assert_eq!(s["SendBody"]["properties"]["mentions"]["maxItems"], rules::MAX_MENTIONS);
+        assert_eq!(s["EventBody"]["oneOf"][0]["properties"]["text"]["maxLength"], rules::MAX_TEXT_CHARS);
         assert_eq!(s["RegisterBody"]["properties"]["display_name"]["maxLength"], rules::MAX_DISPLAY_NAME_CHARS);
         assert_eq!(s["RegisterBody"]["properties"]["device_name"]["maxLength"], rules::MAX_DEVICE_NAME_CHARS);
         assert_eq!(s["LoginBody"]["properties"]["device_name"]["maxLength"], rules::MAX_DEVICE_NAME_CHARS);

@@ -54,10 +54,8 @@ pub fn optional_text(field: &str, raw: Option<String>, max_chars: usize) -> Resu
 
 /// A message must say something: text and/or media. Text is limited to [`MAX_TEXT_CHARS`].
 pub fn message_content(text: Option<&str>, media_count: usize) -> Result<(), ApiError> {
-    if let Some(t) = text {
-        if t.chars().count() > MAX_TEXT_CHARS {
-            return Err(ApiError::invalid(format!("text: at most {MAX_TEXT_CHARS} characters")));
-        }
+    if text.is_some_and(|t| t.chars().count() > MAX_TEXT_CHARS) {
+        return Err(ApiError::invalid(format!("text: at most {MAX_TEXT_CHARS} characters")));
     }
     let has_text = text.is_some_and(|t| !t.trim().is_empty());
     if !has_text && media_count == 0 {

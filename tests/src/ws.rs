@@ -35,7 +35,7 @@ pub enum Incoming {
 
 /// Outcome of an upgrade attempt.
 pub enum Upgrade {
-    Accepted(Ws),
+    Accepted(Box<Ws>),
     /// The HTTP response that refused the upgrade.
     Rejected {
         status: u16,
@@ -84,7 +84,7 @@ impl Ws {
     /// `GET <ws_url>?token=<token>`, then waits for `ready`.
     pub async fn connect(ws_url: &str, token: &str) -> Result<Ws> {
         match Ws::try_connect(ws_url, Some(token)).await? {
-            Upgrade::Accepted(ws) => Ok(ws),
+            Upgrade::Accepted(ws) => Ok(*ws),
             Upgrade::Rejected { status, body } => bail!("upgrade to {ws_url} refused with {status}: {body}"),
         }
     }
@@ -95,7 +95,7 @@ impl Ws {
         req.headers_mut()
             .insert("Sec-WebSocket-Protocol", HeaderValue::from_str(&format!("parley.v1, bearer.{token}"))?);
         match upgrade(req, ws_url).await? {
-            Upgrade::Accepted(ws) => Ok(ws),
+            Upgrade::Accepted(ws) => Ok(*ws),
             Upgrade::Rejected { status, body } => bail!("upgrade to {ws_url} refused with {status}: {body}"),
         }
     }
@@ -470,5 +470,5 @@ async fn upgrade(req: tungstenite::handshake::client::Request, label: &str) -> R
     ws.label =
         format!("ws[{}@{}]", &first["user_id"].as_str().unwrap_or("?"), first["node_id"].as_str().unwrap_or("?"));
     ws.ready = first;
-    Ok(Upgrade::Accepted(ws))
+    Ok(Upgrade::Accepted(Box::new(ws)))
 }

@@ -188,10 +188,8 @@ impl Hub {
                     }
                 }
             }
-            if resync {
-                if let Err(e) = self.resync(&mut wanted).await {
-                    warn!("resync after LISTEN reconnect failed, will retry on next wake-up: {e}");
-                }
+            if resync && let Err(e) = self.resync(&mut wanted).await {
+                warn!("resync after LISTEN reconnect failed, will retry on next wake-up: {e}");
             }
             self.fetch_and_deliver(wanted).await;
         }

@@ -42,7 +42,7 @@ async fn listen_once(
     first: bool,
 ) -> Result<(), String> {
     let mut cfg = db::config(url).map_err(|e| e.to_string())?;
-    cfg.application_name(&format!("parley-listen:{node_id}"));
+    cfg.application_name(format!("parley-listen:{node_id}"));
     cfg.keepalives(true).keepalives_idle(Duration::from_secs(10)).connect_timeout(Duration::from_secs(5));
     let (client, mut conn) = cfg.connect(NoTls).await.map_err(|e| e.to_string())?;
 
