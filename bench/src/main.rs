@@ -47,9 +47,22 @@ struct Args {
     baseline_workers: usize,
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
+    // Benchmark the nodes built alongside this binary (release, when run as documented).
+    if std::env::var_os("PARLEY_NODE_BIN").is_none() {
+        let sibling = std::env::current_exe()?.with_file_name("parley-node");
+        if sibling.exists() {
+            // SAFETY: single-threaded here; the runtime starts below.
+            unsafe { std::env::set_var("PARLEY_NODE_BIN", &sibling) };
+        }
+    }
+    // SAFETY: as above.
+    unsafe { std::env::set_var("PARLEY_QUIET_NODE_LOGS", "1") };
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench(args))
+}
+
+async fn bench(args: Args) -> Result<()> {
     println!("parley-bench: {}", machine());
     let db = TestDb::create().await.context("creating the bench database")?;
 

@@ -246,7 +246,11 @@ impl Drop for Node {
         if let Some(child) = self.child.as_mut() {
             let _ = child.start_kill();
         }
-        // Captured by libtest: only shown when the test fails.
+        // Captured by libtest: only shown when the test fails. Programs that are not tests
+        // (the bench) set PARLEY_QUIET_NODE_LOGS=1.
+        if std::env::var_os("PARLEY_QUIET_NODE_LOGS").is_some() {
+            return;
+        }
         eprintln!(
             "----- node {} log {} (last {LOG_TAIL_ON_DROP} lines) -----\n{}\n----- end of node {} log -----",
             self.opts.node_id,

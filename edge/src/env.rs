@@ -1,0 +1,90 @@
+//! [`EdgeEnv`]: what the shared handlers need from the worker: signing keys from the
+//! `PARLEY_JWT_SIGNING_KEY` secret, argon2id run inline, and a database connection on demand.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use parley_shared::api::Env;
+use parley_shared::auth::{PasswordParams, Signer, Verifier, passwords};
+use parley_shared::error::ApiError;
+
+use crate::db::{self, EdgeDb};
+
+/// The secret holding the Ed25519 signing key (the `signing_key` of `parley-node keygen`).
+pub const SIGNING_KEY: &str = "PARLEY_JWT_SIGNING_KEY";
+
+/// A string binding: a secret (`wrangler secret put`) or, for local runs, a `[vars]` entry or
+/// `.dev.vars` line. Unset and blank are the same: `None`.
+pub fn string_binding(env: &worker::Env, name: &str) -> Option<String> {
+    env.secret(name).or_else(|_| env.var(name)).ok().map(|v| v.to_string()).filter(|v| !v.trim().is_empty())
+}
+
+/// The keys derived from one signing secret.
+struct Keys {
+    /// The secret they came from, to notice a rotation.
+    secret: String,
+    signer: Signer,
+    verifier: Verifier,
+}
+
+thread_local! {
+    /// Keys survive between requests in the same isolate (they hold no I/O object, unlike the
+    /// database connection), so a key is decoded once per isolate, not once per request.
+    static KEYS: RefCell<Option<Rc<Keys>>> = const { RefCell::new(None) };
+}
+
+fn keys(secret: String) -> Result<Rc<Keys>, ApiError> {
+    KEYS.with(|cell| {
+        if let Some(k) = cell.borrow().as_ref().filter(|k| k.secret == secret) {
+            return Ok(Rc::clone(k));
+        }
+        // The error names what is wrong with the key, never the key itself.
+        let signer = Signer::from_encoded(&secret).map_err(|e| ApiError::internal(e.to_string()))?;
+        let k = Rc::new(Keys { verifier: signer.verifier(), signer, secret });
+        *cell.borrow_mut() = Some(Rc::clone(&k));
+        Ok(k)
+    })
+}
+
+/// The shared handlers' view of one request's worker environment.
+pub struct EdgeEnv<'a> {
+    env: &'a worker::Env,
+    keys: Rc<Keys>,
+}
+
+impl<'a> EdgeEnv<'a> {
+    /// Loads the signing key; a missing or malformed key is a 500 whose cause is logged.
+    pub fn new(env: &'a worker::Env) -> Result<Self, ApiError> {
+        let secret = string_binding(env, SIGNING_KEY).ok_or_else(|| {
+            ApiError::internal(format!(
+                "{SIGNING_KEY} is not set: `wrangler secret put {SIGNING_KEY}` with the signing_key of `parley-node keygen`"
+            ))
+        })?;
+        Ok(Self { env, keys: keys(secret)? })
+    }
+}
+
+impl Env for EdgeEnv<'_> {
+    type Db = EdgeDb;
+
+    async fn db(&self) -> Result<EdgeDb, ApiError> {
+        db::connect(self.env).await
+    }
+
+    async fn hash_password(&self, password: String) -> Result<String, ApiError> {
+        // A worker has one thread per request: argon2 runs inline, inside the request's CPU budget.
+        passwords::hash(&password, PasswordParams::DEFAULT).map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    async fn verify_password(&self, password: String, phc: String) -> bool {
+        passwords::verify(&password, &phc)
+    }
+
+    fn signer(&self) -> Option<&Signer> {
+        Some(&self.keys.signer)
+    }
+
+    fn verifier(&self) -> &Verifier {
+        &self.keys.verifier
+    }
+}
