@@ -228,6 +228,17 @@ pub struct ConversationPage {
     pub next_cursor: Option<String>,
 }
 
+/// A page of users, `GET /v1/users?q=`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserPage {
+    /// Matching users, by username.
+    pub users: Vec<User>,
+    /// Pass as `cursor` for the next page; null at the end.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub next_cursor: Option<String>,
+}
+
 /// A message to append, as a send (REST or socket) asks for it after validation.
 #[derive(Clone, Debug)]
 pub struct NewMessage {

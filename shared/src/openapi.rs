@@ -17,7 +17,7 @@ use crate::error::{ErrorBody, ErrorCode, ErrorEnvelope};
 use crate::ids::{ClientMsgId, ConversationId, EventId, SessionId, UserId};
 use crate::model::{
     AuthResponse, ConversationKind, ConversationPage, ConversationSummary, DirectConversation, Event, EventBody,
-    EventPage, User,
+    EventPage, User, UserPage,
 };
 use crate::time::Timestamp;
 
@@ -53,6 +53,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         routes::login,
         routes::refresh,
         routes::logout,
+        routes::users_search,
         routes::users_me,
         routes::users_get,
         routes::conversations_list,
@@ -73,6 +74,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         ConversationKind,
         ConversationSummary,
         ConversationPage,
+        UserPage,
         DirectConversation,
         Event,
         EventBody,
@@ -167,6 +169,20 @@ struct Jwk {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // only its parameters are used
 struct ListQuery {
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    limit: Option<i64>,
+}
+
+/// Query of `GET /v1/users`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only its parameters are used
+struct UserSearchQuery {
+    /// Prefix of a username or display name (case-insensitive), 1 to 64 characters.
+    q: String,
     /// `next_cursor` of the previous page.
     cursor: Option<String>,
     /// Page size.
@@ -364,6 +380,30 @@ mod routes {
         ),
     )]
     pub(super) fn logout() {}
+
+    /// Find users
+    ///
+    /// Users whose username or display name starts with `q`, ordered by username.
+    #[utoipa::path(
+        get,
+        path = "/v1/users",
+        tag = "users",
+        security(("bearer" = [])),
+        params(UserSearchQuery),
+        responses(
+            (status = 200, description = "One page.", body = UserPage),
+            (
+                status = 400,
+                description = "`invalid_request`: `q` missing or too long, or `limit` out of range.",
+                body = ErrorEnvelope
+            ),
+            (status = 401, response = Unauthorized),
+            (status = 429, response = RateLimited),
+            (status = 500, response = Internal),
+            (status = 503, response = Unavailable),
+        ),
+    )]
+    pub(super) fn users_search() {}
 
     /// The caller's profile
     #[utoipa::path(
@@ -591,6 +631,7 @@ mod tests {
         ("post", "/v1/auth/login"),
         ("post", "/v1/auth/refresh"),
         ("post", "/v1/auth/logout"),
+        ("get", "/v1/users"),
         ("get", "/v1/users/me"),
         ("get", "/v1/users/{id}"),
         ("get", "/v1/conversations"),

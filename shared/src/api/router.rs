@@ -30,6 +30,7 @@ async fn route<E: Env>(env: &E, req: &Request<'_>) -> Result<Response, ApiError>
         ["v1", "auth", "login"] if m == Post => auth::login(env, req).await,
         ["v1", "auth", "refresh"] if m == Post => auth::refresh(env, req).await,
         ["v1", "auth", "logout"] if m == Post => auth::logout(env, req).await,
+        ["v1", "users"] if m == Get => users::search(env, req).await,
         ["v1", "users", "me"] if m == Get => users::me(env, req).await,
         ["v1", "users", uid] if m == Get => users::get(env, req, id::<UserId>(uid, "user")?).await,
         ["v1", "conversations"] if m == Get => conversations::list(env, req).await,
@@ -57,6 +58,7 @@ fn known_path(segs: &[&str]) -> bool {
             | ["readyz"]
             | [".well-known", "jwks.json"]
             | ["v1", "auth", "register" | "login" | "refresh" | "logout"]
+            | ["v1", "users"]
             | ["v1", "users", _]
             | ["v1", "conversations"]
             | ["v1", "conversations", _]

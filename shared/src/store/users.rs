@@ -54,3 +54,28 @@ pub async fn get<C: GenericClient>(c: &C, id: UserId) -> Result<Option<User>, St
     let row = c.query_typed(&sql, &[(&id.0, Type::UUID)]).await?.into_iter().next();
     Ok(row.map(|r| user_from_row(&r, 0)))
 }
+
+/// Users whose username or display name starts with `prefix` (case-insensitive), by username,
+/// after the username `after`; at most `limit`.
+pub async fn search<C: GenericClient>(
+    c: &C,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<User>, StoreError> {
+    // LIKE wildcards in the user's text are literal.
+    let escaped: String = prefix
+        .to_lowercase()
+        .chars()
+        .flat_map(|ch| if matches!(ch, '%' | '_' | '\\') { vec!['\\', ch] } else { vec![ch] })
+        .collect();
+    let pattern = format!("{escaped}%");
+    let sql = format!(
+        "SELECT {USER_COLS} FROM users u \
+         WHERE (lower(u.username) LIKE $1 OR lower(u.display_name) LIKE $1) \
+           AND ($2::text IS NULL OR lower(u.username) > $2) \
+         ORDER BY lower(u.username) LIMIT $3"
+    );
+    let rows = c.query_typed(&sql, &[(&pattern, Type::TEXT), (&after, Type::TEXT), (&limit, Type::INT8)]).await?;
+    Ok(rows.iter().map(|r| user_from_row(r, 0)).collect())
+}
