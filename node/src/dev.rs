@@ -1,6 +1,7 @@
 //! `parley-node dev`: everything on one machine with no set-up. A private Postgres cluster
 //! from the system's binaries under the data dir, migrations, dev keys kept beside it, and one
-//! node serving REST and WebSocket. Ctrl-C stops the node and then Postgres.
+//! node serving REST and WebSocket, and QUIC with a self-signed certificate. Ctrl-C stops the
+//! node and then Postgres.
 
 use std::path::Path;
 
@@ -58,6 +59,10 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         database_url: url,
         node_id: "dev".into(),
         http_addr: args.http_addr,
+        // Always self-signed in dev mode: clients pin the printed SHA-256.
+        quic_addr: args.quic_addr,
+        tls_cert: None,
+        tls_key: None,
         rest: true,
         verifier: signer.verifier(),
         signer: Some(signer),
@@ -65,16 +70,19 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         commit_workers: 1,
         db_pool: 16,
     };
-    serve::run(cfg, serve::signal(), |addr| {
+    serve::run(cfg, serve::signal(), |l| {
+        let addr = l.http;
         // The same machine-readable line as `serve`, for scripts.
-        println!("{}", serde_json::json!({ "event": "listening", "http": addr.to_string(), "node_id": "dev" }));
+        println!("{}", l.json_line("dev"));
         eprintln!();
         eprintln!("Parley is running (Ctrl-C to stop):");
         eprintln!("  REST       http://{addr}/v1/...   (try: curl http://{addr}/healthz)");
         eprintln!("  WebSocket  ws://{addr}/v1/ws?token=<access token>");
         eprintln!("  JWKS       http://{addr}/.well-known/jwks.json");
         eprintln!("  metrics    http://{addr}/metrics");
-        eprintln!("  QUIC ({}) and the web client are not part of this build yet.", args.quic_addr);
+        eprintln!("  QUIC       {} (UDP, ALPN parley/1, 4-byte length + JSON frames)", l.quic);
+        eprintln!("             self-signed certificate SHA-256 {}", l.cert_sha256);
+        eprintln!("  The web client is not part of this build yet.");
     })
     .await?;
     Ok(())

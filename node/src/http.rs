@@ -112,6 +112,9 @@ async fn rest(State(app): State<AppState>, req: Request<Body>) -> Response {
     to_response(api::handle(&NodeEnv(&app.node), request).await)
 }
 
+/// Per-connection WebSocket read buffer; it grows for a larger frame, up to the frame limit.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
 #[derive(Deserialize)]
 struct WsQuery {
     token: Option<String>,
@@ -154,6 +157,10 @@ async fn ws_upgrade(
     let node = app.node.clone();
     upgrade
         .protocols(["parley.v1"])
+        // tungstenite's 128 KiB default buffers would dominate an idle connection's memory;
+        // frames are small and each is flushed as it is sent.
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .on_upgrade(move |socket| transport::ws::serve(node, socket, claims))

@@ -1,4 +1,4 @@
-//! Parley's connection node: holds WebSocket (and soon QUIC) connections, LISTENs on Postgres
+//! Parley's connection node: holds WebSocket and QUIC connections, LISTENs on Postgres
 //! for committed events and pushes them to its sockets; serves the REST routes natively with
 //! `--rest` and in dev mode. The layout follows ARCHITECTURE.md:
 //!

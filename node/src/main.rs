@@ -8,7 +8,18 @@ use parley_node::{db, dev, keys};
 use parley_shared::auth::Signer;
 use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line with every cause: what an operator (or a script reading the log) needs.
+            eprintln!("parley-node: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Command::Keygen = cli.command {
         let s = Signer::generate();
@@ -24,6 +35,7 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(EnvFilter::try_from_env("PARLEY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
+    raise_open_files_limit();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.command {
@@ -49,6 +61,9 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         database_url: a.database_url,
         node_id: node_id.clone(),
         http_addr: a.http_addr,
+        quic_addr: a.quic_addr,
+        tls_cert: a.tls_cert,
+        tls_key: a.tls_key,
         rest: a.rest,
         verifier: keys.verifier,
         signer: keys.signer,
@@ -56,10 +71,27 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         commit_workers: a.commit_workers,
         db_pool: a.db_pool,
     };
-    serve::run(cfg, serve::signal(), |addr| {
-        // Scripts and tests read this one line to learn the port.
-        println!("{}", serde_json::json!({ "event": "listening", "http": addr.to_string(), "node_id": node_id }));
+    serve::run(cfg, serve::signal(), |l| {
+        let kind = if l.self_signed { "self-signed certificate" } else { "certificate" };
+        eprintln!("QUIC on {} (ALPN parley/1), {kind} SHA-256 {}", l.quic, l.cert_sha256);
+        // Scripts and tests read this one line to learn the ports and the certificate to pin.
+        println!("{}", l.json_line(&node_id));
     })
     .await?;
     Ok(())
+}
+
+/// Every socket is a file descriptor: lift the soft limit to the hard one, as a server holding
+/// tens of thousands of connections must (the default soft limit is often 1024).
+fn raise_open_files_limit() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit write to and read from the struct we own.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                tracing::warn!("could not raise the open-files limit");
+            }
+        }
+    }
 }

@@ -1,7 +1,8 @@
-//! Wiring a node together: pool, hub, LISTEN, group commit, lease, HTTP; and the shutdown
+//! Wiring a node together: pool, hub, LISTEN, group commit, lease, HTTP, QUIC; and the shutdown
 //! sequence on SIGTERM.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,6 +19,7 @@ use crate::fanout::hub::CloseReason;
 use crate::fanout::{commit::Committer, hub, listener};
 use crate::presence;
 use crate::state::NodeState;
+use crate::transport::quic;
 
 /// Node start-up failures.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,9 @@ pub enum ServeError {
     /// Installing the metrics recorder.
     #[error("metrics: {0}")]
     Metrics(String),
+    /// QUIC certificate or endpoint.
+    #[error("quic: {0}")]
+    Quic(#[from] quic::QuicError),
 }
 
 /// Everything `serve` needs, resolved from flags (and, in dev mode, generated).
@@ -47,6 +52,12 @@ pub struct ServeConfig {
     pub node_id: String,
     /// HTTP address.
     pub http_addr: SocketAddr,
+    /// QUIC address (UDP; port 0: any free port).
+    pub quic_addr: SocketAddr,
+    /// QUIC certificate chain (PEM); with `tls_key`. Neither: a self-signed certificate.
+    pub tls_cert: Option<PathBuf>,
+    /// QUIC private key (PEM).
+    pub tls_key: Option<PathBuf>,
     /// Serve REST.
     pub rest: bool,
     /// Verifying keys.
@@ -61,6 +72,36 @@ pub struct ServeConfig {
     pub db_pool: usize,
 }
 
+/// Where a started node listens, for its one `listening` line.
+#[derive(Debug, Clone)]
+pub struct Listening {
+    /// Bound HTTP (REST + WebSocket) address.
+    pub http: SocketAddr,
+    /// Bound QUIC (UDP) address.
+    pub quic: SocketAddr,
+    /// Lower-case hex SHA-256 of the QUIC certificate's DER, for clients to pin.
+    pub cert_sha256: String,
+    /// Whether that certificate was generated at start.
+    pub self_signed: bool,
+}
+
+impl Listening {
+    /// The machine-readable line scripts and tests read from stdout.
+    pub fn json_line(&self, node_id: &str) -> String {
+        serde_json::json!({
+            "event": "listening",
+            "http": self.http.to_string(),
+            "node_id": node_id,
+            "quic": self.quic.to_string(),
+            "cert_sha256": self.cert_sha256,
+        })
+        .to_string()
+    }
+}
+
+/// How long shutdown waits for QUIC connections to close, then for the endpoint to go idle.
+const QUIC_DRAIN: Duration = Duration::from_secs(2);
+
 /// The host name, the default node id.
 pub fn host_name() -> String {
     let mut buf = [0u8; 256];
@@ -73,12 +114,14 @@ pub fn host_name() -> String {
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
-/// Runs a node until `shutdown` resolves, then drains. `on_listening` gets the bound address.
+/// Runs a node until `shutdown` resolves, then drains. `on_listening` gets the bound addresses.
 pub async fn run(
     cfg: ServeConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    on_listening: impl FnOnce(SocketAddr),
+    on_listening: impl FnOnce(&Listening),
 ) -> Result<(), ServeError> {
+    // Certificate problems show before anything else starts.
+    let identity = quic::Identity::load_or_generate(cfg.tls_cert.as_deref(), cfg.tls_key.as_deref())?;
     let metrics = PrometheusBuilder::new().install_recorder().map_err(|e| ServeError::Metrics(e.to_string()))?;
     let pool = db::pool(&cfg.database_url, cfg.db_pool, &format!("parley-node:{}", cfg.node_id))?;
     let hub = hub::spawn(pool.clone());
@@ -107,8 +150,16 @@ pub async fn run(
 
     let listener = TcpListener::bind(cfg.http_addr).await?;
     let addr = listener.local_addr()?;
-    info!(%addr, node_id = %cfg.node_id, rest = cfg.rest, "listening");
-    on_listening(addr);
+    let endpoint = quic::bind(cfg.quic_addr, &identity)?;
+    let quic_addr = endpoint.local_addr()?;
+    info!(%addr, %quic_addr, node_id = %cfg.node_id, rest = cfg.rest, "listening");
+    let quic_task = tokio::spawn(quic::accept_loop(state.clone(), endpoint.clone()));
+    on_listening(&Listening {
+        http: addr,
+        quic: quic_addr,
+        cert_sha256: identity.cert_sha256.clone(),
+        self_signed: identity.self_signed,
+    });
 
     let app = crate::http::router(state.clone(), metrics);
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -132,6 +183,9 @@ pub async fn run(
     if let Err(e) = server.await {
         warn!("http server: {e}");
     }
+    // QUIC sessions were told to go with the others; let their closes reach the clients.
+    quic::shutdown(&endpoint, QUIC_DRAIN).await;
+    quic_task.abort();
     // Background tasks would otherwise outlive the server (and, in dev mode, its Postgres).
     listen_task.abort();
     lease_task.abort();

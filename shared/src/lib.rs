@@ -4,7 +4,7 @@
 //! - [`ids`], [`time`], [`error`]: newtypes and the one error type mapped to the contract's codes.
 //! - [`model`]: users, conversations and the per-conversation event log.
 //! - [`auth`]: Ed25519 access tokens, refresh tokens, argon2id passwords.
-//! - [`protocol`]: the realtime frames shared by every transport.
+//! - [`protocol`]: the realtime frames shared by every transport; [`framing`]: their QUIC length prefix.
 //! - [`rules`]: validation and permissions, pure functions.
 //! - [`store`]: the SQL, generic over a tokio-postgres client so the edge can run it over its own socket.
 //! - [`api`]: the REST handlers as transport-neutral functions plus the router that picks one.
@@ -12,6 +12,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod framing;
 pub mod ids;
 pub mod model;
 #[cfg(feature = "openapi")]
