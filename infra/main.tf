@@ -130,6 +130,11 @@ resource "cloudflare_hyperdrive_config" "postgres" {
     user     = var.postgres_user
     password = var.postgres_password
   }
+
+  # Reads must see the latest commit (a client reads history right after sending): no query cache.
+  caching = {
+    disabled = true
+  }
 }
 
 # ---- Media: an S3 bucket; clients PUT and GET by presigned URL, the bytes never pass through

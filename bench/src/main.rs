@@ -6,6 +6,13 @@
 //!    rate;
 //! 2. sustained acknowledged sends per second over WebSocket with group commit, and the same
 //!    load against a node committing one transaction per message (the baseline), as a ratio.
+//!
+//! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
+//! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
+//! edge against the same routes on a node.
+
+mod edge;
+mod transports;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +30,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
 #[command(about = "Parley end-to-end benchmarks")]
-struct Args {
+pub(crate) struct Args {
     /// Messages per second in the latency phase (spread over all pairs).
     #[arg(long, default_value_t = 200)]
     rate: u64,
@@ -45,6 +52,23 @@ struct Args {
     /// Concurrent transactions of the one-transaction-per-message baseline.
     #[arg(long, default_value_t = 16)]
     baseline_workers: usize,
+    /// Run the edge phase only: the worker under `wrangler dev` against a node on one database
+    /// (needs `scripts/ensure-deps --edge` and `scripts/build-edge`).
+    #[arg(long)]
+    edge: bool,
+    /// Requests per route and target in the edge phase.
+    #[arg(long, default_value_t = 200)]
+    edge_requests: usize,
+    /// Logins per target in the edge phase (each is an argon2id verification).
+    #[arg(long, default_value_t = 50)]
+    edge_logins: usize,
+    /// Run the transport phase only: WebSocket against QUIC (latency, throughput, and the node's
+    /// memory per idle connection).
+    #[arg(long)]
+    transports: bool,
+    /// Idle connections per transport in the memory measurement.
+    #[arg(long, default_value_t = 10_000)]
+    idle_connections: usize,
 }
 
 fn main() -> Result<()> {
@@ -64,6 +88,12 @@ fn main() -> Result<()> {
 
 async fn bench(args: Args) -> Result<()> {
     println!("parley-bench: {}", machine());
+    if args.edge {
+        return edge::bench(&args).await;
+    }
+    if args.transports {
+        return transports_phase(&args).await;
+    }
     let db = TestDb::create().await.context("creating the bench database")?;
 
     // Phase 1: cross-node latency.
@@ -96,6 +126,40 @@ async fn bench(args: Args) -> Result<()> {
         s,
         g / s.max(1.0)
     );
+    Ok(())
+}
+
+/// WebSocket against QUIC through the client SDK, in one run.
+async fn transports_phase(args: &Args) -> Result<()> {
+    use parley_client::connection::Transport;
+    let db = TestDb::create().await.context("creating the bench database")?;
+    let node1 = Node::start_with(&db, NodeOptions::new("bench1")).await?;
+    let node2 = Node::start_with(&db, NodeOptions::new("bench2")).await?;
+    for t in [Transport::Ws, Transport::Quic] {
+        let (p50, p99, max, n) = transports::latency(args, &node1, &node2, t).await?;
+        println!(
+            "latency {t:?}  node1 send -> node2 receive at {} msg/s, {} pairs, {} s: p50 {p50:.2} ms, p99 {p99:.2} ms, max {max:.2} ms ({n} messages)",
+            args.rate, args.pairs, args.latency_secs
+        );
+    }
+    drop(node1);
+    drop(node2);
+    let mut rates = Vec::new();
+    for t in [Transport::Ws, Transport::Quic] {
+        let node = Node::start_with(&db, NodeOptions::new(&format!("bench-{t:?}").to_lowercase())).await?;
+        let r = transports::throughput(args, &node, t).await?;
+        println!(
+            "throughput {t:?}  {} clients x {} in flight, {} s, group commit: {r:.0} sends/s",
+            args.clients, args.window, args.throughput_secs
+        );
+        rates.push(r);
+    }
+    println!("throughput ratio QUIC / WebSocket: {:.2}", rates[1] / rates[0].max(1.0));
+    for t in [Transport::Ws, Transport::Quic] {
+        let node = Node::start_with(&db, NodeOptions::new(&format!("bench-idle-{t:?}").to_lowercase())).await?;
+        let kib = transports::idle_memory(&node, t, args.idle_connections).await?;
+        println!("memory {t:?}  node RSS per idle connection at {} connections: {kib:.1} KiB", args.idle_connections);
+    }
     Ok(())
 }
 
@@ -139,7 +203,7 @@ async fn connect(node: &Node, token: &str) -> Result<Socket> {
     }
 }
 
-async fn pair(node: &Node, tag: &str, i: usize) -> Result<(Session, Session, String)> {
+pub(crate) async fn pair(node: &Node, tag: &str, i: usize) -> Result<(Session, Session, String)> {
     let api = node.api();
     let a = api.signup(&format!("{tag}a{i}")).await?;
     let b = api.signup(&format!("{tag}b{i}")).await?;

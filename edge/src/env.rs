@@ -33,6 +33,26 @@ thread_local! {
     static KEYS: RefCell<Option<Rc<Keys>>> = const { RefCell::new(None) };
 }
 
+thread_local! {
+    /// A hash made with the edge's parameters, verified against for unknown usernames instead of
+    /// the shared `DUMMY_HASH` (which has the node's), so that an unknown username costs what a
+    /// known one registered here does. Made once per isolate.
+    static EDGE_DUMMY_HASH: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// The edge's dummy hash; `None` only if hashing itself fails (then the shared one is used).
+fn edge_dummy_hash() -> Option<String> {
+    EDGE_DUMMY_HASH.with(|cell| {
+        if let Some(h) = cell.borrow().as_ref() {
+            return Some(h.clone());
+        }
+        // Never matched: it only stands in when there is no user to log in.
+        let h = passwords::hash("parley-edge-dummy-password", PasswordParams::EDGE).ok()?;
+        *cell.borrow_mut() = Some(h.clone());
+        Some(h)
+    })
+}
+
 fn keys(secret: String) -> Result<Rc<Keys>, ApiError> {
     KEYS.with(|cell| {
         if let Some(k) = cell.borrow().as_ref().filter(|k| k.secret == secret) {
@@ -72,11 +92,15 @@ impl Env for EdgeEnv<'_> {
     }
 
     async fn hash_password(&self, password: String) -> Result<String, ApiError> {
-        // A worker has one thread per request: argon2 runs inline, inside the request's CPU budget.
-        passwords::hash(&password, PasswordParams::DEFAULT).map_err(|e| ApiError::internal(e.to_string()))
+        // A worker has one thread per isolate: argon2 runs inline, inside the request's CPU budget,
+        // with the edge's parameters (see `PasswordParams::EDGE` and the README's Edge section).
+        passwords::hash(&password, PasswordParams::EDGE).map_err(|e| ApiError::internal(e.to_string()))
     }
 
     async fn verify_password(&self, password: String, phc: String) -> bool {
+        // Verification uses the hash's own parameters, so node-made hashes verify here and
+        // edge-made ones on the nodes.
+        let phc = if phc == passwords::DUMMY_HASH { edge_dummy_hash().unwrap_or(phc) } else { phc };
         passwords::verify(&password, &phc)
     }
 

@@ -7,8 +7,8 @@ use parley_shared::error::ApiError;
 use parley_shared::rules::MAX_BODY_BYTES;
 use worker::{Headers, Request, Response, ResponseBuilder, Url, console_error};
 
-use crate::cors;
 use crate::env::{EdgeEnv, string_binding};
+use crate::{cors, test_hooks};
 
 /// Serves one request. Never fails: every error is already the contract's envelope.
 pub async fn serve(mut req: Request, env: &worker::Env) -> Response {
@@ -21,7 +21,13 @@ pub async fn serve(mut req: Request, env: &worker::Env) -> Response {
     }
     let method = req.inner().method();
     let (resp, path) = match req.url() {
-        Ok(url) => (rest(&mut req, env, &method, &url).await, url.path().to_owned()),
+        Ok(url) => {
+            let resp = match test_hooks::handle(env, &method, &url) {
+                Some(resp) => resp,
+                None => rest(&mut req, env, &method, &url).await,
+            };
+            (resp, url.path().to_owned())
+        }
         Err(e) => (api::Response::error(&ApiError::internal(format!("request URL: {e}"))), String::new()),
     };
     if let Some(detail) = &resp.log_detail {

@@ -5,20 +5,25 @@
 //!   [`parley_shared::api::Response`] → a Workers response (with the 413 body limit and CORS);
 //! - [`env`]: [`env::EdgeEnv`], the shared handlers' view of the worker (keys, passwords, database);
 //! - [`db`]: one Postgres connection per request over a Workers TCP socket (Hyperdrive or
-//!   `DATABASE_URL`), opened only when a handler asks for it.
+//!   `DATABASE_URL`), opened only when a handler asks for it;
+//! - [`test_hooks`]: test-only routes (a panic, argon2id timing), off unless
+//!   `PARLEY_EDGE_TEST_HOOKS=1`.
 //!
 //! Errors never escape as a Workers error or a panic: every failure becomes the contract's
 //! `{"error": {...}}` envelope, and the causes of 500s go to the worker's log (`console.error`),
 //! never to the client.
 
-// A panic in wasm32 aborts the instance and the client gets the runtime's bare 500 rather than
-// the contract's envelope, so this crate maps every failure instead of unwrapping.
+// A panic in wasm32 aborts the instance, so this crate maps every failure instead of unwrapping.
+// Should one happen anyway (a bug), `edge/entry.mjs`, the module wrangler runs around this one,
+// answers the contract's 500 envelope instead of the runtime's bare 500, and the shim starts a
+// fresh instance for the next request.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod cors;
 mod db;
 mod env;
 mod http;
+mod test_hooks;
 
 use worker::{Context, Env, Request, Response, event};
 

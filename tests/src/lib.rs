@@ -1,6 +1,7 @@
 //! Black-box test harness for Parley: a throwaway Postgres server shared by the test process
-//! (one fresh migrated database per test), real `parley-node serve --rest` processes, a REST
-//! client and a WebSocket client that speak the public contract.
+//! (one fresh migrated database per test), real `parley-node serve --rest` processes, the edge
+//! worker under `wrangler dev` ([`edge`]; REST suites run each test against node and edge), a
+//! REST client and a WebSocket client that speak the public contract.
 //!
 //! ```text
 //! parley_tests::run(60, async {
@@ -22,7 +23,9 @@
 pub mod api;
 pub mod check;
 pub mod cluster;
+pub mod edge;
 pub mod node;
+pub mod quic;
 pub mod ws;
 
 use std::future::Future;
@@ -32,6 +35,7 @@ use anyhow::{Context, Result};
 
 pub use api::{Api, EventsQuery, Resp, Session};
 pub use cluster::{TestDb, keys, node_bin};
+pub use edge::{Edge, EdgeOptions, RestEnv, Target};
 pub use node::{Node, NodeOptions};
 pub use ws::{Incoming, Synced, Upgrade, Ws};
 

@@ -50,6 +50,9 @@ pub struct Node {
     db_url: String,
     child: Option<Child>,
     addr: SocketAddr,
+    /// QUIC (UDP) address and certificate SHA-256 from the listening line.
+    quic_addr: Option<SocketAddr>,
+    cert_sha256: Option<String>,
     log_path: PathBuf,
     starts: u32,
 }
@@ -68,6 +71,8 @@ impl Node {
             db_url: db.url.clone(),
             child: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            quic_addr: None,
+            cert_sha256: None,
             log_path,
             starts: 0,
         };
@@ -97,6 +102,8 @@ impl Node {
             &self.opts.node_id,
             "--http",
             "127.0.0.1:0",
+            "--quic",
+            "127.0.0.1:0",
         ]);
         if let Some(n) = self.opts.max_batch {
             cmd.args(["--max-batch", &n.to_string()]);
@@ -107,6 +114,9 @@ impl Node {
             .env_remove("DATABASE_URL")
             .env_remove("PARLEY_NODE_ID")
             .env_remove("PARLEY_HTTP_ADDR")
+            .env_remove("PARLEY_QUIC_ADDR")
+            .env_remove("PARLEY_TLS_CERT")
+            .env_remove("PARLEY_TLS_KEY")
             .env_remove("PARLEY_JWKS_URL");
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
@@ -129,8 +139,10 @@ impl Node {
         self.child = Some(child);
 
         match tokio::time::timeout(START_TIMEOUT, wait_listening(stdout, log)).await {
-            Ok(Ok(addr)) => {
-                self.addr = addr;
+            Ok(Ok(l)) => {
+                self.addr = l.http;
+                self.quic_addr = l.quic;
+                self.cert_sha256 = l.cert_sha256;
                 Ok(())
             }
             Ok(Err(e)) => {
@@ -165,6 +177,16 @@ impl Node {
     /// `http://127.0.0.1:PORT`
     pub fn http_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The QUIC (UDP) address from the listening line.
+    pub fn quic_addr(&self) -> SocketAddr {
+        self.quic_addr.expect("the node printed no `quic` address")
+    }
+
+    /// The hex SHA-256 of the node's QUIC certificate, from the listening line.
+    pub fn cert_sha256(&self) -> &str {
+        self.cert_sha256.as_deref().expect("the node printed no `cert_sha256`")
     }
 
     /// `ws://127.0.0.1:PORT/v1/ws`
@@ -265,11 +287,22 @@ impl Drop for Node {
 struct Listening {
     event: String,
     http: String,
+    #[serde(default)]
+    quic: Option<String>,
+    #[serde(default)]
+    cert_sha256: Option<String>,
+}
+
+/// What the listening line says.
+struct Listen {
+    http: SocketAddr,
+    quic: Option<SocketAddr>,
+    cert_sha256: Option<String>,
 }
 
 /// Reads stdout until the `{"event":"listening",...}` line; everything else goes to the log.
 /// After that a background task keeps draining stdout into the log.
-async fn wait_listening(stdout: ChildStdout, mut log: File) -> Result<SocketAddr> {
+async fn wait_listening(stdout: ChildStdout, mut log: File) -> Result<Listen> {
     let mut lines = BufReader::new(stdout).lines();
     loop {
         let Some(line) = lines.next_line().await.context("reading the node's stdout")? else {
@@ -281,12 +314,16 @@ async fn wait_listening(stdout: ChildStdout, mut log: File) -> Result<SocketAddr
         {
             let addr: SocketAddr =
                 l.http.parse().with_context(|| format!("listening line has a bad http address: {line}"))?;
+            let quic = match &l.quic {
+                Some(q) => Some(q.parse().with_context(|| format!("listening line has a bad quic address: {line}"))?),
+                None => None,
+            };
             tokio::spawn(async move {
                 while let Ok(Some(line)) = lines.next_line().await {
                     let _ = writeln!(log, "[stdout] {line}");
                 }
             });
-            return Ok(addr);
+            return Ok(Listen { http: addr, quic, cert_sha256: l.cert_sha256 });
         }
     }
 }

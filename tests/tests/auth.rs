@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, anyhow, ensure};
 use base64::Engine as _;
-use parley_tests::{TestEnv, api::PASSWORD, check, keys, run};
+use parley_tests::{RestEnv, Target, api::PASSWORD, check, keys, node_and_edge};
 use serde_json::{Value, json};
 
 /// Header of a JWT (the first dot-separated part, base64url).
@@ -14,196 +14,179 @@ fn jwt_header(token: &str) -> Result<Value> {
     serde_json::from_slice(&bytes).context("access token header is not JSON")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn register_returns_the_user_and_a_token_pair() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        api.healthz().await?.ok(200).context("healthz")?;
+node_and_edge!(register_returns_the_user_and_a_token_pair, 60);
 
-        let resp = api
-            .post(
-                "/v1/auth/register",
-                None,
-                &json!({"username": "alice", "password": PASSWORD, "display_name": "Alice A."}),
-            )
-            .await?;
-        let body = resp.ok(201)?;
-        check::auth_response(&body)?;
-        ensure!(body["user"]["username"] == "alice", "username echoed back: {body}");
-        if let Some(name) = body["user"].get("display_name") {
-            ensure!(name == "Alice A.", "display_name: {body}");
-        }
-        // The access token is a JWT the node can verify: EdDSA with our key id.
-        let header = jwt_header(check::str_field(&body, "access_token")?)?;
-        ensure!(header["alg"] == "EdDSA", "access token alg: {header}");
-        ensure!(header["kid"] == keys()?.kid.as_str(), "access token kid {header} vs keygen {}", keys()?.kid);
-        Ok(())
-    })
-    .await
+async fn register_returns_the_user_and_a_token_pair(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    api.healthz().await?.ok(200).context("healthz")?;
+
+    let resp = api
+        .post(
+            "/v1/auth/register",
+            None,
+            &json!({"username": "alice", "password": PASSWORD, "display_name": "Alice A."}),
+        )
+        .await?;
+    let body = resp.ok(201)?;
+    check::auth_response(&body)?;
+    ensure!(body["user"]["username"] == "alice", "username echoed back: {body}");
+    if let Some(name) = body["user"].get("display_name") {
+        ensure!(name == "Alice A.", "display_name: {body}");
+    }
+    // The access token is a JWT the node can verify: EdDSA with our key id.
+    let header = jwt_header(check::str_field(&body, "access_token")?)?;
+    ensure!(header["alg"] == "EdDSA", "access token alg: {header}");
+    ensure!(header["kid"] == keys()?.kid.as_str(), "access token kid {header} vs keygen {}", keys()?.kid);
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn usernames_follow_the_rules_and_are_unique_ignoring_case() -> Result<()> {
-    run(90, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
+node_and_edge!(usernames_follow_the_rules_and_are_unique_ignoring_case, 90);
 
-        for ok in ["abc", "a.b_c9", &"x".repeat(32)] {
-            api.register(ok, PASSWORD).await?.ok(201).with_context(|| format!("valid username {ok:?}"))?;
-        }
-        let too_long = "y".repeat(33);
-        for bad in ["ab", too_long.as_str(), "has-dash", "has space", "émile", "semi;colon", ""] {
-            let resp = api.register(bad, PASSWORD).await?;
-            let msg = resp.error(400, "invalid_request").with_context(|| format!("invalid username {bad:?}"))?;
-            check::mentions_any(&msg, &["username"])?;
-        }
+async fn usernames_follow_the_rules_and_are_unique_ignoring_case(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
 
-        api.register("mixed_case", PASSWORD).await?.ok(201)?;
-        api.register("MIXED_CASE", PASSWORD)
-            .await?
-            .error(409, "conflict")
-            .context("a username differing only by case")?;
-        api.register("mixed_case", PASSWORD).await?.error(409, "conflict").context("the same username again")?;
+    for ok in ["abc", "a.b_c9", &"x".repeat(32)] {
+        api.register(ok, PASSWORD).await?.ok(201).with_context(|| format!("valid username {ok:?}"))?;
+    }
+    let too_long = "y".repeat(33);
+    for bad in ["ab", too_long.as_str(), "has-dash", "has space", "émile", "semi;colon", ""] {
+        let resp = api.register(bad, PASSWORD).await?;
+        let msg = resp.error(400, "invalid_request").with_context(|| format!("invalid username {bad:?}"))?;
+        check::mentions_any(&msg, &["username"])?;
+    }
 
-        let resp = api.register("shortpw", "1234567").await?;
-        let msg = resp.error(400, "invalid_request").context("a 7-char password")?;
-        check::mentions_any(&msg, &["password"])?;
-        api.register("longpw", &"p".repeat(257)).await?.error(400, "invalid_request").context("a 257-char password")?;
-        api.register("okpw", "12345678").await?.ok(201).context("an 8-char password")?;
-        Ok(())
-    })
-    .await
+    api.register("mixed_case", PASSWORD).await?.ok(201)?;
+    api.register("MIXED_CASE", PASSWORD).await?.error(409, "conflict").context("a username differing only by case")?;
+    api.register("mixed_case", PASSWORD).await?.error(409, "conflict").context("the same username again")?;
+
+    let resp = api.register("shortpw", "1234567").await?;
+    let msg = resp.error(400, "invalid_request").context("a 7-char password")?;
+    check::mentions_any(&msg, &["password"])?;
+    api.register("longpw", &"p".repeat(257)).await?.error(400, "invalid_request").context("a 257-char password")?;
+    api.register("okpw", "12345678").await?.ok(201).context("an 8-char password")?;
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn login_succeeds_and_fails_uniformly() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let alice = api.signup("alice").await?;
+node_and_edge!(login_succeeds_and_fails_uniformly, 60);
 
-        let body = api
-            .post("/v1/auth/login", None, &json!({"username": "alice", "password": PASSWORD, "device_name": "laptop"}))
-            .await?
-            .ok(200)?;
-        check::auth_response(&body)?;
-        ensure!(body["user"]["id"] == alice.user_id.as_str(), "login user id: {body}");
-        ensure!(body["refresh_token"] != alice.refresh_token.as_str(), "a new session gets a new refresh token");
+async fn login_succeeds_and_fails_uniformly(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
 
-        let wrong_password = api.login("alice", "not the password").await?;
-        wrong_password.error(401, "unauthorized").context("wrong password")?;
-        let wrong_user = api.login("nobody_here", PASSWORD).await?;
-        wrong_user.error(401, "unauthorized").context("unknown username")?;
-        ensure!(
-            wrong_password.json == wrong_user.json,
-            "wrong username and wrong password must give the same 401: {} vs {}",
-            wrong_password.text,
-            wrong_user.text
-        );
-        Ok(())
-    })
-    .await
+    let body = api
+        .post("/v1/auth/login", None, &json!({"username": "alice", "password": PASSWORD, "device_name": "laptop"}))
+        .await?
+        .ok(200)?;
+    check::auth_response(&body)?;
+    ensure!(body["user"]["id"] == alice.user_id.as_str(), "login user id: {body}");
+    ensure!(body["refresh_token"] != alice.refresh_token.as_str(), "a new session gets a new refresh token");
+
+    let wrong_password = api.login("alice", "not the password").await?;
+    wrong_password.error(401, "unauthorized").context("wrong password")?;
+    let wrong_user = api.login("nobody_here", PASSWORD).await?;
+    wrong_user.error(401, "unauthorized").context("unknown username")?;
+    ensure!(
+        wrong_password.json == wrong_user.json,
+        "wrong username and wrong password must give the same 401: {} vs {}",
+        wrong_password.text,
+        wrong_user.text
+    );
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refresh_rotates_and_reuse_revokes_the_session() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let alice = api.signup("alice").await?;
-        let r1 = alice.refresh_token.clone();
-        let other = api.login_again(&alice).await?;
+node_and_edge!(refresh_rotates_and_reuse_revokes_the_session, 60);
 
-        let body = api.refresh(&r1).await?.ok(200).context("first refresh")?;
-        let r2 = check::str_field(&body, "refresh_token")?.to_owned();
-        let access2 = check::str_field(&body, "access_token")?.to_owned();
-        ensure!(r2 != r1, "the refresh token must rotate");
-        let me = api.me(&access2).await?.ok(200).context("the refreshed access token works")?;
-        ensure!(me["id"] == alice.user_id.as_str(), "me after refresh: {me}");
+async fn refresh_rotates_and_reuse_revokes_the_session(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    let r1 = alice.refresh_token.clone();
+    let other = api.login_again(&alice).await?;
 
-        let body = api.refresh(&r2).await?.ok(200).context("second refresh")?;
-        let r3 = check::str_field(&body, "refresh_token")?.to_owned();
+    let body = api.refresh(&r1).await?.ok(200).context("first refresh")?;
+    let r2 = check::str_field(&body, "refresh_token")?.to_owned();
+    let access2 = check::str_field(&body, "access_token")?.to_owned();
+    ensure!(r2 != r1, "the refresh token must rotate");
+    let me = api.me(&access2).await?.ok(200).context("the refreshed access token works")?;
+    ensure!(me["id"] == alice.user_id.as_str(), "me after refresh: {me}");
 
-        // Presenting a used token: 401, and the whole session dies, newest token included.
-        api.refresh(&r1).await?.error(401, "unauthorized").context("reusing the first refresh token")?;
-        api.refresh(&r3)
-            .await?
-            .error(401, "unauthorized")
-            .context("the session's newest refresh token after reuse detection")?;
+    let body = api.refresh(&r2).await?.ok(200).context("second refresh")?;
+    let r3 = check::str_field(&body, "refresh_token")?.to_owned();
 
-        // Another session of the same user is untouched.
-        api.refresh(&other.refresh_token).await?.ok(200).context("another session keeps refreshing")?;
+    // Presenting a used token: 401, and the whole session dies, newest token included.
+    api.refresh(&r1).await?.error(401, "unauthorized").context("reusing the first refresh token")?;
+    api.refresh(&r3)
+        .await?
+        .error(401, "unauthorized")
+        .context("the session's newest refresh token after reuse detection")?;
 
-        api.refresh("not-a-refresh-token").await?.error(401, "unauthorized").context("a garbage refresh token")?;
-        Ok(())
-    })
-    .await
+    // Another session of the same user is untouched.
+    api.refresh(&other.refresh_token).await?.ok(200).context("another session keeps refreshing")?;
+
+    api.refresh("not-a-refresh-token").await?.error(401, "unauthorized").context("a garbage refresh token")?;
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn logout_kills_the_sessions_refresh_token_only() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let alice = api.signup("alice").await?;
-        let phone = api.login_again(&alice).await?;
+node_and_edge!(logout_kills_the_sessions_refresh_token_only, 60);
 
-        let resp = api.logout(&alice.access_token).await?;
-        ensure!(resp.status == 204, "logout: {} {}", resp.status, resp.text);
-        ensure!(resp.text.is_empty(), "204 has no body: {:?}", resp.text);
-        api.refresh(&alice.refresh_token).await?.error(401, "unauthorized").context("refresh after logout")?;
-        api.refresh(&phone.refresh_token).await?.ok(200).context("the other session survives")?;
-        api.request(reqwest::Method::POST, "/v1/auth/logout", None, None)
-            .await?
-            .error(401, "unauthorized")
-            .context("logout without a token")?;
-        Ok(())
-    })
-    .await
+async fn logout_kills_the_sessions_refresh_token_only(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    let phone = api.login_again(&alice).await?;
+
+    let resp = api.logout(&alice.access_token).await?;
+    ensure!(resp.status == 204, "logout: {} {}", resp.status, resp.text);
+    ensure!(resp.text.is_empty(), "204 has no body: {:?}", resp.text);
+    api.refresh(&alice.refresh_token).await?.error(401, "unauthorized").context("refresh after logout")?;
+    api.refresh(&phone.refresh_token).await?.ok(200).context("the other session survives")?;
+    api.request(reqwest::Method::POST, "/v1/auth/logout", None, None)
+        .await?
+        .error(401, "unauthorized")
+        .context("logout without a token")?;
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn jwks_publishes_the_ed25519_key() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let body = api.jwks().await?.ok(200)?;
-        let ks = body["keys"].as_array().ok_or_else(|| anyhow!("jwks has no `keys` array: {body}"))?;
-        ensure!(!ks.is_empty(), "jwks is empty");
-        for k in ks {
-            ensure!(k["kty"] == "OKP", "kty: {k}");
-            ensure!(k["crv"] == "Ed25519", "crv: {k}");
-            ensure!(!check::str_field(k, "kid")?.is_empty(), "kid: {k}");
-            let x = check::str_field(k, "x")?;
-            let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(x.trim_end_matches('='))
-                .with_context(|| format!("x is not base64url: {k}"))?;
-            ensure!(raw.len() == 32, "an Ed25519 public key has 32 bytes: {k}");
-            ensure!(k.get("d").is_none(), "the JWKS leaks a private key: {k}");
-        }
-        let alice = api.signup("alice").await?;
-        let kid = jwt_header(&alice.access_token)?["kid"].clone();
-        ensure!(ks.iter().any(|k| k["kid"] == kid), "the access token's kid {kid} is not in the JWKS {body}");
-        Ok(())
-    })
-    .await
+node_and_edge!(jwks_publishes_the_ed25519_key, 60);
+
+async fn jwks_publishes_the_ed25519_key(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let body = api.jwks().await?.ok(200)?;
+    let ks = body["keys"].as_array().ok_or_else(|| anyhow!("jwks has no `keys` array: {body}"))?;
+    ensure!(!ks.is_empty(), "jwks is empty");
+    for k in ks {
+        ensure!(k["kty"] == "OKP", "kty: {k}");
+        ensure!(k["crv"] == "Ed25519", "crv: {k}");
+        ensure!(!check::str_field(k, "kid")?.is_empty(), "kid: {k}");
+        let x = check::str_field(k, "x")?;
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(x.trim_end_matches('='))
+            .with_context(|| format!("x is not base64url: {k}"))?;
+        ensure!(raw.len() == 32, "an Ed25519 public key has 32 bytes: {k}");
+        ensure!(k.get("d").is_none(), "the JWKS leaks a private key: {k}");
+    }
+    let alice = api.signup("alice").await?;
+    let kid = jwt_header(&alice.access_token)?["kid"].clone();
+    ensure!(ks.iter().any(|k| k["kid"] == kid), "the access token's kid {kid} is not in the JWKS {body}");
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn users_me_returns_the_caller() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let alice = api.signup("alice").await?;
-        let bob = api.signup("bob").await?;
-        let me = api.me(&alice.access_token).await?.ok(200)?;
-        check::user_shape(&me)?;
-        ensure!(me["id"] == alice.user_id.as_str() && me["username"] == "alice", "alice's me: {me}");
-        let me = api.me(&bob.access_token).await?.ok(200)?;
-        ensure!(me["id"] == bob.user_id.as_str() && me["username"] == "bob", "bob's me: {me}");
-        api.get("/v1/users/me", None).await?.error(401, "unauthorized").context("me without a token")?;
-        Ok(())
-    })
-    .await
+node_and_edge!(users_me_returns_the_caller, 60);
+
+async fn users_me_returns_the_caller(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    let bob = api.signup("bob").await?;
+    let me = api.me(&alice.access_token).await?.ok(200)?;
+    check::user_shape(&me)?;
+    ensure!(me["id"] == alice.user_id.as_str() && me["username"] == "alice", "alice's me: {me}");
+    let me = api.me(&bob.access_token).await?.ok(200)?;
+    ensure!(me["id"] == bob.user_id.as_str() && me["username"] == "bob", "bob's me: {me}");
+    api.get("/v1/users/me", None).await?.error(401, "unauthorized").context("me without a token")?;
+    Ok(())
 }

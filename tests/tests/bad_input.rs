@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
 use parley_tests::ws::reply_error;
-use parley_tests::{TestEnv, Upgrade, Ws, check, cmid, run};
+use parley_tests::{NodeOptions, RestEnv, Target, TestEnv, Upgrade, Ws, check, cmid, node_and_edge, node_bin, run};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -25,6 +25,57 @@ fn expired_looking(token: &str) -> Result<String> {
     Ok(format!("{}.{}.{}", parts[0], B64.encode(payload.to_string()), parts[2]))
 }
 
+/// The token with its header's `alg` set to `none` and no signature (RFC 7519 "unsecured JWT").
+fn alg_none(token: &str) -> Result<String> {
+    let parts: Vec<&str> = token.split('.').collect();
+    ensure!(parts.len() == 3, "the access token is not a JWS: {token}");
+    let mut header: Value = serde_json::from_slice(&B64.decode(parts[0])?)?;
+    header["alg"] = json!("none");
+    Ok(format!("{}.{}.", B64.encode(header.to_string()), parts[1]))
+}
+
+/// A signing key and JWKS of its own (`parley-node keygen`), not the harness's.
+fn another_key() -> Result<(String, String)> {
+    let out = std::process::Command::new(node_bin()).arg("keygen").output().context("parley-node keygen")?;
+    ensure!(out.status.success(), "keygen failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.trim_start().starts_with('{')).unwrap_or_default();
+    let v: Value = serde_json::from_str(line).with_context(|| format!("keygen output {stdout:?}"))?;
+    let jwks = match &v["jwks"] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok((check::str_field(&v, "signing_key")?.to_owned(), jwks))
+}
+
+/// POSTs `body` with `Transfer-Encoding: chunked` (no Content-Length) over a raw HTTP/1.1
+/// connection; returns the status and the raw response text. The server may answer and close
+/// before the whole body is written: write errors are ignored.
+async fn chunked_post(base: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+    let mut head =
+        format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await?;
+    for chunk in body.chunks(8192) {
+        let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+        if stream.write_all(&framed).await.is_err() {
+            break;
+        }
+    }
+    let _ = stream.write_all(b"0\r\n\r\n").await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response)).await;
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok((status, text))
+}
+
 /// The token with a signature of zeros.
 fn forged(token: &str) -> Result<String> {
     let parts: Vec<&str> = token.split('.').collect();
@@ -32,182 +83,246 @@ fn forged(token: &str) -> Result<String> {
     Ok(format!("{}.{}.{}", parts[0], parts[1], B64.encode([0u8; 64])))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_json_and_missing_fields_are_400_naming_the_problem() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
-        let json_ct = [("content-type", "application/json")];
-        let auth = format!("Bearer {}", alice.token());
-        let authed = [("content-type", "application/json"), ("authorization", auth.as_str())];
+node_and_edge!(malformed_json_and_missing_fields_are_400_naming_the_problem, 60);
 
-        let resp = api.raw(Method::POST, "/v1/auth/register", &json_ct, Some(r#"{"username": "x","#.into())).await?;
-        let msg = resp.error(400, "invalid_request").context("truncated JSON")?;
-        check::mentions_any(&msg, &["json", "parse", "syntax", "expected", "eof", "malformed"])?;
+async fn malformed_json_and_missing_fields_are_400_naming_the_problem(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+    let json_ct = [("content-type", "application/json")];
+    let auth = format!("Bearer {}", alice.token());
+    let authed = [("content-type", "application/json"), ("authorization", auth.as_str())];
 
-        let path = format!("/v1/conversations/{conv}/messages");
-        let resp = api.raw(Method::POST, &path, &authed, Some("not json at all".into())).await?;
-        let msg = resp.error(400, "invalid_request").context("a non-JSON send body")?;
-        check::mentions_any(&msg, &["json", "parse", "syntax", "expected", "malformed"])?;
+    let resp = api.raw(Method::POST, "/v1/auth/register", &json_ct, Some(r#"{"username": "x","#.into())).await?;
+    let msg = resp.error(400, "invalid_request").context("truncated JSON")?;
+    check::mentions_any(&msg, &["json", "parse", "syntax", "expected", "eof", "malformed"])?;
 
-        let cases: Vec<(&str, Option<&str>, Value, &str)> = vec![
-            ("/v1/auth/register", None, json!({"password": "long enough pw"}), "username"),
-            ("/v1/auth/register", None, json!({"username": "zed"}), "password"),
-            ("/v1/auth/register", None, json!({"username": 5, "password": "long enough pw"}), "username"),
-            ("/v1/auth/login", None, json!({"username": "alice"}), "password"),
-            ("/v1/auth/refresh", None, json!({}), "refresh_token"),
-            ("/v1/conversations/direct", Some(alice.token()), json!({}), "user_id"),
-            (path.as_str(), Some(alice.token()), json!({"text": "no client_msg_id"}), "client_msg_id"),
-            (path.as_str(), Some(alice.token()), json!({"client_msg_id": cmid(), "text": 42}), "text"),
-        ];
-        let read_path = format!("/v1/conversations/{conv}/read");
-        let read_case = (read_path.as_str(), Some(alice.token()), json!({}), "seq");
-        for (path, token, body, field) in cases.into_iter().chain([read_case]) {
-            let resp = api.post(path, token, &body).await?;
-            let msg = resp.error(400, "invalid_request").with_context(|| format!("POST {path} {body}"))?;
-            check::mentions_any(&msg, &[field]).with_context(|| format!("POST {path} {body}"))?;
-        }
+    let path = format!("/v1/conversations/{conv}/messages");
+    let resp = api.raw(Method::POST, &path, &authed, Some("not json at all".into())).await?;
+    let msg = resp.error(400, "invalid_request").context("a non-JSON send body")?;
+    check::mentions_any(&msg, &["json", "parse", "syntax", "expected", "malformed"])?;
 
-        let history = api.messages(alice.token(), &conv).await?;
-        ensure!(history.is_empty(), "failed sends stored something: {history:?}");
-        Ok(())
-    })
-    .await
+    let cases: Vec<(&str, Option<&str>, Value, &str)> = vec![
+        ("/v1/auth/register", None, json!({"password": "long enough pw"}), "username"),
+        ("/v1/auth/register", None, json!({"username": "zed"}), "password"),
+        ("/v1/auth/register", None, json!({"username": 5, "password": "long enough pw"}), "username"),
+        ("/v1/auth/login", None, json!({"username": "alice"}), "password"),
+        ("/v1/auth/refresh", None, json!({}), "refresh_token"),
+        ("/v1/conversations/direct", Some(alice.token()), json!({}), "user_id"),
+        (path.as_str(), Some(alice.token()), json!({"text": "no client_msg_id"}), "client_msg_id"),
+        (path.as_str(), Some(alice.token()), json!({"client_msg_id": cmid(), "text": 42}), "text"),
+    ];
+    let read_path = format!("/v1/conversations/{conv}/read");
+    let read_case = (read_path.as_str(), Some(alice.token()), json!({}), "seq");
+    for (path, token, body, field) in cases.into_iter().chain([read_case]) {
+        let resp = api.post(path, token, &body).await?;
+        let msg = resp.error(400, "invalid_request").with_context(|| format!("POST {path} {body}"))?;
+        check::mentions_any(&msg, &[field]).with_context(|| format!("POST {path} {body}"))?;
+    }
+
+    let history = api.messages(alice.token(), &conv).await?;
+    ensure!(history.is_empty(), "failed sends stored something: {history:?}");
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn missing_garbage_or_forged_tokens_are_401() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+node_and_edge!(missing_garbage_or_forged_tokens_are_401, 60);
 
-        let resp = api.get("/v1/conversations", None).await?;
-        resp.error(401, "unauthorized").context("no Authorization header")?;
-        let bad_tokens = [
-            ("garbage", "garbage".to_owned()),
-            ("expired-looking", expired_looking(alice.token())?),
-            ("forged signature", forged(alice.token())?),
-            ("a refresh token", alice.refresh_token.clone()),
-        ];
-        for (what, token) in &bad_tokens {
-            api.get("/v1/conversations", Some(token))
-                .await?
-                .error(401, "unauthorized")
-                .with_context(|| format!("GET /v1/conversations with {what}"))?;
-            api.get("/v1/users/me", Some(token))
-                .await?
-                .error(401, "unauthorized")
-                .with_context(|| format!("GET /v1/users/me with {what}"))?;
-            api.send(token, &conv, &cmid(), "sneaky")
-                .await?
-                .error(401, "unauthorized")
-                .with_context(|| format!("send with {what}"))?;
-        }
-        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:password"));
-        api.raw(Method::GET, "/v1/conversations", &[("authorization", basic.as_str())], None)
+async fn missing_garbage_or_forged_tokens_are_401(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+
+    let resp = api.get("/v1/conversations", None).await?;
+    resp.error(401, "unauthorized").context("no Authorization header")?;
+    let bad_tokens = [
+        ("garbage", "garbage".to_owned()),
+        ("expired-looking", expired_looking(alice.token())?),
+        ("forged signature", forged(alice.token())?),
+        ("a refresh token", alice.refresh_token.clone()),
+    ];
+    for (what, token) in &bad_tokens {
+        api.get("/v1/conversations", Some(token))
             .await?
             .error(401, "unauthorized")
-            .context("Basic auth")?;
-        api.raw(Method::GET, "/v1/conversations", &[("authorization", alice.token())], None)
+            .with_context(|| format!("GET /v1/conversations with {what}"))?;
+        api.get("/v1/users/me", Some(token))
             .await?
             .error(401, "unauthorized")
-            .context("a token without the Bearer scheme")?;
+            .with_context(|| format!("GET /v1/users/me with {what}"))?;
+        api.send(token, &conv, &cmid(), "sneaky")
+            .await?
+            .error(401, "unauthorized")
+            .with_context(|| format!("send with {what}"))?;
+    }
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("alice:password"));
+    api.raw(Method::GET, "/v1/conversations", &[("authorization", basic.as_str())], None)
+        .await?
+        .error(401, "unauthorized")
+        .context("Basic auth")?;
+    api.raw(Method::GET, "/v1/conversations", &[("authorization", alice.token())], None)
+        .await?
+        .error(401, "unauthorized")
+        .context("a token without the Bearer scheme")?;
 
-        let history = api.messages(alice.token(), &conv).await?;
-        ensure!(history.is_empty(), "an unauthenticated send was stored: {history:?}");
-        Ok(())
-    })
-    .await
+    let history = api.messages(alice.token(), &conv).await?;
+    ensure!(history.is_empty(), "an unauthenticated send was stored: {history:?}");
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn strangers_can_neither_read_nor_write_a_conversation() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
-        let carol = api.signup("carol").await?;
-        let sent = api.send_text(alice.token(), &conv, "private").await?;
+node_and_edge!(strangers_can_neither_read_nor_write_a_conversation, 60);
 
-        api.events(carol.token(), &conv, Default::default())
-            .await?
-            .error_any(HIDDEN)
-            .context("a stranger reading the history")?;
-        api.send(carol.token(), &conv, &cmid(), "intrusion").await?.error_any(HIDDEN).context("a stranger sending")?;
-        api.read(carol.token(), &conv, check::seq(&sent)?)
-            .await?
-            .error_any(HIDDEN)
-            .context("a stranger marking read")?;
-        let listed = api.conversation_list(carol.token()).await?;
-        ensure!(listed.iter().all(|c| c["id"] != conv.as_str()), "the stranger lists the conversation");
+async fn strangers_can_neither_read_nor_write_a_conversation(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+    let carol = api.signup("carol").await?;
+    let sent = api.send_text(alice.token(), &conv, "private").await?;
 
-        let nowhere = uuid::Uuid::new_v4().to_string();
-        api.events(alice.token(), &nowhere, Default::default())
-            .await?
-            .error_any(HIDDEN)
-            .context("an unknown conversation")?;
-        api.send(alice.token(), &nowhere, &cmid(), "into the void")
-            .await?
-            .error_any(HIDDEN)
-            .context("sending to an unknown conversation")?;
+    api.events(carol.token(), &conv, Default::default())
+        .await?
+        .error_any(HIDDEN)
+        .context("a stranger reading the history")?;
+    api.send(carol.token(), &conv, &cmid(), "intrusion").await?.error_any(HIDDEN).context("a stranger sending")?;
+    api.read(carol.token(), &conv, check::seq(&sent)?).await?.error_any(HIDDEN).context("a stranger marking read")?;
+    let listed = api.conversation_list(carol.token()).await?;
+    ensure!(listed.iter().all(|c| c["id"] != conv.as_str()), "the stranger lists the conversation");
 
-        let history = api.messages(alice.token(), &conv).await?;
-        ensure!(history.len() == 1 && history[0]["id"] == sent["id"], "history changed: {history:?}");
-        Ok(())
-    })
-    .await
+    let nowhere = uuid::Uuid::new_v4().to_string();
+    api.events(alice.token(), &nowhere, Default::default())
+        .await?
+        .error_any(HIDDEN)
+        .context("an unknown conversation")?;
+    api.send(alice.token(), &nowhere, &cmid(), "into the void")
+        .await?
+        .error_any(HIDDEN)
+        .context("sending to an unknown conversation")?;
+
+    let history = api.messages(alice.token(), &conv).await?;
+    ensure!(history.len() == 1 && history[0]["id"] == sent["id"], "history changed: {history:?}");
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn text_over_8000_chars_is_rejected_and_not_stored() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+node_and_edge!(text_over_8000_chars_is_rejected_and_not_stored, 60);
 
-        let resp = api.send(alice.token(), &conv, &cmid(), &"a".repeat(8001)).await?;
-        let msg = resp.error(400, "invalid_request").context("8001 chars")?;
-        check::mentions_any(&msg, &["text"])?;
-        let ok = api.send_text(alice.token(), &conv, &"b".repeat(8000)).await.context("8000 chars")?;
-        ensure!(ok["text"].as_str().map(str::len) == Some(8000), "the 8000-char text comes back whole");
-        // The limit counts characters, not bytes.
-        api.send_text(alice.token(), &conv, &"é".repeat(8000)).await.context("8000 two-byte chars")?;
-        api.send(alice.token(), &conv, &cmid(), &"é".repeat(8001))
-            .await?
-            .error(400, "invalid_request")
-            .context("8001 two-byte chars")?;
+async fn text_over_8000_chars_is_rejected_and_not_stored(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
 
-        let history = api.messages(alice.token(), &conv).await?;
-        let lens: Vec<usize> = history.iter().filter_map(|e| e["text"].as_str()).map(|t| t.chars().count()).collect();
-        ensure!(lens == [8000, 8000], "only the accepted messages are stored: {lens:?}");
-        Ok(())
-    })
-    .await
+    let resp = api.send(alice.token(), &conv, &cmid(), &"a".repeat(8001)).await?;
+    let msg = resp.error(400, "invalid_request").context("8001 chars")?;
+    check::mentions_any(&msg, &["text"])?;
+    let ok = api.send_text(alice.token(), &conv, &"b".repeat(8000)).await.context("8000 chars")?;
+    ensure!(ok["text"].as_str().map(str::len) == Some(8000), "the 8000-char text comes back whole");
+    // The limit counts characters, not bytes.
+    api.send_text(alice.token(), &conv, &"é".repeat(8000)).await.context("8000 two-byte chars")?;
+    api.send(alice.token(), &conv, &cmid(), &"é".repeat(8001))
+        .await?
+        .error(400, "invalid_request")
+        .context("8001 two-byte chars")?;
+
+    let history = api.messages(alice.token(), &conv).await?;
+    let lens: Vec<usize> = history.iter().filter_map(|e| e["text"].as_str()).map(|t| t.chars().count()).collect();
+    ensure!(lens == [8000, 8000], "only the accepted messages are stored: {lens:?}");
+    Ok(())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn direct_conversation_with_an_unknown_user_is_404() -> Result<()> {
-    run(60, async {
-        let env = TestEnv::start(1).await?;
-        let api = env.api(0);
-        let alice = api.signup("alice").await?;
-        api.direct(alice.token(), &uuid::Uuid::new_v4().to_string())
+node_and_edge!(direct_conversation_with_an_unknown_user_is_404, 60);
+
+async fn direct_conversation_with_an_unknown_user_is_404(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    api.direct(alice.token(), &uuid::Uuid::new_v4().to_string())
+        .await?
+        .error(404, "not_found")
+        .context("an unknown user id")?;
+    let msg =
+        api.direct(alice.token(), "not-a-uuid").await?.error(400, "invalid_request").context("a malformed user id")?;
+    check::mentions_any(&msg, &["user_id"])?;
+    let list = api.conversation_list(alice.token()).await?;
+    ensure!(list.is_empty(), "nothing was created: {list:?}");
+    Ok(())
+}
+
+node_and_edge!(unsigned_and_foreign_key_tokens_are_401, 60);
+
+async fn unsigned_and_foreign_key_tokens_are_401(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+
+    // A well-formed token for the same database, signed by a key nobody here trusts: a node
+    // configured with another key issues it.
+    let (key, jwks) = another_key()?;
+    let mut opts = NodeOptions::new("rogue");
+    opts.env = vec![("PARLEY_JWT_SIGNING_KEY".into(), key), ("PARLEY_JWKS".into(), jwks)];
+    let rogue = parley_tests::Node::start_with(&env.env.db, opts).await?;
+    let mallory = rogue.api().signup("mallory").await?;
+    let foreign = rogue.api().login_again(&alice).await?;
+
+    let bad_tokens = [
+        ("alg none", alg_none(alice.token())?),
+        ("alg none without the trailing dot", alg_none(alice.token())?.trim_end_matches('.').to_owned()),
+        ("signed by another key (another user)", mallory.access_token.clone()),
+        ("signed by another key (alice herself)", foreign.access_token.clone()),
+    ];
+    for (what, token) in &bad_tokens {
+        api.get("/v1/users/me", Some(token))
             .await?
-            .error(404, "not_found")
-            .context("an unknown user id")?;
-        let msg = api
-            .direct(alice.token(), "not-a-uuid")
+            .error(401, "unauthorized")
+            .with_context(|| format!("GET /v1/users/me with {what}"))?;
+        api.send(token, &conv, &cmid(), "sneaky")
             .await?
-            .error(400, "invalid_request")
-            .context("a malformed user id")?;
-        check::mentions_any(&msg, &["user_id"])?;
-        let list = api.conversation_list(alice.token()).await?;
-        ensure!(list.is_empty(), "nothing was created: {list:?}");
-        Ok(())
-    })
-    .await
+            .error(401, "unauthorized")
+            .with_context(|| format!("send with {what}"))?;
+    }
+    let history = api.messages(alice.token(), &conv).await?;
+    ensure!(history.is_empty(), "a send with a bad token was stored: {history:?}");
+    Ok(())
+}
+
+node_and_edge!(bodies_over_the_limit_are_413, 60);
+
+async fn bodies_over_the_limit_are_413(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+    let auth = format!("Bearer {}", alice.token());
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    let path = format!("/v1/conversations/{conv}/messages");
+
+    // 64 KiB is the limit: one byte over, and far over, with a JSON body that would otherwise parse.
+    for size in [64 * 1024 + 1, 1024 * 1024] {
+        let head = format!(r#"{{"client_msg_id":"{}","text":""#, cmid());
+        let tail = r#""}"#;
+        let body = format!("{head}{}{tail}", "x".repeat(size - head.len() - tail.len()));
+        ensure!(body.len() == size, "body size");
+        api.raw(Method::POST, &path, &headers, Some(body))
+            .await?
+            .error(413, "too_large")
+            .with_context(|| format!("a {size}-byte send body"))?;
+    }
+    let big_register = json!({"username": "big", "password": "p".repeat(70 * 1024)}).to_string();
+    api.raw(Method::POST, "/v1/auth/register", &[("content-type", "application/json")], Some(big_register))
+        .await?
+        .error(413, "too_large")
+        .context("a 70 KiB register body")?;
+    // Without a Content-Length (chunked), the limit still holds as the body streams in.
+    let head = format!(r#"{{"client_msg_id":"{}","text":""#, cmid());
+    let body = format!("{head}{}\"}}", "z".repeat(70 * 1024));
+    let (status, text) = chunked_post(api.base(), &path, &headers, body.as_bytes()).await?;
+    ensure!(status == 413 && text.contains("too_large"), "a chunked 70 KiB send body: {status} {text}");
+    // Just under the limit is parsed normally (here: refused for its text, not its size).
+    let head = format!(r#"{{"client_msg_id":"{}","text":""#, cmid());
+    let body = format!("{head}{}\"}}", "y".repeat(60 * 1024));
+    api.raw(Method::POST, &path, &headers, Some(body))
+        .await?
+        .error(400, "invalid_request")
+        .context("a 60 KiB body with 61440 chars of text")?;
+    let history = api.messages(alice.token(), &conv).await?;
+    ensure!(history.is_empty(), "an oversized send was stored: {history:?}");
+    Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

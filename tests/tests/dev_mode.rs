@@ -27,7 +27,7 @@ async fn dev_mode_runs_everything_and_stops_postgres_on_ctrl_c() -> Result<()> {
     run(180, async {
         let data_dir = std::env::temp_dir().join(format!("parley-dev-test-{}", uuid::Uuid::new_v4().simple()));
         let mut child = tokio::process::Command::new(node_bin())
-            .args(["dev", "--http", "127.0.0.1:0", "--data-dir"])
+            .args(["dev", "--http", "127.0.0.1:0", "--quic", "127.0.0.1:0", "--data-dir"])
             .arg(&data_dir)
             .env("PARLEY_PG_NOSYNC", "1")
             .stdin(Stdio::null())
