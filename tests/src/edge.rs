@@ -149,6 +149,8 @@ impl Edge {
         let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
         let port = free_port()?;
         let inspector = free_port()?;
+        let tmp = dir.join("tmp");
+        std::fs::create_dir_all(&tmp)?;
         let mut cmd = std::process::Command::new("node");
         cmd.arg(&wrangler)
             .args(["dev", "--config"])
@@ -165,6 +167,9 @@ impl Edge {
             // The banner is where wrangler asks the npm registry for a newer version.
             .env("WRANGLER_HIDE_BANNER", "true")
             .env("XDG_CONFIG_HOME", dir.join("xdg"))
+            // wrangler/miniflare leave a scratch dir per run in TMPDIR: keep them in ours, which
+            // is removed when the test process exits.
+            .env("TMPDIR", &tmp)
             .env("NO_COLOR", "1")
             .env("CI", "1")
             .env_remove("CLOUDFLARE_API_TOKEN")
