@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Postgres connections in the pool.
     #[arg(long, env = "PARLEY_DB_POOL", default_value_t = 16)]
     pub db_pool: usize,
+    /// REST rate limits.
+    #[command(flatten)]
+    pub limits: crate::limits::LimitArgs,
     /// Apply migrations before serving.
     #[arg(long, env = "PARLEY_MIGRATE")]
     pub migrate: bool,

@@ -69,6 +69,7 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         max_batch: 256,
         commit_workers: 1,
         db_pool: 16,
+        limits: crate::limits::LimitArgs::default(),
     };
     serve::run(cfg, serve::signal(), |l| {
         let addr = l.http;

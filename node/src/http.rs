@@ -1,20 +1,21 @@
 //! The HTTP server: REST routes through the shared router, the `/v1/ws` upgrade, health and
 //! metrics. Everything here is conversion; rules live in `parley-shared`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use parley_shared::api::{self, Env, Method};
 use parley_shared::auth::{Signer, Verifier};
-use parley_shared::error::ApiError;
+use parley_shared::error::{ApiError, ErrorCode};
 use parley_shared::protocol::MAX_FRAME_BYTES;
 use parley_shared::rules::MAX_BODY_BYTES;
 use serde::Deserialize;
@@ -94,11 +95,18 @@ fn error_response(e: ApiError) -> Response {
     to_response(api::Response::error(&e))
 }
 
-async fn rest(State(app): State<AppState>, req: Request<Body>) -> Response {
+async fn rest(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, req: Request<Body>) -> Response {
     let path = req.uri().path().to_owned();
     let ops = matches!(path.as_str(), "/healthz" | "/readyz");
     if !app.node.rest && !ops {
         return error_response(ApiError::not_found(format!("no route for {path}")));
+    }
+    if !ops && let Err(secs) = app.node.limits.check(peer.ip(), &path) {
+        let e = ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(ErrorCode::RateLimited, "too many requests; slow down")
+        };
+        return error_response(e);
     }
     let method = Method::parse(req.method().as_str());
     let query = req.uri().query().map(str::to_owned);

@@ -14,6 +14,7 @@ pub mod dev;
 pub mod fanout;
 pub mod http;
 pub mod keys;
+pub mod limits;
 pub mod pg_cluster;
 pub mod presence;
 pub mod serve;

@@ -70,6 +70,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         max_batch: a.max_batch,
         commit_workers: a.commit_workers,
         db_pool: a.db_pool,
+        limits: a.limits,
     };
     serve::run(cfg, serve::signal(), |l| {
         let kind = if l.self_signed { "self-signed certificate" } else { "certificate" };

@@ -70,6 +70,8 @@ pub struct ServeConfig {
     pub commit_workers: usize,
     /// Pool size.
     pub db_pool: usize,
+    /// REST rate limits.
+    pub limits: crate::limits::LimitArgs,
 }
 
 /// Where a started node listens, for its one `listening` line.
@@ -145,6 +147,7 @@ pub async fn run(
         verifier: cfg.verifier,
         signer: cfg.signer,
         rest: cfg.rest,
+        limits: crate::limits::RestLimiter::new(cfg.limits),
         draining: AtomicBool::new(false),
     });
 
@@ -176,6 +179,15 @@ pub async fn run(
         tokio::time::sleep(Duration::from_millis(if n > 0 { 500 } else { 0 })).await;
         let _ = stop_tx.send(());
     });
+    let forget_state = state.clone();
+    let forget_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            forget_state.limits.forget_idle();
+        }
+    });
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop_rx.await;
     });
@@ -188,6 +200,7 @@ pub async fn run(
     quic_task.abort();
     // Background tasks would otherwise outlive the server (and, in dev mode, its Postgres).
     listen_task.abort();
+    forget_task.abort();
     lease_task.abort();
     presence::stop(&pool, &cfg.node_id).await;
     pool.close();

@@ -25,6 +25,8 @@ pub struct NodeState {
     pub signer: Option<Signer>,
     /// Whether the REST routes are served.
     pub rest: bool,
+    /// REST rate limits per client address.
+    pub limits: crate::limits::RestLimiter,
     /// Set on SIGTERM: new sockets are refused.
     pub draining: AtomicBool,
 }

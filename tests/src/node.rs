@@ -121,6 +121,16 @@ impl Node {
         if std::env::var_os("RUST_LOG").is_none() {
             cmd.env("RUST_LOG", "info");
         }
+        // Every test client comes from 127.0.0.1: lift the per-address REST limits out of the
+        // way (the flood test sets its own through `opts.env`).
+        for (k, v) in [
+            ("PARLEY_REST_RATE", "100000"),
+            ("PARLEY_REST_BURST", "100000"),
+            ("PARLEY_AUTH_RATE", "100000"),
+            ("PARLEY_AUTH_BURST", "100000"),
+        ] {
+            cmd.env(k, v);
+        }
         for (k, v) in &self.opts.env {
             cmd.env(k, v);
         }

@@ -464,3 +464,52 @@ async fn ws_upgrade_needs_a_valid_token() -> Result<()> {
     })
     .await
 }
+
+/// A flood of logins from one address gets 429 `rate_limited` with `Retry-After`; the account
+/// and its data are intact, and the address gets through again once the window has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_floods_get_429_with_retry_after_and_lose_nothing() -> Result<()> {
+    run(60, async {
+        let mut opts = NodeOptions::new("node1");
+        for (k, v) in [
+            ("PARLEY_AUTH_RATE", "1"),
+            ("PARLEY_AUTH_BURST", "3"),
+            ("PARLEY_REST_RATE", "2"),
+            ("PARLEY_REST_BURST", "5"),
+        ] {
+            opts.env.push((k.into(), v.into()));
+        }
+        let env = TestEnv::start_with(vec![opts]).await?;
+        let api = env.api(0);
+        // One registration, then wrong-password logins until the auth budget is spent.
+        let alice = api.signup("alice").await?;
+        let mut limited = None;
+        for _ in 0..10 {
+            let r = api.login("alice", "wrong password").await?;
+            if r.status == 429 {
+                limited = Some(r);
+                break;
+            }
+            r.error(401, "unauthorized")?;
+        }
+        let r = limited.context("ten logins in a row were never rate limited")?;
+        r.error(429, "rate_limited")?;
+        let retry: u64 = r.header("retry-after").context("429 without Retry-After")?.parse()?;
+        ensure!((1..=5).contains(&retry), "Retry-After {retry}");
+
+        // Other routes have their own budget: a burst of reads also ends in 429, not an error.
+        let mut statuses = Vec::new();
+        for _ in 0..10 {
+            statuses.push(api.me(alice.token()).await?.status);
+        }
+        ensure!(statuses.contains(&200) && statuses.contains(&429), "statuses {statuses:?}");
+        ensure!(statuses.iter().all(|s| *s == 200 || *s == 429), "statuses {statuses:?}");
+
+        // After the window, the right password works and the account is as it was.
+        tokio::time::sleep(Duration::from_secs(retry + 1)).await;
+        let me = api.login("alice", &alice.password).await?.ok(200)?;
+        ensure!(me["user"]["id"] == alice.user_id.as_str(), "{me}");
+        Ok(())
+    })
+    .await
+}
