@@ -34,7 +34,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use crate::db;
-use crate::fanout::hub::{CloseReason, Registration, SESSION_QUEUE, SessionMsg, SessionSignal};
+use crate::fanout::hub::{Registration, SESSION_QUEUE, SessionMsg, SessionSignal};
 use crate::presence;
 use crate::state::NodeState;
 
@@ -564,9 +564,4 @@ fn log_internal(e: &ApiError) {
     if let Some(d) = &e.detail {
         warn!("internal error: {d}");
     }
-}
-
-/// Signals a session to close (used by the hub); re-exported for transports' shutdown paths.
-pub fn close_reason(code: &'static str, message: &str) -> CloseReason {
-    CloseReason { code, message: message.to_owned() }
 }

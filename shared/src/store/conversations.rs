@@ -88,13 +88,6 @@ pub async fn memberships<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<(C
     Ok(rows.iter().map(|r| (ConversationId(r.get(0)), r.get(1))).collect())
 }
 
-/// Members of `conv` among `users` (a node asking which of its connected users joined).
-pub async fn member_ids<C: GenericClient>(c: &C, conv: ConversationId) -> Result<Vec<UserId>, StoreError> {
-    let rows =
-        c.query_typed("SELECT user_id FROM members WHERE conversation_id = $1", &[(&conv.0, Type::UUID)]).await?;
-    Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
-}
-
 /// Moves `user`'s read position forward to `seq` (never back, never past the last event).
 /// Returns the new read seq, or None when the user is not a member.
 pub async fn mark_read<C: GenericClient>(
