@@ -15,7 +15,7 @@ use parley_client::{
 };
 use parley_shared::error::ErrorCode;
 use parley_shared::ids::{ClientMsgId, ConversationId, UserId, new_uuid_v7};
-use parley_shared::model::{Event, EventBody};
+use parley_shared::model::{ConversationSummary, Event, EventBody};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -314,33 +314,39 @@ async fn run(cli: Cli) -> Result<()> {
         Cmd::Conversations => {
             let stored = ctx.stored()?;
             let auth = ctx.auth(&stored)?;
-            let rest = auth.rest().clone();
-            let mut cursor: Option<String> = None;
-            loop {
-                let c = cursor.clone();
-                let page = auth
-                    .with_token(|t| {
-                        let (rest, c) = (rest.clone(), c.clone());
-                        async move { rest.conversations(&t, c.as_deref()).await }
-                    })
-                    .await?;
-                for c in &page.conversations {
-                    if ctx.cli.json {
-                        ctx.out(serde_json::to_value(c).unwrap_or_default());
-                    } else {
-                        let name = c
-                            .title
-                            .clone()
-                            .or_else(|| c.peer.as_ref().map(|p| p.username.clone()))
-                            .unwrap_or_else(|| "?".into());
-                        ctx.say(&format!("{}  {:<20} last #{} unread {}", c.id, name, c.last_seq, c.unread_count));
-                    }
-                }
-                match page.next_cursor {
-                    Some(n) => cursor = Some(n),
-                    None => return Ok(()),
+            for c in &all_conversations(&auth).await? {
+                if ctx.cli.json {
+                    ctx.out(serde_json::to_value(c).unwrap_or_default());
+                } else {
+                    let name = c
+                        .title
+                        .clone()
+                        .or_else(|| c.peer.as_ref().map(|p| p.username.clone()))
+                        .unwrap_or_else(|| "?".into());
+                    ctx.say(&format!("{}  {:<20} last #{} unread {}", c.id, name, c.last_seq, c.unread_count));
                 }
             }
+            Ok(())
+        }
+    }
+}
+
+/// Every conversation of the signed-in user, following `next_cursor` to the end.
+async fn all_conversations(auth: &Auth) -> Result<Vec<ConversationSummary>> {
+    let rest = auth.rest().clone();
+    let (mut all, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let c = cursor.clone();
+        let page = auth
+            .with_token(|t| {
+                let (rest, c) = (rest.clone(), c.clone());
+                async move { rest.conversations(&t, c.as_deref()).await }
+            })
+            .await?;
+        all.extend(page.conversations);
+        match page.next_cursor {
+            Some(n) => cursor = Some(n),
+            None => return Ok(all),
         }
     }
 }
@@ -497,23 +503,8 @@ async fn tail(ctx: &Ctx) -> Result<()> {
     let mut cfg = ClientConfig::new(endpoints);
     cfg.connect = connect;
     // Start every known conversation at its head: print only what arrives from now on.
-    let rest = auth.rest().clone();
-    let mut cursor: Option<String> = None;
-    loop {
-        let c = cursor.clone();
-        let page = auth
-            .with_token(|t| {
-                let (rest, c) = (rest.clone(), c.clone());
-                async move { rest.conversations(&t, c.as_deref()).await }
-            })
-            .await?;
-        for conv in &page.conversations {
-            cfg.cursors.insert(conv.id, conv.last_seq);
-        }
-        match page.next_cursor {
-            Some(n) => cursor = Some(n),
-            None => break,
-        }
+    for conv in all_conversations(&auth).await? {
+        cfg.cursors.insert(conv.id, conv.last_seq);
     }
     let (client, mut events) = Client::start(auth.clone(), cfg)?;
     let mut names = Names::new(auth);
