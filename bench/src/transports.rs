@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use hdrhistogram::Histogram;
 use parley_client::connection::{ConnectOptions, Connection, Endpoint, Incoming, QuicTls, Transport};
 use parley_shared::ids::{ClientMsgId, ConversationId};
+use parley_shared::model::MessageDraft;
 use parley_shared::protocol::{ClientFrame, RequestId, ServerFrame};
 use parley_tests::Node;
 use tokio::sync::Mutex;
@@ -33,7 +34,7 @@ fn options(nodes: &[&Node]) -> Result<ConnectOptions> {
 async fn open(node: &Node, t: Transport, token: &str, opts: &ConnectOptions) -> Result<Connection> {
     let mut c = Connection::open(&endpoint(node, t), token, opts).await?;
     let id = RequestId::Num(0);
-    c.send(&ClientFrame::Sync { id: id.clone(), cursors: Default::default() }).await?;
+    c.send(&ClientFrame::Sync { id: id.clone(), positions: Default::default() }).await?;
     loop {
         match c.recv().await.context("closed before synced")?? {
             Incoming::Frame(ServerFrame::Synced { .. }) => return Ok(c),
@@ -46,11 +47,7 @@ fn send_frame(k: u64, conv: ConversationId, cmid: String, text: &str) -> ClientF
     ClientFrame::Send {
         id: RequestId::Num(k),
         conversation_id: conv,
-        client_msg_id: ClientMsgId(cmid),
-        text: Some(text.to_owned()),
-        media_ids: Vec::new(),
-        reply_to: None,
-        mentions: Vec::new(),
+        message: MessageDraft::text(ClientMsgId(cmid), text),
     }
 }
 
@@ -71,8 +68,8 @@ pub async fn latency(args: &Args, a: &Node, b: &Node, t: Transport) -> Result<(f
         readers.push(tokio::spawn(async move {
             while let Some(Ok(m)) = rx.recv().await {
                 if let Incoming::Frame(ServerFrame::Event { event, .. }) = m
-                    && let parley_shared::model::EventBody::Message { client_msg_id, .. } = &event.body
-                    && let Some(t0) = sent.lock().await.remove(&client_msg_id.0)
+                    && let parley_shared::model::EventBody::Message(m) = &event.body
+                    && let Some(t0) = sent.lock().await.remove(&m.client_msg_id.0)
                 {
                     let _ = hist.lock().await.record((t0.elapsed().as_micros() as u64).max(1));
                 }

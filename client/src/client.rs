@@ -4,7 +4,7 @@
 //! (jittered exponential backoff between failures), sends `sync` with the last seq it has of
 //! every conversation right after each (re)connect, then re-sends every unacknowledged send with
 //! its original `client_msg_id` (the node is idempotent on it). Incoming events pass through
-//! [`Cursors`]: each `(conversation, seq)` reaches the app once, in seq order; a jump forward is
+//! [`Positions`]: each `(conversation, seq)` reaches the app once, in seq order; a jump forward is
 //! filled from `GET /v1/conversations/{id}/events` first. `going_away` moves on to the next
 //! node at once; `session_revoked`, or a refresh token the server refuses, stops the client
 //! with [`Error::Unauthorized`].
@@ -13,17 +13,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_shared::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId, new_uuid_v7};
-use parley_shared::model::Event;
-use parley_shared::protocol::{ClientFrame, RequestId, ServerFrame};
+use parley_shared::error::ErrorCode;
+use parley_shared::ids::{ClientMsgId, ConversationId, Seq, new_uuid_v7};
+use parley_shared::model::{Event, MessageDraft, ReadReceipt, TypingIndicator};
+use parley_shared::protocol::{ClientFrame, ConnectionCode, FrameErrorCode, RequestId, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::auth::Auth;
 use crate::backoff::Backoff;
 use crate::connection::{ConnectOptions, Connection, Endpoint, Incoming, Ready};
-use crate::cursor::{Cursors, Verdict};
 use crate::error::{Error, Result};
+use parley_shared::positions::{Positions, Verdict};
 
 /// How the client connects and recovers.
 #[derive(Clone, Debug)]
@@ -36,7 +37,7 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Conversations to follow from a known seq (0 = from the start). Conversations not listed
     /// are followed from the first event the client sees of them.
-    pub cursors: BTreeMap<ConversationId, Seq>,
+    pub positions: BTreeMap<ConversationId, Seq>,
     /// Ping the node this often when nothing else arrives.
     pub ping_interval: Duration,
     /// Reconnect when nothing at all arrived for this long.
@@ -53,7 +54,7 @@ impl ClientConfig {
             endpoints,
             connect: ConnectOptions::default(),
             backoff: Backoff::default(),
-            cursors: BTreeMap::new(),
+            positions: BTreeMap::new(),
             ping_interval: Duration::from_secs(15),
             silence_timeout: Duration::from_secs(40),
             resend_delay: Duration::from_millis(500),
@@ -86,67 +87,33 @@ pub enum ClientEvent {
     /// A conversation event: exactly once per `(conversation_id, seq)`, in seq order.
     Event(Box<Event>),
     /// Someone's read position.
-    Read {
-        /// Conversation.
-        conversation_id: ConversationId,
-        /// Reader.
-        user_id: UserId,
-        /// Read up to.
-        seq: Seq,
-    },
+    Read(ReadReceipt),
     /// Someone is typing.
-    Typing {
-        /// Conversation.
-        conversation_id: ConversationId,
-        /// Typist.
-        user_id: UserId,
-    },
+    Typing(TypingIndicator),
     /// A frame type this SDK does not know yet (presence, notices, ...): its JSON.
     Other(String),
     /// The client stopped for good (`Unauthorized`: log in again).
     Closed(Error),
 }
 
-/// A message to send.
+/// A message to send: where, and the draft (its `client_msg_id` is the idempotency key: keep
+/// it to retry the same message, even after a restart).
 #[derive(Clone, Debug, PartialEq)]
 pub struct OutgoingMessage {
     /// Target.
     pub conversation_id: ConversationId,
-    /// Idempotency key: keep it to retry the same message (even after a restart).
-    pub client_msg_id: ClientMsgId,
-    /// Text.
-    pub text: Option<String>,
-    /// Attached media.
-    pub media_ids: Vec<uuid::Uuid>,
-    /// Reply target.
-    pub reply_to: Option<EventId>,
-    /// Mentions.
-    pub mentions: Vec<UserId>,
+    /// What to send.
+    pub draft: MessageDraft,
 }
 
 impl OutgoingMessage {
     /// A text message with a fresh `client_msg_id` (a UUID).
     pub fn text(conversation_id: ConversationId, text: impl Into<String>) -> OutgoingMessage {
-        OutgoingMessage {
-            conversation_id,
-            client_msg_id: ClientMsgId(new_uuid_v7().to_string()),
-            text: Some(text.into()),
-            media_ids: Vec::new(),
-            reply_to: None,
-            mentions: Vec::new(),
-        }
+        OutgoingMessage { conversation_id, draft: MessageDraft::text(ClientMsgId(new_uuid_v7().to_string()), text) }
     }
 
     fn frame(&self, id: u64) -> ClientFrame {
-        ClientFrame::Send {
-            id: RequestId::Num(id),
-            conversation_id: self.conversation_id,
-            client_msg_id: self.client_msg_id.clone(),
-            text: self.text.clone(),
-            media_ids: self.media_ids.clone(),
-            reply_to: self.reply_to,
-            mentions: self.mentions.clone(),
-        }
+        ClientFrame::Send { id: RequestId::Num(id), conversation_id: self.conversation_id, message: self.draft.clone() }
     }
 }
 
@@ -154,7 +121,7 @@ enum Command {
     Send(OutgoingMessage, oneshot::Sender<Result<Event>>),
     Frame(ClientFrame),
     Follow(ConversationId, Seq),
-    Cursors(oneshot::Sender<BTreeMap<ConversationId, Seq>>),
+    Positions(oneshot::Sender<BTreeMap<ConversationId, Seq>>),
     Close(oneshot::Sender<()>),
 }
 
@@ -193,7 +160,7 @@ impl Client {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let actor = Actor {
             auth: auth.clone(),
-            cursors: Cursors::from_map(cfg.cursors.clone()),
+            positions: Positions::from_map(cfg.positions.clone()),
             cfg,
             pending: BTreeMap::new(),
             next_id: 1,
@@ -240,9 +207,9 @@ impl Client {
     }
 
     /// The last seq emitted per conversation (persist it to resume without duplicates).
-    pub async fn cursors(&self) -> Result<BTreeMap<ConversationId, Seq>> {
+    pub async fn positions(&self) -> Result<BTreeMap<ConversationId, Seq>> {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(Command::Cursors(tx)).map_err(|_| Error::Closed)?;
+        self.cmd.send(Command::Positions(tx)).map_err(|_| Error::Closed)?;
         rx.await.map_err(|_| Error::Closed)
     }
 
@@ -279,7 +246,7 @@ fn retry(reason: impl Into<String>) -> Outcome {
 struct Actor {
     auth: Arc<Auth>,
     cfg: ClientConfig,
-    cursors: Cursors,
+    positions: Positions,
     pending: BTreeMap<u64, Pending>,
     next_id: u64,
     out: mpsc::UnboundedSender<ClientEvent>,
@@ -396,9 +363,9 @@ impl Actor {
                 self.pending.insert(id, Pending { msg, reply, sent_on: None, not_before: Instant::now() });
             }
             Command::Frame(_) => {}
-            Command::Follow(c, s) => self.cursors.follow(c, s),
-            Command::Cursors(tx) => {
-                let _ = tx.send(self.cursors.snapshot());
+            Command::Follow(c, s) => self.positions.follow(c, s),
+            Command::Positions(tx) => {
+                let _ = tx.send(self.positions.snapshot());
             }
             Command::Close(done) => {
                 let _ = done.send(());
@@ -411,7 +378,7 @@ impl Actor {
         self.sync_seq += 1;
         let sync = ClientFrame::Sync {
             id: RequestId::Str(format!("sync-{}", self.sync_seq)),
-            cursors: self.cursors.snapshot(),
+            positions: self.positions.snapshot(),
         };
         if let Err(e) = conn.send(&sync).await {
             return retry(e.to_string());
@@ -543,7 +510,7 @@ impl Actor {
             }
             ServerFrame::Synced { truncated, .. } => {
                 for conv in &truncated {
-                    let after = self.cursors.get(conv).unwrap_or(0);
+                    let after = self.positions.get(conv).unwrap_or(0);
                     if let Err(e) = self.fill(*conv, after, None).await {
                         return Some(retry(format!("paging a truncated sync: {e}")));
                     }
@@ -568,22 +535,21 @@ impl Actor {
                     }
                 }
             }
-            ServerFrame::Reply { .. } | ServerFrame::Pong { .. } | ServerFrame::Ready { .. } => {}
-            ServerFrame::Read { conversation_id, user_id, seq } => {
-                self.emit(ClientEvent::Read { conversation_id, user_id, seq })
-            }
-            ServerFrame::Typing { conversation_id, user_id } => {
-                self.emit(ClientEvent::Typing { conversation_id, user_id })
-            }
-            ServerFrame::Error { code, message } => match code.as_str() {
-                "going_away" => {
+            ServerFrame::Reply { .. } | ServerFrame::Pong { .. } | ServerFrame::Ready(_) => {}
+            ServerFrame::Read(r) => self.emit(ClientEvent::Read(r)),
+            ServerFrame::Typing(t) => self.emit(ClientEvent::Typing(t)),
+            ServerFrame::Error { code, message } => match code {
+                FrameErrorCode::Connection(ConnectionCode::GoingAway) => {
                     return Some(Outcome::Retry { reason: format!("going_away: {message}"), immediate: true });
                 }
-                "session_revoked" => {
+                FrameErrorCode::Connection(ConnectionCode::SessionRevoked) => {
                     return Some(Outcome::Fatal(Error::Unauthorized(format!("session revoked: {message}"))));
                 }
-                "unauthorized" | "too_slow" => return Some(retry(format!("{code}: {message}"))),
-                _ => tracing::warn!(%code, %message, "error frame from the node"),
+                FrameErrorCode::Connection(ConnectionCode::TooSlow)
+                | FrameErrorCode::Contract(ErrorCode::Unauthorized) => {
+                    return Some(retry(format!("{code:?}: {message}")));
+                }
+                FrameErrorCode::Contract(other) => tracing::warn!(code = ?other, %message, "error frame from the node"),
             },
         }
         None
@@ -591,21 +557,21 @@ impl Actor {
 
     /// Emits an event if it is the next of its conversation, after filling any gap.
     async fn deliver(&mut self, conv: ConversationId, seq: Seq, event: Box<Event>) -> Result<()> {
-        match self.cursors.check(&conv, seq) {
+        match self.positions.check(&conv, seq) {
             Verdict::Duplicate => Ok(()),
             Verdict::Emit => {
-                self.cursors.advance(conv, seq);
+                self.positions.advance(conv, seq);
                 self.emit(ClientEvent::Event(event));
                 Ok(())
             }
             Verdict::Gap { after, before } => {
                 self.fill(conv, after, Some(before - 1)).await?;
-                if self.cursors.check(&conv, seq) != Verdict::Duplicate {
-                    if self.cursors.get(&conv).is_some_and(|c| c + 1 != seq) {
+                if self.positions.check(&conv, seq) != Verdict::Duplicate {
+                    if self.positions.get(&conv).is_some_and(|c| c + 1 != seq) {
                         // History does not hold the missing seqs for this user: nothing to wait for.
                         tracing::warn!(%conv, seq, "seqs missing from history too; going on");
                     }
-                    self.cursors.advance(conv, seq);
+                    self.positions.advance(conv, seq);
                     self.emit(ClientEvent::Event(event));
                 }
                 Ok(())
@@ -624,8 +590,8 @@ impl Actor {
             })
             .await?;
         for e in events {
-            if self.cursors.check(&conv, e.seq) != Verdict::Duplicate {
-                self.cursors.advance(conv, e.seq);
+            if self.positions.check(&conv, e.seq) != Verdict::Duplicate {
+                self.positions.advance(conv, e.seq);
                 self.emit(ClientEvent::Event(Box::new(e)));
             }
         }

@@ -3,7 +3,7 @@
 //! - [`rest::Rest`]: the REST routes (register, login, refresh, conversations, history, ...).
 //! - [`auth::Auth`]: credentials and access tokens, refreshed before they expire.
 //! - [`client::Client`]: the realtime client over WebSocket or QUIC ([`connection`]): reconnects
-//!   with jittered backoff across a list of nodes, syncs from its cursors after every connect,
+//!   with jittered backoff across a list of nodes, syncs from its seq positions after every connect,
 //!   emits each event exactly once in seq order, and retries sends until acknowledged.
 //! - [`store`]: the CLI's session file.
 //!
@@ -20,12 +20,12 @@
 //! }
 //! # drop(client); Ok(()) }
 //! ```
+#![warn(missing_docs)]
 
 pub mod auth;
 pub mod backoff;
 pub mod client;
 pub mod connection;
-pub mod cursor;
 pub mod error;
 pub mod rest;
 pub mod store;
@@ -35,4 +35,5 @@ pub use backoff::Backoff;
 pub use client::{Client, ClientConfig, ClientEvent, Events, OutgoingMessage};
 pub use connection::{ConnectOptions, Connection, Endpoint, QuicTls, Transport};
 pub use error::{Error, Result};
+pub use parley_shared::positions::Positions;
 pub use rest::Rest;

@@ -10,10 +10,14 @@ use std::time::Duration;
 
 use parley_shared::error::{ErrorCode, ErrorEnvelope};
 use parley_shared::ids::{ClientMsgId, ConversationId, Seq, UserId};
-use parley_shared::model::{AuthResponse, ConversationPage, DirectConversation, Event, EventPage, User, UserPage};
+use parley_shared::model::{
+    AuthResponse, ConversationPage, DirectConversation, Event, EventPage, Login, MessageDraft, OpenDirect, Refresh,
+    Register, SendMessage, User, UserPage,
+};
 use reqwest::Method;
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 
@@ -50,6 +54,7 @@ impl Rest {
 
     /// A client that fails over between `bases`.
     pub fn with_bases(bases: &[String]) -> Result<Rest> {
+        install_crypto_provider();
         if bases.is_empty() {
             return Err(Error::Config("no REST base URL".into()));
         }
@@ -80,8 +85,15 @@ impl Rest {
         &self.bases
     }
 
-    /// One request; returns the body as JSON (`Value::Null` for an empty body).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>) -> Result<Value> {
+    /// One request with an optional JSON body; returns the answer as JSON (`Value::Null` for an
+    /// empty one).
+    pub async fn call<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&B>,
+    ) -> Result<Value> {
         let n = self.bases.len();
         let start = self.current.load(Ordering::Relaxed);
         let mut last_err = None;
@@ -111,64 +123,72 @@ impl Rest {
         Err(last_err.unwrap_or(Error::Closed))
     }
 
-    async fn typed<T: DeserializeOwned>(
+    async fn typed<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &str,
         token: Option<&str>,
-        body: Option<&Value>,
+        body: Option<&B>,
     ) -> Result<T> {
         let v = self.call(method.clone(), path, token, body).await?;
         serde_json::from_value(v).map_err(|e| Error::Protocol(format!("{method} {path}: unexpected response: {e}")))
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str, token: Option<&str>) -> Result<T> {
+        self.typed::<T, ()>(Method::GET, path, token, None).await
     }
 
     // ----- auth -----
 
     /// `POST /v1/auth/register`.
     pub async fn register(&self, username: &str, password: &str, display_name: Option<&str>) -> Result<AuthResponse> {
-        let mut body = json!({"username": username, "password": password});
-        if let Some(d) = display_name {
-            body["display_name"] = json!(d);
-        }
+        let body = Register {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            display_name: display_name.map(str::to_owned),
+            device_name: None,
+        };
         self.typed(Method::POST, "/v1/auth/register", None, Some(&body)).await
     }
 
     /// `POST /v1/auth/login`.
     pub async fn login(&self, username: &str, password: &str, device_name: Option<&str>) -> Result<AuthResponse> {
-        let mut body = json!({"username": username, "password": password});
-        if let Some(d) = device_name {
-            body["device_name"] = json!(d);
-        }
+        let body = Login {
+            username: username.to_owned(),
+            password: password.to_owned(),
+            device_name: device_name.map(str::to_owned),
+        };
         self.typed(Method::POST, "/v1/auth/login", None, Some(&body)).await
     }
 
     /// `POST /v1/auth/refresh`: a new pair; the old refresh token is spent.
     pub async fn refresh(&self, refresh_token: &str) -> Result<AuthResponse> {
-        self.typed(Method::POST, "/v1/auth/refresh", None, Some(&json!({"refresh_token": refresh_token}))).await
+        let body = Refresh { refresh_token: refresh_token.to_owned() };
+        self.typed(Method::POST, "/v1/auth/refresh", None, Some(&body)).await
     }
 
     /// `POST /v1/auth/logout`.
     pub async fn logout(&self, access_token: &str) -> Result<()> {
-        self.call(Method::POST, "/v1/auth/logout", Some(access_token), None).await.map(drop)
+        self.call::<()>(Method::POST, "/v1/auth/logout", Some(access_token), None).await.map(drop)
     }
 
     // ----- users -----
 
     /// `GET /v1/users/me`.
     pub async fn me(&self, access_token: &str) -> Result<User> {
-        self.typed(Method::GET, "/v1/users/me", Some(access_token), None).await
+        self.get("/v1/users/me", Some(access_token)).await
     }
 
     /// `GET /v1/users/{id}`.
     pub async fn user(&self, access_token: &str, id: UserId) -> Result<User> {
-        self.typed(Method::GET, &format!("/v1/users/{id}"), Some(access_token), None).await
+        self.get(&format!("/v1/users/{id}"), Some(access_token)).await
     }
 
     /// `GET /v1/users?q=prefix`: users whose username or display name starts with `q` (the first
     /// page).
     pub async fn search_users(&self, access_token: &str, q: &str) -> Result<Vec<User>> {
         let path = format!("/v1/users?q={}", percent_encode(q));
-        let page: UserPage = self.typed(Method::GET, &path, Some(access_token), None).await?;
+        let page: UserPage = self.get(&path, Some(access_token)).await?;
         Ok(page.users)
     }
 
@@ -176,8 +196,7 @@ impl Rest {
 
     /// `POST /v1/conversations/direct`: the one direct conversation with `user_id`.
     pub async fn direct(&self, access_token: &str, user_id: UserId) -> Result<DirectConversation> {
-        self.typed(Method::POST, "/v1/conversations/direct", Some(access_token), Some(&json!({"user_id": user_id})))
-            .await
+        self.typed(Method::POST, "/v1/conversations/direct", Some(access_token), Some(&OpenDirect { user_id })).await
     }
 
     /// `GET /v1/conversations` (one page).
@@ -186,7 +205,7 @@ impl Rest {
             Some(c) => format!("/v1/conversations?cursor={}", percent_encode(c)),
             None => "/v1/conversations".to_owned(),
         };
-        self.typed(Method::GET, &path, Some(access_token), None).await
+        self.get(&path, Some(access_token)).await
     }
 
     /// `POST /v1/conversations/{id}/messages` (idempotent on `client_msg_id`).
@@ -197,7 +216,7 @@ impl Rest {
         client_msg_id: &ClientMsgId,
         text: &str,
     ) -> Result<Event> {
-        let body = json!({"client_msg_id": client_msg_id, "text": text});
+        let body = SendMessage { message: MessageDraft::text(client_msg_id.clone(), text) };
         self.typed(
             Method::POST,
             &format!("/v1/conversations/{conversation_id}/messages"),
@@ -225,8 +244,7 @@ impl Rest {
             parts.push(format!("limit={l}"));
         }
         let query = if parts.is_empty() { String::new() } else { format!("?{}", parts.join("&")) };
-        self.typed(Method::GET, &format!("/v1/conversations/{conversation_id}/events{query}"), Some(access_token), None)
-            .await
+        self.get(&format!("/v1/conversations/{conversation_id}/events{query}"), Some(access_token)).await
     }
 
     /// Every event after `after_seq` (up to and including `up_to` when given), ascending, paging
@@ -256,6 +274,12 @@ impl Rest {
             out.extend(page.events.into_iter().filter(|e| up_to.is_none_or(|u| e.seq <= u)));
         }
     }
+}
+
+/// Makes ring the process's TLS crypto provider, which reqwest (built without one, so that the
+/// workspace links a single provider) takes for HTTPS. Calling it again does nothing.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 async fn finish(method: &str, path: &str, resp: reqwest::Response) -> Result<Value> {

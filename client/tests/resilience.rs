@@ -41,7 +41,7 @@ fn config(env: &TestEnv, transport: Transport, order: &[usize], conv: Conversati
     let mut cfg = ClientConfig::new(endpoints(env, transport, order));
     let pins = env.nodes.iter().map(|n| n.cert_sha256().to_owned()).collect::<Vec<_>>().join(",");
     cfg.connect = ConnectOptions { quic_tls: QuicTls::from_hex(&pins)?, ..ConnectOptions::default() };
-    cfg.cursors.insert(conv, 0);
+    cfg.positions.insert(conv, 0);
     cfg.backoff.base = Duration::from_millis(50);
     Ok(cfg)
 }
@@ -80,7 +80,7 @@ fn seqs(events: &[Event]) -> Vec<Seq> {
 
 fn text(e: &Event) -> Option<&str> {
     match &e.body {
-        EventBody::Message { text, .. } => text.as_deref(),
+        EventBody::Message(m) => m.text.as_deref(),
         _ => None,
     }
 }
@@ -149,7 +149,7 @@ async fn scenario(transport: Transport, fault: Fault) -> Result<()> {
             ensure!(disconnects >= 1, "alice never noticed her node die");
         }
         ensure_contiguous(who, &seen)?;
-        let msgs: Vec<_> = seen.iter().filter(|e| matches!(e.body, EventBody::Message { .. })).cloned().collect();
+        let msgs: Vec<_> = seen.iter().filter(|e| matches!(e.body, EventBody::Message(_))).cloned().collect();
         ensure!(msgs == sent, "{who}'s messages differ from the acknowledged ones: {:?}", seqs(&msgs));
         // Nothing more turns up (no late duplicate).
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -163,7 +163,7 @@ async fn scenario(transport: Transport, fault: Fault) -> Result<()> {
     let token = bob.access_token().await?;
     let history = rest.events_after(&token, conv, 0, None).await?;
     ensure_contiguous("history", &history)?;
-    let msgs: Vec<_> = history.into_iter().filter(|e| matches!(e.body, EventBody::Message { .. })).collect();
+    let msgs: Vec<_> = history.into_iter().filter(|e| matches!(e.body, EventBody::Message(_))).collect();
     ensure!(msgs == sent, "history differs from the acknowledged messages: {:?}", seqs(&msgs));
 
     // Still live afterwards.

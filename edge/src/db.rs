@@ -100,16 +100,27 @@ fn tcp_host(h: &Host) -> Option<&str> {
     }
 }
 
-/// The coordinates in a `DATABASE_URL` (URL or key=value form). Errors never echo the URL, which
-/// may hold a password.
-fn from_url(url: &str) -> Result<Target, String> {
-    let mut config = Config::from_str(url).map_err(|e| format!("{URL_VAR} does not parse: {e}"))?;
-    let host = config
-        .get_hosts()
-        .iter()
-        .find_map(tcp_host)
-        .map(str::to_owned)
-        .ok_or_else(|| format!("{URL_VAR} names no TCP host"))?;
+/// Why the database could not be reached. Messages never echo the URL, which may hold a password.
+#[derive(Debug, thiserror::Error)]
+enum DbError {
+    /// `DATABASE_URL` is not a connection string.
+    #[error("{URL_VAR} does not parse: {0}")]
+    BadUrl(tokio_postgres::Error),
+    /// `DATABASE_URL` names only Unix sockets, which a worker cannot open.
+    #[error("{URL_VAR} names no TCP host")]
+    NoTcpHost,
+    /// Opening the TCP socket.
+    #[error("socket: {0}")]
+    Socket(worker::Error),
+    /// The Postgres startup handshake.
+    #[error("{0}")]
+    Handshake(tokio_postgres::Error),
+}
+
+/// The coordinates in a `DATABASE_URL` (URL or key=value form).
+fn from_url(url: &str) -> Result<Target, DbError> {
+    let mut config = Config::from_str(url).map_err(DbError::BadUrl)?;
+    let host = config.get_hosts().iter().find_map(tcp_host).map(str::to_owned).ok_or(DbError::NoTcpHost)?;
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let tls = config.get_ssl_mode() == SslMode::Require;
     if config.get_application_name().is_none() {
@@ -125,7 +136,7 @@ fn target(env: &worker::Env) -> Result<Target, ApiError> {
     let url = string_binding(env, URL_VAR).ok_or_else(|| {
         ApiError::internal(format!("no database configured: bind Hyperdrive as {HYPERDRIVE_BINDING} or set {URL_VAR}"))
     })?;
-    from_url(&url).map_err(ApiError::internal)
+    from_url(&url).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 /// Runs the startup handshake over `socket` and drives the connection in the background.
@@ -144,16 +155,16 @@ where
     Ok(client)
 }
 
-async fn open(t: &Target) -> Result<Client, String> {
+async fn open(t: &Target) -> Result<Client, DbError> {
     let builder = Socket::builder();
     let builder = if t.tls { builder.secure_transport(SecureTransport::StartTls) } else { builder };
-    let socket = builder.connect(t.host.clone(), t.port).map_err(|e| format!("socket: {e}"))?;
+    let socket = builder.connect(t.host.clone(), t.port).map_err(DbError::Socket)?;
     let result = if t.tls {
         handshake(&t.config, socket, PassthroughTls).await
     } else {
         handshake(&t.config, socket, NoTls).await
     };
-    result.map_err(|e| e.to_string())
+    result.map_err(DbError::Handshake)
 }
 
 /// Opens this request's connection: a 500 when none is configured, a 503 when it cannot be had.
@@ -189,7 +200,7 @@ mod tests {
         let t = from_url("host=127.0.0.1 port=5433 user=postgres sslmode=prefer").unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((t.host.as_str(), t.port, t.tls), ("127.0.0.1", 5433, false));
 
-        let err = from_url("postgres://u:hunter2@h:notaport/db").err().unwrap_or_default();
+        let err = from_url("postgres://u:hunter2@h:notaport/db").err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.starts_with("DATABASE_URL does not parse"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         assert!(from_url("user=postgres dbname=parley").is_err());

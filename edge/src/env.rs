@@ -4,9 +4,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use parley_shared::api::Env;
 use parley_shared::auth::{PasswordParams, Signer, Verifier, passwords};
 use parley_shared::error::ApiError;
+use parley_shared::service::Env;
 
 use crate::db::{self, EdgeDb};
 

@@ -2,9 +2,8 @@
 //! does for axum. No rule lives here.
 
 use futures_util::StreamExt;
-use parley_shared::api::{self, Method};
+use parley_shared::api::{self, MAX_BODY_BYTES, Method};
 use parley_shared::error::ApiError;
-use parley_shared::rules::MAX_BODY_BYTES;
 use worker::{Headers, Request, Response, ResponseBuilder, Url, console_error};
 
 use crate::env::{EdgeEnv, string_binding};
@@ -91,6 +90,9 @@ fn to_worker(r: api::Response, origin: Option<&str>) -> worker::Result<Response>
     }
     if let Some(secs) = r.retry_after {
         headers.set("Retry-After", &secs.to_string())?;
+    }
+    if let Some(allow) = &r.allow {
+        headers.set("Allow", allow)?;
     }
     if let Some(origin) = origin {
         cors::apply(&headers, origin)?;

@@ -13,6 +13,7 @@
 //! `{"error": {...}}` envelope, and the causes of 500s go to the worker's log (`console.error`),
 //! never to the client.
 
+#![warn(missing_docs)]
 // A panic in wasm32 aborts the instance, so this crate maps every failure instead of unwrapping.
 // Should one happen anyway (a bug), `edge/entry.mjs`, the module wrangler runs around this one,
 // answers the contract's 500 envelope instead of the runtime's bare 500, and the shim starts a

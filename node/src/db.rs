@@ -1,5 +1,5 @@
-//! Postgres: the connection pool, the schema migrations, and the pooled connection type the
-//! shared handlers take.
+//! Postgres: the connection pool, applying the schema, and the pooled connection type the
+//! shared use cases take.
 
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
@@ -7,11 +7,8 @@ use std::str::FromStr;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use parley_shared::ApiError;
 use parley_shared::error::ErrorCode;
+use parley_shared::store::{StoreError, schema};
 use tokio_postgres::{Client, Config, NoTls};
-
-mod embedded {
-    refinery::embed_migrations!("../shared/migrations");
-}
 
 /// Errors setting up the database.
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +21,7 @@ pub enum DbError {
     Connect(tokio_postgres::Error),
     /// A migration failed.
     #[error("migration failed: {0}")]
-    Migrate(#[from] refinery::Error),
+    Migrate(#[from] StoreError),
     /// Building the pool failed.
     #[error("pool: {0}")]
     Pool(String),
@@ -39,10 +36,10 @@ pub fn config(url: &str) -> Result<Config, DbError> {
 pub async fn migrate(url: &str) -> Result<usize, DbError> {
     let (mut client, conn) = config(url)?.connect(NoTls).await.map_err(DbError::Connect)?;
     let driver = tokio::spawn(conn);
-    let report = embedded::migrations::runner().run_async(&mut client).await?;
+    let applied = schema::migrate(&mut client).await?;
     drop(client);
     let _ = driver.await;
-    Ok(report.applied_migrations().len())
+    Ok(applied)
 }
 
 /// A pool of `size` connections named `application_name`.

@@ -8,8 +8,9 @@ use std::path::Path;
 use parley_shared::auth::Signer;
 use tokio_postgres::NoTls;
 
+use parley_pg_cluster::{PgCluster, PgClusterError};
+
 use crate::cli::DevArgs;
-use crate::pg_cluster::{PgCluster, PgClusterError};
 use crate::serve::{self, ServeConfig, ServeError};
 
 /// Dev-mode failures.

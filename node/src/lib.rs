@@ -1,23 +1,26 @@
-//! Parley's connection node: holds WebSocket and QUIC connections, LISTENs on Postgres
-//! for committed events and pushes them to its sockets; serves the REST routes natively with
+//! Parley's connection node: holds WebSocket and QUIC connections, LISTENs on Postgres for
+//! committed events and pushes them to its connections; serves the REST routes natively with
 //! `--rest` and in dev mode. The layout follows ARCHITECTURE.md:
 //!
 //! - [`cli`], [`keys`], [`db`]: configuration, token keys, pool and migrations.
-//! - [`http`]: axum: REST via the shared router, `/v1/ws`, `/metrics`.
-//! - [`session`]: the transport-neutral session core; [`transport`]: thin socket adapters.
-//! - [`fanout`]: LISTEN, the hub, group commit. [`presence`]: node lease and held sessions.
-//! - [`serve`]: wiring and shutdown; [`dev`] and [`pg_cluster`]: the all-in-one dev mode.
+//! - [`http`]: axum: REST via the shared router, `/metrics`; [`limits`]: REST rate limits.
+//! - [`transport`]: WebSocket (with its upgrade) and QUIC (with its certificate), thin adapters.
+//! - [`connection`]: the transport-neutral core of one realtime connection.
+//! - [`fanout`]: LISTEN and the hub; [`commit`]: group commit of connections' sends.
+//! - [`presence`]: this node's lease and the connections it holds.
+//! - [`serve`]: wiring and shutdown; [`dev`]: the all-in-one dev mode.
+#![warn(missing_docs)]
 
 pub mod cli;
+pub mod commit;
+pub mod connection;
 pub mod db;
 pub mod dev;
 pub mod fanout;
 pub mod http;
 pub mod keys;
 pub mod limits;
-pub mod pg_cluster;
 pub mod presence;
 pub mod serve;
-pub mod session;
 pub mod state;
 pub mod transport;

@@ -36,6 +36,9 @@ fn run() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     raise_open_files_limit();
+    // The one TLS crypto provider of the process (reqwest, used for PARLEY_JWKS_URL, is built
+    // without one; QUIC passes ring explicitly).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         match cli.command {

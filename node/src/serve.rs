@@ -8,15 +8,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusBuilder;
+use parley_shared::ApiError;
 use parley_shared::auth::{Signer, Verifier};
 use parley_shared::ids::NodeId;
+use parley_shared::protocol::ConnectionCode;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tracing::{info, warn};
 
+use crate::commit::Committer;
 use crate::db;
-use crate::fanout::hub::CloseReason;
-use crate::fanout::{commit::Committer, hub, listener};
+use crate::fanout::hub::Eviction;
+use crate::fanout::{hub, listener};
 use crate::presence;
 use crate::state::NodeState;
 use crate::transport::quic;
@@ -31,8 +34,8 @@ pub enum ServeError {
     #[error("could not LISTEN on Postgres within 30 s")]
     Listen,
     /// The lease could not be taken.
-    #[error("taking the node lease: {0}")]
-    Lease(String),
+    #[error("taking the node lease: {0:?}")]
+    Lease(ApiError),
     /// Binding or serving HTTP.
     #[error("http: {0}")]
     Http(#[from] std::io::Error),
@@ -123,7 +126,8 @@ pub async fn run(
     on_listening: impl FnOnce(&Listening),
 ) -> Result<(), ServeError> {
     // Certificate problems show before anything else starts.
-    let identity = quic::Identity::load_or_generate(cfg.tls_cert.as_deref(), cfg.tls_key.as_deref())?;
+    let identity = quic::Identity::load_or_generate(cfg.tls_cert.as_deref(), cfg.tls_key.as_deref())
+        .map_err(quic::QuicError::from)?;
     let metrics = PrometheusBuilder::new().install_recorder().map_err(|e| ServeError::Metrics(e.to_string()))?;
     let pool = db::pool(&cfg.database_url, cfg.db_pool, &format!("parley-node:{}", cfg.node_id))?;
     let hub = hub::spawn(pool.clone());
@@ -135,12 +139,13 @@ pub async fn run(
         .map_err(|_| ServeError::Listen)?
         .map_err(|_| ServeError::Listen)?;
 
-    presence::start(&pool, &cfg.node_id).await.map_err(ServeError::Lease)?;
-    let lease_task = tokio::spawn(presence::renew_forever(pool.clone(), cfg.node_id.clone()));
+    let node_id = NodeId(cfg.node_id.clone());
+    presence::start(&pool, &node_id).await.map_err(ServeError::Lease)?;
+    let lease_task = tokio::spawn(presence::renew_forever(pool.clone(), node_id.clone()));
 
     let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers);
     let state = Arc::new(NodeState {
-        node_id: NodeId(cfg.node_id.clone()),
+        node_id: node_id.clone(),
         pool: pool.clone(),
         hub: hub.clone(),
         committer,
@@ -169,11 +174,13 @@ pub async fn run(
     let drain_state = state.clone();
     tokio::spawn(async move {
         shutdown.await;
-        info!("shutting down: refusing new sockets and sending going_away");
+        info!("shutting down: refusing new connections and sending going_away");
         drain_state.draining.store(true, Ordering::Release);
-        let reason =
-            CloseReason { code: "going_away", message: "node shutting down; reconnect to another node".into() };
-        let n = drain_state.hub.close_all(reason).await;
+        let eviction = Eviction {
+            code: ConnectionCode::GoingAway,
+            message: "node shutting down; reconnect to another node".into(),
+        };
+        let n = drain_state.hub.evict_all(eviction).await;
         info!("asked {n} connections to reconnect elsewhere");
         // Give sockets a moment to flush their going_away frames.
         tokio::time::sleep(Duration::from_millis(if n > 0 { 500 } else { 0 })).await;
@@ -191,18 +198,18 @@ pub async fn run(
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         let _ = stop_rx.await;
     });
-    // Upgraded sockets are not tracked by graceful shutdown; they were told to go already.
+    // Upgraded WebSockets are not tracked by graceful shutdown; they were told to go already.
     if let Err(e) = server.await {
         warn!("http server: {e}");
     }
-    // QUIC sessions were told to go with the others; let their closes reach the clients.
+    // QUIC connections were told to go with the others; let their closes reach the clients.
     quic::shutdown(&endpoint, QUIC_DRAIN).await;
     quic_task.abort();
     // Background tasks would otherwise outlive the server (and, in dev mode, its Postgres).
     listen_task.abort();
     forget_task.abort();
     lease_task.abort();
-    presence::stop(&pool, &cfg.node_id).await;
+    presence::stop(&pool, &node_id).await;
     pool.close();
     info!("stopped");
     Ok(())

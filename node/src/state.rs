@@ -6,18 +6,18 @@ use deadpool_postgres::Pool;
 use parley_shared::auth::{Signer, Verifier};
 use parley_shared::ids::NodeId;
 
-use crate::fanout::commit::Committer;
+use crate::commit::Committer;
 use crate::fanout::hub::HubHandle;
 
 /// The node's shared state, behind an `Arc`.
 pub struct NodeState {
     /// This node's name.
     pub node_id: NodeId,
-    /// Pooled connections for handlers, sessions and the hub.
+    /// Pooled connections for handlers, connections and the hub.
     pub pool: Pool,
     /// The fan-out hub.
     pub hub: HubHandle,
-    /// Group commit of socket sends.
+    /// Group commit of sends arriving over this node's connections.
     pub committer: Committer,
     /// Verifies access tokens locally.
     pub verifier: Verifier,
@@ -27,6 +27,6 @@ pub struct NodeState {
     pub rest: bool,
     /// REST rate limits per client address.
     pub limits: crate::limits::RestLimiter,
-    /// Set on SIGTERM: new sockets are refused.
+    /// Set on SIGTERM: new connections are refused.
     pub draining: AtomicBool,
 }

@@ -77,6 +77,15 @@ uuid_id!(
     /// An auth session: one login on one device, the `sid` of its access tokens.
     SessionId
 );
+uuid_id!(
+    /// An uploaded media object (image, file).
+    MediaId
+);
+uuid_id!(
+    /// One realtime connection (a WebSocket or a QUIC connection) held by a node. An auth
+    /// session may have several at once.
+    ConnectionId
+);
 
 /// A connection node's name (`PARLEY_NODE_ID`, host name by default).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

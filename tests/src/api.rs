@@ -140,6 +140,7 @@ impl EventsQuery {
 impl Api {
     /// A client for `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str) -> Api {
+        crate::install_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))

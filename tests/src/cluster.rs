@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
-use parley_node::pg_cluster::PgCluster;
+pub use parley_pg_cluster::url_with_db;
 use serde::Deserialize;
 use tokio_postgres::NoTls;
 
@@ -17,8 +17,6 @@ const MIGRATE_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 static RUN_DIR: OnceLock<PathBuf> = OnceLock::new();
-static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
-static CLUSTER: Mutex<Option<PgCluster>> = Mutex::new(None);
 static KEYS: OnceLock<Result<Keys, String>> = OnceLock::new();
 
 /// The scratch directory of this test process (`$TMPDIR/parley-tests-<pid>`): the private
@@ -36,15 +34,10 @@ pub fn run_dir() -> &'static Path {
     })
 }
 
-/// Runs when libtest ends the process with `std::process::exit`: stops the private cluster
-/// and removes the scratch directory.
+/// Runs when libtest ends the process with `std::process::exit`: removes the scratch directory
+/// (the cluster in it was stopped first: `process_server` registered its stop later, and exit
+/// handlers run in reverse).
 extern "C" fn cleanup_at_exit() {
-    if let Ok(mut guard) = CLUSTER.lock()
-        && let Some(mut cluster) = guard.take()
-    {
-        cluster.stop_immediate();
-        drop(cluster);
-    }
     let keep = std::env::var("PARLEY_TEST_KEEP").is_ok_and(|v| v == "1");
     if let Some(dir) = RUN_DIR.get()
         && !keep
@@ -85,44 +78,7 @@ pub fn node_bin() -> PathBuf {
 /// URL of the admin database (`postgres`) of the server every test shares: the one named by
 /// `PARLEY_TEST_DATABASE_URL`, or a private cluster started on first use.
 pub fn server_url() -> Result<String> {
-    SERVER
-        .get_or_init(|| {
-            if let Ok(url) = std::env::var("PARLEY_TEST_DATABASE_URL")
-                && !url.trim().is_empty()
-            {
-                return Ok(url.trim().to_owned());
-            }
-            let dir = run_dir().join("pg");
-            if std::env::var_os("PARLEY_PG_NOSYNC").is_none() {
-                // SAFETY: set once, while every other test thread that needs Postgres waits on
-                // this OnceLock; std serialises its own environment accesses.
-                unsafe { std::env::set_var("PARLEY_PG_NOSYNC", "1") };
-            }
-            let cluster = PgCluster::start(&dir, None)
-                .map_err(|e| format!("starting the private Postgres cluster in {}: {e}", dir.display()))?;
-            let url = cluster.url("postgres");
-            *CLUSTER.lock().map_err(|_| "cluster mutex poisoned".to_owned())? = Some(cluster);
-            Ok(url)
-        })
-        .clone()
-        .map_err(|e| anyhow!(e))
-}
-
-/// Replaces the database name (path) of a `postgres://` URL, keeping any query string.
-pub fn url_with_db(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{db}?{q}"),
-        None => format!("{base}/{db}"),
-    }
+    parley_pg_cluster::process_server(&run_dir().join("pg")).map_err(|e| anyhow!(e))
 }
 
 /// Connects to `url` and drives the connection in the background.
@@ -151,6 +107,7 @@ pub struct TestDb {
 impl TestDb {
     /// `CREATE DATABASE t_<uuid>` on the shared server, then `parley-node migrate` on it.
     pub async fn create() -> Result<TestDb> {
+        crate::install_crypto_provider();
         let admin_url = tokio::task::spawn_blocking(server_url).await.context("server start task")??;
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = connect(&admin_url).await.context("connecting to the test Postgres server")?;
@@ -286,19 +243,4 @@ pub fn keys() -> Result<&'static Keys> {
     })
     .as_ref()
     .map_err(|e| anyhow!(e.clone()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::url_with_db;
-
-    #[test]
-    fn replaces_the_database() {
-        assert_eq!(
-            url_with_db("postgres://postgres@127.0.0.1:5433/postgres", "t_1"),
-            "postgres://postgres@127.0.0.1:5433/t_1"
-        );
-        assert_eq!(url_with_db("postgres://u:p@h:1", "x"), "postgres://u:p@h:1/x");
-        assert_eq!(url_with_db("postgres://h/postgres?sslmode=disable", "x"), "postgres://h/x?sslmode=disable");
-    }
 }

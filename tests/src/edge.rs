@@ -199,6 +199,7 @@ impl Edge {
     }
 
     async fn wait_healthy(&mut self, spawned: Instant) -> Result<()> {
+        crate::install_crypto_provider();
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
         let url = format!("{}/healthz", self.url());
         loop {

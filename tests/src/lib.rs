@@ -49,6 +49,12 @@ where
         .with_context(|| format!("the test did not finish within {limit_secs} s"))?
 }
 
+/// Makes ring the process's TLS crypto provider, which reqwest (built without one, so that the
+/// workspace links a single provider) needs before any client is built. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// A fresh client_msg_id.
 pub fn cmid() -> String {
     uuid::Uuid::new_v4().to_string()

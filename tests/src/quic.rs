@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
-use parley_shared::framing::{self, FrameDecoder};
+use parley_shared::protocol::framing::{self, FrameDecoder};
 use quinn::crypto::rustls::QuicClientConfig;
 use quinn::{ConnectionError, Endpoint, RecvStream, SendStream};
 use rustls::DigitallySignedStruct;
@@ -22,21 +22,11 @@ use tokio::time::Instant;
 use crate::check;
 use crate::ws::Synced;
 
-/// The node's ALPN.
-pub const ALPN: &[u8] = b"parley/1";
+pub use parley_shared::protocol::{ALPN, Close};
 /// Default wait for one expected frame.
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 /// Wait for the handshake and the `ready` frame.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Application close codes the node uses (docs/protocol.md, "QUIC").
-pub mod code {
-    pub const NORMAL: u64 = 0x1000;
-    pub const GOING_AWAY: u64 = 0x1001;
-    pub const PROTOCOL: u64 = 0x1002;
-    pub const POLICY: u64 = 0x1008;
-    pub const TOO_LARGE: u64 = 0x1009;
-}
 
 /// How the connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use base64::Engine as _;
+use parley_shared::protocol::Close;
 use parley_tests::ws::reply_error;
 use parley_tests::{NodeOptions, RestEnv, Target, TestEnv, Upgrade, Ws, check, cmid, node_and_edge, node_bin, run};
 use reqwest::Method;
@@ -381,7 +382,7 @@ async fn ws_an_oversized_frame_closes_only_that_socket() -> Result<()> {
         let _ = big.send_text(frame).await;
         let closing = big.wait_close(Duration::from_secs(10)).await.context("the oversized socket")?;
         ensure!(
-            closing.code == Some(1009),
+            closing.code == Some(Close::TooLarge.ws_code()),
             "expected close code 1009 (message too big), got {:?} ({}); frames {:?}",
             closing.code,
             closing.reason,

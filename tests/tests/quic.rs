@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
-use parley_tests::quic::{ALPN, Quic, code, handshake};
+use parley_tests::quic::{ALPN, Close, Quic, handshake};
 use parley_tests::{NodeOptions, TestEnv, Ws, check, run};
 use serde_json::{Value, json};
 
@@ -123,7 +123,7 @@ async fn bad_token_gets_an_error_frame_then_a_policy_close() -> Result<()> {
             "expected exactly an unauthorized error frame, got {:?}",
             closing.frames
         );
-        ensure!(closing.ended.app_code() == Some(code::POLICY), "closed with {:?}", closing.ended);
+        ensure!(closing.ended.app_code() == Some(Close::Policy.quic_code().into()), "closed with {:?}", closing.ended);
 
         // A first frame that is not auth is refused the same way.
         let (alice, _bob, _conv) = env.pair("alice", "bob").await?;
@@ -131,7 +131,7 @@ async fn bad_token_gets_an_error_frame_then_a_policy_close() -> Result<()> {
         q.send_json(&json!({"type": "ping", "id": 1})).await?;
         let closing = q.wait_close(WAIT).await?;
         ensure!(closing.frames.first().is_some_and(|f| f["type"] == "error"), "{:?}", closing.frames);
-        ensure!(closing.ended.app_code() == Some(code::POLICY), "closed with {:?}", closing.ended);
+        ensure!(closing.ended.app_code() == Some(Close::Policy.quic_code().into()), "closed with {:?}", closing.ended);
         Quic::connect(n.quic_addr(), n.cert_sha256(), alice.token()).await?.ping().await?;
         Ok(())
     })
@@ -154,10 +154,10 @@ async fn oversized_frame_closes_that_connection_only() -> Result<()> {
         let _ = first.send_raw(&[b'x'; 1024]).await;
         let closing = first.wait_close(WAIT).await?;
         ensure!(
-            closing.ended.app_code() == Some(code::TOO_LARGE),
+            closing.ended.app_code() == Some(Close::TooLarge.quic_code().into()),
             "oversized frame: closed with {:?}, expected {:#x}",
             closing.ended,
-            code::TOO_LARGE
+            Close::TooLarge.quic_code()
         );
 
         // The same user's other connection is unaffected.
@@ -194,7 +194,11 @@ async fn sigterm_sends_going_away_over_quic() -> Result<()> {
             "no going_away error frame before the close: {:?}",
             closing.frames
         );
-        ensure!(closing.ended.app_code() == Some(code::GOING_AWAY), "closed with {:?}", closing.ended);
+        ensure!(
+            closing.ended.app_code() == Some(Close::GoingAway.quic_code().into()),
+            "closed with {:?}",
+            closing.ended
+        );
         let status = env.nodes[0].wait_exit(Duration::from_secs(15)).await?;
         ensure!(status.success(), "node1 exited with {status} after SIGTERM");
 

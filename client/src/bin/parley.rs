@@ -16,6 +16,7 @@ use parley_client::{
 use parley_shared::error::ErrorCode;
 use parley_shared::ids::{ClientMsgId, ConversationId, UserId, new_uuid_v7};
 use parley_shared::model::{ConversationSummary, Event, EventBody};
+use parley_shared::protocol::ServerFrame;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -128,9 +129,10 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn out(&self, v: serde_json::Value) {
+    fn out(&self, v: impl serde::Serialize) {
+        let line = serde_json::to_string(&v).unwrap_or_default();
         let mut o = std::io::stdout().lock();
-        let _ = writeln!(o, "{v}");
+        let _ = writeln!(o, "{line}");
         let _ = o.flush();
     }
 
@@ -477,10 +479,10 @@ async fn print_event(ctx: &Ctx, names: &mut Names, e: &Event) {
     let who = names.get(e.sender_id).await;
     let time = e.created_at.0.with_timezone(&chrono::Local).format("%H:%M:%S");
     let what = match &e.body {
-        EventBody::Message { text, media_ids, .. } => {
-            let mut s = text.clone().unwrap_or_default();
-            if !media_ids.is_empty() {
-                s.push_str(&format!(" [{} attachment(s)]", media_ids.len()));
+        EventBody::Message(m) => {
+            let mut s = m.text.clone().unwrap_or_default();
+            if !m.media_ids.is_empty() {
+                s.push_str(&format!(" [{} attachment(s)]", m.media_ids.len()));
             }
             s
         }
@@ -504,7 +506,7 @@ async fn tail(ctx: &Ctx) -> Result<()> {
     cfg.connect = connect;
     // Start every known conversation at its head: print only what arrives from now on.
     for conv in all_conversations(&auth).await? {
-        cfg.cursors.insert(conv.id, conv.last_seq);
+        cfg.positions.insert(conv.id, conv.last_seq);
     }
     let (client, mut events) = Client::start(auth.clone(), cfg)?;
     let mut names = Names::new(auth);
@@ -538,18 +540,16 @@ async fn tail(ctx: &Ctx) -> Result<()> {
                     eprintln!("-- disconnected from {endpoint}: {reason}; reconnecting");
                 }
             }
-            ClientEvent::Read { conversation_id, user_id, seq } => {
+            ClientEvent::Read(r) => {
                 if ctx.cli.json {
-                    ctx.out(
-                        json!({"type": "read", "conversation_id": conversation_id, "user_id": user_id, "seq": seq}),
-                    );
+                    ctx.out(ServerFrame::Read(r));
                 }
             }
-            ClientEvent::Typing { conversation_id, user_id } => {
+            ClientEvent::Typing(t) => {
                 if ctx.cli.json {
-                    ctx.out(json!({"type": "typing", "conversation_id": conversation_id, "user_id": user_id}));
+                    ctx.out(ServerFrame::Typing(t));
                 } else {
-                    eprintln!("-- {} is typing", names.get(user_id).await);
+                    eprintln!("-- {} is typing", names.get(t.user_id).await);
                 }
             }
             ClientEvent::Other(_) => {}

@@ -8,8 +8,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use parley_shared::error::ErrorCode;
 use parley_shared::ids::{NodeId, SessionId, UserId};
-use parley_shared::protocol::{ClientFrame, ServerFrame};
+use parley_shared::protocol::{ClientFrame, ConnectionCode, FrameErrorCode, ServerFrame};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -127,16 +128,7 @@ impl Default for ConnectOptions {
     }
 }
 
-/// The node's `ready` frame.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Ready {
-    /// The authenticated user.
-    pub user_id: UserId,
-    /// The auth session.
-    pub session_id: SessionId,
-    /// The node holding the socket.
-    pub node_id: NodeId,
-}
+pub use parley_shared::protocol::Ready;
 
 /// A frame from the node.
 #[derive(Clone, Debug)]
@@ -217,13 +209,14 @@ impl Connection {
             match self.recv().await {
                 None => return Err(Error::Transport(format!("{} closed before `ready`", self.endpoint))),
                 Some(Err(e)) => return Err(e),
-                Some(Ok(Incoming::Frame(ServerFrame::Ready { user_id, session_id, node_id }))) => {
-                    return Ok(Ready { user_id, session_id, node_id });
+                Some(Ok(Incoming::Frame(ServerFrame::Ready(ready)))) => {
+                    return Ok(ready);
                 }
                 Some(Ok(Incoming::Frame(ServerFrame::Error { code, message }))) => {
-                    return Err(match code.as_str() {
-                        "unauthorized" | "session_revoked" => Error::Unauthorized(message),
-                        _ => Error::Transport(format!("{}: {code}: {message}", self.endpoint)),
+                    return Err(match code {
+                        FrameErrorCode::Contract(ErrorCode::Unauthorized)
+                        | FrameErrorCode::Connection(ConnectionCode::SessionRevoked) => Error::Unauthorized(message),
+                        _ => Error::Transport(format!("{}: {code:?}: {message}", self.endpoint)),
                     });
                 }
                 Some(Ok(other)) => tracing::debug!(?other, "frame before ready"),

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parley_shared::framing::{FrameDecoder, encode};
 use parley_shared::protocol::ClientFrame;
+use parley_shared::protocol::framing::{FrameDecoder, encode};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -21,8 +21,7 @@ use tokio::sync::mpsc;
 use super::Incoming;
 use crate::error::{Error, Result};
 
-/// The ALPN protocol id.
-pub const ALPN: &[u8] = b"parley/1";
+pub use parley_shared::protocol::ALPN;
 
 /// How the node's QUIC certificate is checked.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,92 +1,98 @@
-//! The hub: one task owning "which local session follows which conversation". It turns NOTIFY
-//! wake-ups into event fetches (one query per wake-up batch, not one per recipient) and hands
-//! the shared events to sessions. Being a single task keeps per-conversation order trivially.
+//! The hub: one task owning "which local connection follows which conversation". It turns
+//! NOTIFY wake-ups into event fetches (one query per wake-up batch, not one per recipient) and
+//! hands the shared events to connections. Being a single task keeps per-conversation order
+//! trivially.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use deadpool_postgres::Pool;
-use parley_shared::ids::{ConversationId, Seq, SessionId, UserId};
-use parley_shared::model::Event;
+use parley_shared::ApiError;
+use parley_shared::ids::{ConnectionId, ConversationId, Seq, SessionId, UserId};
+use parley_shared::model::{Event, ReadReceipt, TypingIndicator};
+use parley_shared::protocol::ConnectionCode;
+use parley_shared::service::realtime;
 use parley_shared::store::notify::Notice;
-use parley_shared::store::{conversations, events};
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, warn};
-use uuid::Uuid;
+
+use crate::db;
 
 /// Most events fetched per conversation per round; a conversation with more is fetched again.
 const FETCH_LIMIT: i64 = 1000;
-/// Queue depth between the hub and one session. A session that falls this far behind is marked
-/// lagged and catches up from the database instead of growing memory.
-pub const SESSION_QUEUE: usize = 4096;
+/// Queue depth between the hub and one connection. A connection that falls this far behind is
+/// marked lagged and catches up from the database instead of growing memory.
+pub const CONNECTION_QUEUE: usize = 4096;
 
-/// A connection, as the hub knows it (one socket; an auth session may have several).
-pub type ConnId = Uuid;
-
-/// Why the node closes a connection.
+/// Why the node ends a connection, and what it tells the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloseReason {
-    /// Error frame code (`session_revoked`, `going_away`).
-    pub code: &'static str,
+pub struct Eviction {
+    /// The `error` frame's code (`session_revoked`, `going_away`).
+    pub code: ConnectionCode,
     /// Human text.
     pub message: String,
 }
 
-/// What the hub hands a session.
+/// What the hub hands a connection.
 #[derive(Clone, Debug)]
-pub enum SessionMsg {
+pub enum Push {
     /// A committed event of a followed conversation.
     Event(Arc<Event>),
     /// The user joined a conversation whose log stood at `seq`.
     Joined(ConversationId, Seq),
     /// A member's read position moved.
-    Read { conversation_id: ConversationId, user_id: UserId, seq: Seq },
+    Read(ReadReceipt),
     /// A member is typing.
-    Typing { conversation_id: ConversationId, user_id: UserId },
+    Typing(TypingIndicator),
 }
 
-/// Out-of-band signals to a session that must get through even when its queue is full.
+/// Out-of-band signals to a connection that must get through even when its queue is full.
 #[derive(Debug, Default)]
-pub struct SessionSignal {
-    /// Set when a message was dropped because the queue was full.
+pub struct ConnSignal {
+    /// Set when a push was dropped because the queue was full.
     pub lagged: AtomicBool,
     /// Set when the node wants the connection closed.
-    pub close: Mutex<Option<CloseReason>>,
-    /// Wakes the session to look at the flags above.
+    eviction: Mutex<Option<Eviction>>,
+    /// Wakes the connection to look at the flags above.
     pub wake: Notify,
 }
 
-impl SessionSignal {
-    /// Asks the session to close.
-    pub fn close(&self, reason: CloseReason) {
-        *self.close.lock().expect("signal lock") = Some(reason);
+impl ConnSignal {
+    /// Asks the connection to close.
+    pub fn evict(&self, e: Eviction) {
+        *self.eviction.lock().expect("signal lock") = Some(e);
         self.wake.notify_one();
+    }
+
+    /// The eviction asked for, if any.
+    pub fn take_eviction(&self) -> Option<Eviction> {
+        self.eviction.lock().expect("signal lock").take()
     }
 }
 
-/// A session's registration.
+/// A connection's registration.
 pub struct Registration {
     /// The connection.
-    pub conn: ConnId,
+    pub conn: ConnectionId,
     /// Its user.
     pub user: UserId,
     /// Its auth session.
     pub session: SessionId,
-    /// Queue to the session.
-    pub tx: mpsc::Sender<SessionMsg>,
-    /// Signals to the session.
-    pub signal: Arc<SessionSignal>,
-    /// The user's conversations and their last seq as the session read them.
+    /// Queue to the connection.
+    pub tx: mpsc::Sender<Push>,
+    /// Signals to the connection.
+    pub signal: Arc<ConnSignal>,
+    /// The user's conversations and their last seq as the connection read them.
     pub memberships: Vec<(ConversationId, Seq)>,
 }
 
 enum Cmd {
     Register(Registration, oneshot::Sender<()>),
-    Unregister(ConnId),
+    Unregister(ConnectionId),
     Notices(Vec<Notice>),
     Resync,
-    CloseAll(CloseReason, oneshot::Sender<usize>),
+    EvictAll(Eviction, oneshot::Sender<usize>),
 }
 
 /// Handle to the hub task.
@@ -105,7 +111,7 @@ impl HubHandle {
         }
     }
     /// Forgets a connection.
-    pub fn unregister(&self, conn: ConnId) {
+    pub fn unregister(&self, conn: ConnectionId) {
         let _ = self.tx.send(Cmd::Unregister(conn));
     }
     /// Notices from the LISTEN connection.
@@ -118,9 +124,9 @@ impl HubHandle {
         let _ = self.tx.send(Cmd::Resync);
     }
     /// Asks every connection to close; returns how many there were.
-    pub async fn close_all(&self, reason: CloseReason) -> usize {
+    pub async fn evict_all(&self, e: Eviction) -> usize {
         let (done, wait) = oneshot::channel();
-        let _ = self.tx.send(Cmd::CloseAll(reason, done));
+        let _ = self.tx.send(Cmd::EvictAll(e, done));
         wait.await.unwrap_or(0)
     }
 }
@@ -128,16 +134,21 @@ impl HubHandle {
 struct Conn {
     user: UserId,
     session: SessionId,
-    tx: mpsc::Sender<SessionMsg>,
-    signal: Arc<SessionSignal>,
+    tx: mpsc::Sender<Push>,
+    signal: Arc<ConnSignal>,
     convs: HashSet<ConversationId>,
 }
 
 struct ConvEntry {
-    /// Highest seq handed to this conversation's sessions.
+    /// Highest seq handed to this conversation's connections.
     delivered: Seq,
-    conns: HashSet<ConnId>,
+    conns: HashSet<ConnectionId>,
 }
+
+/// Why a resync after a LISTEN reconnect did not finish.
+#[derive(Debug, thiserror::Error)]
+#[error("resync: {0:?}")]
+struct ResyncError(ApiError);
 
 /// Starts the hub task.
 pub fn spawn(pool: Pool) -> HubHandle {
@@ -149,9 +160,9 @@ pub fn spawn(pool: Pool) -> HubHandle {
 
 struct Hub {
     pool: Pool,
-    conns: HashMap<ConnId, Conn>,
+    conns: HashMap<ConnectionId, Conn>,
     convs: HashMap<ConversationId, ConvEntry>,
-    users: HashMap<UserId, HashSet<ConnId>>,
+    users: HashMap<UserId, HashSet<ConnectionId>>,
 }
 
 impl Hub {
@@ -180,9 +191,9 @@ impl Hub {
                         }
                     }
                     Cmd::Resync => resync = true,
-                    Cmd::CloseAll(reason, done) => {
+                    Cmd::EvictAll(e, done) => {
                         for c in self.conns.values() {
-                            c.signal.close(reason.clone());
+                            c.signal.evict(e.clone());
                         }
                         let _ = done.send(self.conns.len());
                     }
@@ -206,12 +217,12 @@ impl Hub {
             .insert(reg.conn, Conn { user: reg.user, session: reg.session, tx: reg.tx, signal: reg.signal, convs });
     }
 
-    fn subscribe(&mut self, conn: ConnId, conv: ConversationId, seq: Seq) {
+    fn subscribe(&mut self, conn: ConnectionId, conv: ConversationId, seq: Seq) {
         let entry = self.convs.entry(conv).or_insert_with(|| ConvEntry { delivered: seq, conns: HashSet::new() });
         entry.conns.insert(conn);
     }
 
-    fn unregister(&mut self, conn: ConnId) {
+    fn unregister(&mut self, conn: ConnectionId) {
         let Some(c) = self.conns.remove(&conn) else { return };
         for conv in c.convs {
             if let Some(entry) = self.convs.get_mut(&conv) {
@@ -241,7 +252,7 @@ impl Hub {
             }
             Notice::Members { conversation_id, user_ids, seq } => {
                 for u in user_ids {
-                    let conns: Vec<ConnId> =
+                    let conns: Vec<ConnectionId> =
                         self.users.get(&u).map(|s| s.iter().copied().collect()).unwrap_or_default();
                     for conn in conns {
                         self.join(conn, conversation_id, seq);
@@ -250,30 +261,28 @@ impl Hub {
             }
             Notice::Revoked { session_id } => {
                 for c in self.conns.values().filter(|c| c.session == session_id) {
-                    c.signal
-                        .close(CloseReason { code: "session_revoked", message: "this session was signed out".into() });
+                    c.signal.evict(Eviction {
+                        code: ConnectionCode::SessionRevoked,
+                        message: "this session was signed out".into(),
+                    });
                 }
             }
-            Notice::Read { conversation_id, user_id, seq } => {
-                self.broadcast(conversation_id, SessionMsg::Read { conversation_id, user_id, seq });
-            }
-            Notice::Typing { conversation_id, user_id } => {
-                self.broadcast(conversation_id, SessionMsg::Typing { conversation_id, user_id });
-            }
+            Notice::Read(r) => self.broadcast(r.conversation_id, Push::Read(r)),
+            Notice::Typing(t) => self.broadcast(t.conversation_id, Push::Typing(t)),
         }
     }
 
-    fn join(&mut self, conn: ConnId, conv: ConversationId, seq: Seq) {
+    fn join(&mut self, conn: ConnectionId, conv: ConversationId, seq: Seq) {
         let Some(c) = self.conns.get_mut(&conn) else { return };
         if !c.convs.insert(conv) {
             return;
         }
-        let msg = SessionMsg::Joined(conv, seq);
+        let msg = Push::Joined(conv, seq);
         Self::offer(c, msg);
         self.subscribe(conn, conv, seq);
     }
 
-    fn broadcast(&self, conv: ConversationId, msg: SessionMsg) {
+    fn broadcast(&self, conv: ConversationId, msg: Push) {
         if let Some(entry) = self.convs.get(&conv) {
             for conn in &entry.conns {
                 if let Some(c) = self.conns.get(conn) {
@@ -283,9 +292,9 @@ impl Hub {
         }
     }
 
-    /// Queues `msg`; a full queue marks the session lagged (it re-reads the database) instead of
-    /// blocking the hub or growing without bound.
-    fn offer(c: &Conn, msg: SessionMsg) {
+    /// Queues `msg`; a full queue marks the connection lagged (it re-reads the database) instead
+    /// of blocking the hub or growing without bound.
+    fn offer(c: &Conn, msg: Push) {
         if c.tx.try_send(msg).is_err() {
             c.signal.lagged.store(true, Ordering::Release);
             c.signal.wake.notify_one();
@@ -294,32 +303,31 @@ impl Hub {
 
     /// After a LISTEN reconnect: every followed conversation may have missed events, followed
     /// users may have joined conversations, and sessions may have been revoked.
-    async fn resync(&mut self, wanted: &mut HashMap<ConversationId, Seq>) -> Result<(), String> {
+    async fn resync(&mut self, wanted: &mut HashMap<ConversationId, Seq>) -> Result<(), ResyncError> {
         for conv in self.convs.keys() {
             wanted.insert(*conv, Seq::MAX);
         }
-        let db = self.pool.get().await.map_err(|e| e.to_string())?;
+        let db = db::get(&self.pool).await.map_err(ResyncError)?;
         let users: Vec<UserId> = self.users.keys().copied().collect();
         let mut joins = Vec::new();
         for u in users {
-            for (conv, seq) in conversations::memberships(&**db, u).await.map_err(|e| e.to_string())? {
-                joins.push((u, conv, seq));
+            for (conv, _) in realtime::memberships(&*db, u).await.map_err(ResyncError)? {
+                joins.push((u, conv));
             }
         }
-        for (u, conv, seq) in joins {
-            let conns: Vec<ConnId> = self.users.get(&u).map(|s| s.iter().copied().collect()).unwrap_or_default();
+        for (u, conv) in joins {
+            let conns: Vec<ConnectionId> = self.users.get(&u).map(|s| s.iter().copied().collect()).unwrap_or_default();
             for conn in conns {
                 if !self.conns.get(&conn).is_some_and(|c| c.convs.contains(&conv)) {
                     self.join(conn, conv, 0);
                     wanted.insert(conv, Seq::MAX);
                 }
-                let _ = seq;
             }
         }
         let sessions: Vec<SessionId> =
             self.conns.values().map(|c| c.session).collect::<HashSet<_>>().into_iter().collect();
         for s in sessions {
-            if !parley_shared::store::sessions::is_active(&**db, s).await.map_err(|e| e.to_string())? {
+            if !realtime::session_active(&*db, s).await.map_err(ResyncError)? {
                 self.notice(Notice::Revoked { session_id: s }, wanted);
             }
         }
@@ -329,22 +337,22 @@ impl Hub {
     async fn fetch_and_deliver(&mut self, mut wanted: HashMap<ConversationId, Seq>) {
         let mut attempts = 0;
         while !wanted.is_empty() {
-            let cursors: Vec<(ConversationId, Seq)> =
+            let positions: Vec<(ConversationId, Seq)> =
                 wanted.keys().filter_map(|c| self.convs.get(c).map(|e| (*c, e.delivered))).collect();
-            if cursors.is_empty() {
+            if positions.is_empty() {
                 return;
             }
-            let fetched = match self.pool.get().await {
-                Ok(db) => events::after_many(&**db, &cursors, FETCH_LIMIT).await.map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
+            let fetched = match db::get(&self.pool).await {
+                Ok(db) => realtime::events_after(&*db, &positions, FETCH_LIMIT).await,
+                Err(e) => Err(e),
             };
             let evs = match fetched {
                 Ok(evs) => evs,
                 Err(e) => {
                     attempts += 1;
-                    warn!("fetching events failed (attempt {attempts}): {e}");
+                    warn!("fetching events failed (attempt {attempts}): {e:?}");
                     if attempts >= 5 {
-                        // Sessions notice the gap on their next event and fill it themselves.
+                        // Connections notice the gap on their next event and fill it themselves.
                         return;
                     }
                     tokio::time::sleep(std::time::Duration::from_millis(100 * attempts)).await;
@@ -363,7 +371,7 @@ impl Hub {
                 let ev = Arc::new(ev);
                 for conn in &entry.conns {
                     if let Some(c) = self.conns.get(conn) {
-                        Self::offer(c, SessionMsg::Event(ev.clone()));
+                        Self::offer(c, Push::Event(ev.clone()));
                     }
                 }
             }

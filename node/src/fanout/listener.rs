@@ -17,7 +17,7 @@ use crate::db;
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 /// Runs forever. `ready` fires once the first LISTEN is in place (the node accepts sockets only
-/// after that, so no session can miss a notice sent before the node was listening).
+/// after that, so no connection can miss a notice sent before the node was listening).
 pub async fn run(url: String, node_id: String, hub: HubHandle, ready: oneshot::Sender<()>) {
     let mut ready = Some(ready);
     let mut backoff = Duration::from_millis(50);
@@ -34,17 +34,34 @@ pub async fn run(url: String, node_id: String, hub: HubHandle, ready: oneshot::S
     }
 }
 
+/// Why the LISTEN connection ended (it is then re-established).
+#[derive(Debug, thiserror::Error)]
+enum ListenError {
+    /// The URL does not parse.
+    #[error(transparent)]
+    Config(#[from] db::DbError),
+    /// Connecting, `LISTEN`, or a probe failed.
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// A probe got no answer in time.
+    #[error("probe timed out")]
+    ProbeTimeout,
+    /// The connection ended (server restart, `pg_terminate_backend`, network).
+    #[error("connection lost: {0}")]
+    Lost(String),
+}
+
 async fn listen_once(
     url: &str,
     node_id: &str,
     hub: &HubHandle,
     ready: &mut Option<oneshot::Sender<()>>,
     first: bool,
-) -> Result<(), String> {
-    let mut cfg = db::config(url).map_err(|e| e.to_string())?;
+) -> Result<(), ListenError> {
+    let mut cfg = db::config(url)?;
     cfg.application_name(format!("parley-listen:{node_id}"));
     cfg.keepalives(true).keepalives_idle(Duration::from_secs(10)).connect_timeout(Duration::from_secs(5));
-    let (client, mut conn) = cfg.connect(NoTls).await.map_err(|e| e.to_string())?;
+    let (client, mut conn) = cfg.connect(NoTls).await?;
 
     // The connection object yields notifications; drive it in its own task and forward them.
     let (lost_tx, mut lost_rx) = oneshot::channel::<String>();
@@ -69,12 +86,12 @@ async fn listen_once(
         let _ = lost_tx.send(reason);
     });
 
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await.map_err(|e| e.to_string())?;
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
     if !first {
         info!("LISTEN re-established; catching up from the database");
     }
     // Catch up even on the first connection: harmless with no sessions, and it covers a
-    // listener that died before any session noticed.
+    // listener that died before any connection noticed.
     hub.resync();
     if let Some(r) = ready.take() {
         let _ = r.send(());
@@ -83,14 +100,13 @@ async fn listen_once(
     probe.tick().await;
     loop {
         tokio::select! {
-            reason = &mut lost_rx => return Err(reason.unwrap_or_else(|_| "connection task ended".into())),
+            reason = &mut lost_rx => {
+                return Err(ListenError::Lost(reason.unwrap_or_else(|_| "connection task ended".into())));
+            }
             _ = probe.tick() => {
-                if let Err(e) = tokio::time::timeout(PROBE_EVERY, client.simple_query("SELECT 1")).await
-                    .map_err(|_| "probe timed out".to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()))
-                {
-                    return Err(format!("probe failed: {e}"));
-                }
+                tokio::time::timeout(PROBE_EVERY, client.simple_query("SELECT 1"))
+                    .await
+                    .map_err(|_| ListenError::ProbeTimeout)??;
             }
         }
     }

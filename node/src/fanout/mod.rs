@@ -1,10 +1,8 @@
-//! Fan-out: how committed events reach the sockets this node holds.
+//! Fan-out: how committed events reach the connections this node holds.
 //!
 //! - [`listener`]: the node's one LISTEN connection; reconnects and asks the hub to catch up.
-//! - [`hub`]: conversation → local sessions; fetches new events once per conversation and hands
-//!   them to every subscribed session.
-//! - [`commit`]: group commit of the sends that arrive over this node's sockets.
+//! - [`hub`]: conversation → local connections; fetches new events once per conversation and
+//!   hands them to every subscribed connection.
 
-pub mod commit;
 pub mod hub;
 pub mod listener;

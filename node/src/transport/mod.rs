@@ -1,4 +1,4 @@
-//! Transports: thin adapters between a socket's bytes and the [`crate::session`] core.
+//! Transports: thin adapters between a socket's bytes and the [`crate::connection`] core.
 
 pub mod quic;
 pub mod ws;

@@ -1,33 +1,91 @@
-//! WebSocket: one JSON frame per text message (binary messages are read the same way).
+//! WebSocket: the `/v1/ws` upgrade (authenticated before upgrading, so a bad token is a plain 401
+//! a client can read) and the adapter between its messages and the connection core. One JSON
+//! frame per text message (binary messages are read the same way).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, Stream, StreamExt};
 use parley_shared::auth::AccessClaims;
-use parley_shared::protocol::ServerFrame;
+use parley_shared::error::{ApiError, ErrorCode};
+use parley_shared::protocol::close::{WS_BEARER_PREFIX, WS_SUBPROTOCOL};
+use parley_shared::protocol::{Close, MAX_FRAME_BYTES, ServerFrame};
+use serde::Deserialize;
 
-use crate::session::{self, CloseKind, FrameSink, Inbound};
+use crate::connection::{self, FrameSink, Inbound, SinkError};
+use crate::http::{AppState, error_response};
 use crate::state::NodeState;
+
+/// Per-connection read buffer; it grows for a larger frame, up to the frame limit.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// The query of `GET /v1/ws`.
+#[derive(Deserialize)]
+pub struct WsQuery {
+    token: Option<String>,
+}
+
+/// The token from `?token=` or from `Sec-WebSocket-Protocol: parley.v1, bearer.<token>`.
+fn token(q: &WsQuery, headers: &HeaderMap) -> Option<String> {
+    if let Some(t) = &q.token {
+        return Some(t.clone());
+    }
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix(WS_BEARER_PREFIX).map(str::to_owned))
+}
+
+/// `GET /v1/ws`: authenticates, then upgrades.
+pub async fn upgrade(
+    State(app): State<AppState>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if app.node.draining.load(Ordering::Acquire) {
+        return error_response(ApiError::new(ErrorCode::Unavailable, "node is shutting down"));
+    }
+    let Some(token) = token(&q, &headers) else {
+        return error_response(ApiError::unauthorized(
+            "missing access token: pass ?token= or Sec-WebSocket-Protocol: parley.v1, bearer.<token>",
+        ));
+    };
+    let claims = match connection::authenticate(&app.node, &token).await {
+        Ok(c) => c,
+        Err(e) => return error_response(e),
+    };
+    let node = app.node.clone();
+    upgrade
+        .protocols([WS_SUBPROTOCOL])
+        // tungstenite's 128 KiB default buffers would dominate an idle connection's memory;
+        // frames are small and each is flushed as it is sent.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| serve(node, socket, claims))
+}
 
 /// The writing half of a WebSocket.
 pub struct WsSink(SplitSink<WebSocket, Message>);
 
 impl FrameSink for WsSink {
-    async fn send(&mut self, frame: &ServerFrame) -> Result<(), ()> {
-        self.0.send(Message::Text(Utf8Bytes::from(frame.to_json()))).await.map_err(|_| ())
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
+        self.0.send(Message::Text(Utf8Bytes::from(frame.to_json()))).await.map_err(|e| SinkError(e.to_string()))
     }
 
-    async fn close(&mut self, kind: CloseKind, reason: &str) {
-        let code = match kind {
-            CloseKind::Normal => 1000,
-            CloseKind::GoingAway => 1001,
-            CloseKind::Policy => 1008,
-            CloseKind::TooLarge => 1009,
-            CloseKind::TryAgainLater => 1013,
-        };
-        let frame = CloseFrame { code, reason: Utf8Bytes::from(reason.chars().take(100).collect::<String>()) };
+    async fn close(&mut self, reason: Close, text: &str) {
+        let frame =
+            CloseFrame { code: reason.ws_code(), reason: Utf8Bytes::from(text.chars().take(100).collect::<String>()) };
         let _ = self.0.send(Message::Close(Some(frame))).await;
         let _ = self.0.close().await;
     }
@@ -44,14 +102,7 @@ fn inbound(stream: SplitStream<WebSocket>) -> impl Stream<Item = Inbound> + Unpi
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 Some(Ok(Message::Close(_))) | None => return Some((Inbound::Closed, None)),
                 Some(Err(e)) => {
-                    let too_large = std::error::Error::source(&e)
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| e.to_string())
-                        .to_ascii_lowercase()
-                        .contains("too long")
-                        || e.to_string().to_ascii_lowercase().contains("too long")
-                        || e.to_string().to_ascii_lowercase().contains("capacity");
-                    let item = if too_large { Inbound::TooLarge } else { Inbound::Closed };
+                    let item = if is_too_large(&e) { Inbound::TooLarge } else { Inbound::Closed };
                     return Some((item, None));
                 }
             }
@@ -59,8 +110,18 @@ fn inbound(stream: SplitStream<WebSocket>) -> impl Stream<Item = Inbound> + Unpi
     }))
 }
 
+/// Whether a read failed because the peer's message or frame was over the limit (axum wraps
+/// tungstenite's capacity error, so it is recognised by its text).
+fn is_too_large(e: &axum::Error) -> bool {
+    let texts = [std::error::Error::source(e).map(|s| s.to_string()).unwrap_or_default(), e.to_string()];
+    texts.iter().any(|t| {
+        let t = t.to_ascii_lowercase();
+        t.contains("too long") || t.contains("capacity")
+    })
+}
+
 /// Runs an upgraded socket whose token was verified with the upgrade request.
-pub async fn serve(state: Arc<NodeState>, socket: WebSocket, claims: AccessClaims) {
+async fn serve(node: Arc<NodeState>, socket: WebSocket, claims: AccessClaims) {
     let (sink, stream) = socket.split();
-    session::run(state, claims, "ws", inbound(stream), WsSink(sink)).await;
+    connection::run(node, claims, "ws", inbound(stream), WsSink(sink)).await;
 }

@@ -7,7 +7,8 @@ use super::events::{EVENT_COLS_LE, event_from_row};
 use super::users::user_from_row;
 use super::{StoreError, Type};
 use crate::ids::{ConversationId, Seq, UserId};
-use crate::model::{ConversationKind, ConversationSummary, DirectConversation};
+use crate::model::conversation::Membership;
+use crate::model::{ConversationKind, ConversationSummary, DirectConversation, Role};
 use crate::time::Timestamp;
 
 fn direct_key(a: UserId, b: UserId) -> String {
@@ -65,15 +66,26 @@ pub async fn get_or_create_direct<C: GenericClient>(
     ))
 }
 
-/// Whether `user` is a member of `conv`.
-pub async fn is_member<C: GenericClient>(c: &C, conv: ConversationId, user: UserId) -> Result<bool, StoreError> {
-    Ok(!c
+/// `user`'s membership of `conv`, if any.
+pub async fn membership<C: GenericClient>(
+    c: &C,
+    conv: ConversationId,
+    user: UserId,
+) -> Result<Option<Membership>, StoreError> {
+    let rows = c
         .query_typed(
-            "SELECT 1 FROM members WHERE conversation_id = $1 AND user_id = $2",
+            "SELECT role, joined_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
             &[(&conv.0, Type::UUID), (&user.0, Type::UUID)],
         )
-        .await?
-        .is_empty())
+        .await?;
+    rows.first().map(membership_from_row).transpose()
+}
+
+/// Reads `(role, joined_seq)` at columns 0 and 1.
+pub(crate) fn membership_from_row(row: &tokio_postgres::Row) -> Result<Membership, StoreError> {
+    let role: &str = row.get(0);
+    let role = Role::from_db(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?;
+    Ok(Membership { role, joined_seq: row.get(1) })
 }
 
 /// Every conversation of `user` with its current last seq (what a node subscribes a socket to).
@@ -89,7 +101,8 @@ pub async fn memberships<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<(C
 }
 
 /// Moves `user`'s read position forward to `seq` (never back, never past the last event).
-/// Returns the new read seq, or None when the user is not a member.
+/// Returns the read seq after the call and whether it moved, or None when the user is not a
+/// member.
 pub async fn mark_read<C: GenericClient>(
     c: &C,
     conv: ConversationId,
@@ -170,10 +183,7 @@ pub async fn list<C: GenericClient>(
         if i as i64 == limit {
             break;
         }
-        let kind = match r.get::<_, &str>(1) {
-            "group" => ConversationKind::Group,
-            _ => ConversationKind::Direct,
-        };
+        let kind = ConversationKind::from_db(r.get(1));
         let last_seq: Seq = r.get(3);
         let read_seq: Seq = r.get(6);
         let peer = if r.get::<_, bool>(11) { Some(user_from_row(r, 12)) } else { None };

@@ -1,12 +1,24 @@
-//! The SQL. Every function takes a tokio-postgres client or transaction, so the node (pooled
-//! native connections) and the edge (one socket per request inside the Worker) run the same
-//! statements. Statements go through `query_typed`, which sends parse, bind and execute in one
-//! round trip: no prepare round trip and no statement cache needed.
+//! The SQL: functions that fetch facts and write rows, and nothing else (rules decide, services
+//! orchestrate). Every function takes a tokio-postgres client or transaction, so the node
+//! (pooled native connections) and the edge (one socket per request inside the Worker) run the
+//! same statements. Statements go through `query_typed`, which sends parse, bind and execute in
+//! one round trip: no prepare round trip and no statement cache needed.
+//!
+//! - [`tx`]: the one transaction-with-retry point.
+//! - [`users`], [`sessions`]: accounts and auth sessions with their refresh tokens.
+//! - [`conversations`], [`events`]: membership and the per-conversation event log.
+//! - [`notify`]: what commits announce on the NOTIFY channel.
+//! - [`presence`]: node leases and the realtime connections each node holds.
+//! - `schema` (native only): the migrations.
 
 pub mod conversations;
 pub mod events;
 pub mod notify;
+pub mod presence;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod schema;
 pub mod sessions;
+pub mod tx;
 pub mod users;
 
 use tokio_postgres::error::SqlState;
@@ -27,6 +39,9 @@ pub enum StoreError {
     /// A stored value could not be decoded (a bug or a manual edit).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A schema migration failed.
+    #[error("migration: {0}")]
+    Migrate(String),
     /// Anything else, connection loss included.
     #[error("database: {0}")]
     Db(tokio_postgres::Error),
@@ -58,6 +73,3 @@ impl StoreError {
         matches!(self, Self::Retry(_))
     }
 }
-
-/// How many times a transaction that hit a conflict is run again before giving up.
-pub const MAX_TX_ATTEMPTS: usize = 4;

@@ -7,6 +7,7 @@ use tokio_postgres::GenericClient;
 
 use super::{StoreError, Type};
 use crate::ids::{ConversationId, Seq, SessionId, UserId};
+use crate::model::{ReadReceipt, TypingIndicator};
 
 /// The one channel every node LISTENs on. One channel keeps notices in commit order across kinds
 /// (a conversation's membership notice always precedes its first events notice).
@@ -39,21 +40,9 @@ pub enum Notice {
         session_id: SessionId,
     },
     /// A member's read position moved.
-    Read {
-        /// Conversation.
-        conversation_id: ConversationId,
-        /// Reader.
-        user_id: UserId,
-        /// New read seq.
-        seq: Seq,
-    },
+    Read(ReadReceipt),
     /// A member is typing.
-    Typing {
-        /// Conversation.
-        conversation_id: ConversationId,
-        /// Typist.
-        user_id: UserId,
-    },
+    Typing(TypingIndicator),
 }
 
 impl Notice {

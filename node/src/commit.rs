@@ -1,0 +1,93 @@
+//! Group commit: sends that arrive over this node's connections are queued, and a worker sends
+//! whatever has queued up (up to `max_batch`) as one batch of the send use case
+//! ([`parley_shared::service::messages::send_batch`]): one transaction, one NOTIFY. Under load
+//! the batch grows by itself; when idle a send commits alone with no added wait.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use deadpool_postgres::Pool;
+use parley_shared::ApiError;
+use parley_shared::model::Event;
+use parley_shared::service::messages::{SendRequest, send_batch};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tracing::warn;
+
+use crate::db;
+
+struct Request {
+    send: SendRequest,
+    reply: oneshot::Sender<Result<Event, ApiError>>,
+}
+
+/// Handle to the commit workers.
+#[derive(Clone)]
+pub struct Committer {
+    tx: mpsc::Sender<Request>,
+}
+
+/// The outcome of a queued send, once committed.
+pub type Pending = oneshot::Receiver<Result<Event, ApiError>>;
+
+impl Committer {
+    /// Starts `workers` commit workers, each committing up to `max_batch` sends per transaction.
+    pub fn spawn(pool: Pool, max_batch: usize, workers: usize) -> Self {
+        let (tx, rx) = mpsc::channel::<Request>(max_batch.max(1) * 64);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..workers.max(1) {
+            tokio::spawn(worker(pool.clone(), rx.clone(), max_batch.max(1)));
+        }
+        Self { tx }
+    }
+
+    /// Queues a send; the receiver yields the stored event or the reason it was not stored.
+    /// Waits if the queue is full (back-pressure on the sending connection).
+    pub async fn submit(&self, send: SendRequest) -> Pending {
+        let (reply, rx) = oneshot::channel();
+        if let Err(mpsc::error::SendError(req)) = self.tx.send(Request { send, reply }).await {
+            let _ = req.reply.send(Err(ApiError::internal("commit workers stopped")));
+        }
+        rx
+    }
+}
+
+async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: usize) {
+    let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    loop {
+        {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            batch.push(first);
+            while batch.len() < max_batch {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+        }
+        let sends: Vec<SendRequest> = batch.iter().map(|r| r.send.clone()).collect();
+        let n = sends.len();
+        let started = Instant::now();
+        let outcome = match db::get(&pool).await {
+            Ok(mut conn) => send_batch(&mut conn, sends).await,
+            Err(e) => Err(e),
+        };
+        metrics::histogram!("parley_commit_batch_size").record(n as f64);
+        metrics::histogram!("parley_commit_seconds").record(started.elapsed().as_secs_f64());
+        match outcome {
+            Ok(results) => {
+                for (req, res) in batch.drain(..).zip(results) {
+                    let _ = req.reply.send(res);
+                }
+            }
+            Err(e) => {
+                // Nothing of the batch was stored (the transaction rolled back): every sender
+                // gets the error and may retry with the same client_msg_id.
+                warn!("group commit of {n} sends failed: {e:?}");
+                for req in batch.drain(..) {
+                    let _ = req.reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}

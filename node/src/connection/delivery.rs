@@ -1,0 +1,149 @@
+//! From the hub to the client: every push passes the hold (until the first sync), then the
+//! connection's seq positions, which send each event once and in order and fill gaps from the
+//! database first. Also the catch-up after the connection lagged behind the hub.
+
+use parley_shared::ids::{ConversationId, Seq};
+use parley_shared::model::Event;
+use parley_shared::positions::Verdict;
+use parley_shared::protocol::{SYNC_REPLAY_LIMIT, ServerFrame};
+use parley_shared::service::realtime;
+use tracing::warn;
+
+use super::Connection;
+use super::sink::{FrameSink, SinkError};
+use crate::db;
+use crate::fanout::hub::Push;
+
+impl<S: FrameSink> Connection<S> {
+    /// A push from the hub: held until the first sync, applied after.
+    pub(crate) async fn on_push(&mut self, push: Push) -> Result<(), SinkError> {
+        match self.hold.offer(push) {
+            None => Ok(()),
+            Some(push) => self.apply(push).await,
+        }
+    }
+
+    async fn apply(&mut self, push: Push) -> Result<(), SinkError> {
+        match push {
+            Push::Event(ev) => self.deliver(&ev).await,
+            Push::Joined(conv, seq) => {
+                // Follow from the seq the conversation had when the user joined, unless
+                // already followed.
+                if !self.positions.contains(&conv) {
+                    self.positions.follow(conv, seq);
+                }
+                Ok(())
+            }
+            Push::Read(r) => self.send(&ServerFrame::Read(r)).await,
+            Push::Typing(t) => {
+                if t.user_id == self.claims.user_id {
+                    return Ok(());
+                }
+                self.send(&ServerFrame::Typing(t)).await
+            }
+        }
+    }
+
+    /// Sends `ev` if it is the next event of its conversation, filling any gap before it.
+    pub(crate) async fn deliver(&mut self, ev: &Event) -> Result<(), SinkError> {
+        let conv = ev.conversation_id;
+        match self.positions.check(&conv, ev.seq) {
+            Verdict::Duplicate => Ok(()),
+            Verdict::Emit => self.send_event(ev).await,
+            Verdict::Gap { after, before } => {
+                metrics::counter!("parley_connection_gap_fills_total").increment(1);
+                if !self.fill_gap(conv, after, before).await? {
+                    // Never skip over a gap: drop this event too; the next one (or the client's
+                    // sync) retries the fill.
+                    return Ok(());
+                }
+                self.send_event(ev).await
+            }
+        }
+    }
+
+    /// Sends `after + 1 ..= before - 1` from the database. False when they could not all be
+    /// read (a seq commits only after every lower one, so they always should be).
+    async fn fill_gap(&mut self, conv: ConversationId, after: Seq, before: Seq) -> Result<bool, SinkError> {
+        let missing = match db::get(&self.node.pool).await {
+            Ok(db) => realtime::events_after(&*db, &[(conv, after)], before - after - 1).await,
+            Err(e) => Err(e),
+        };
+        match missing {
+            Ok(list) => {
+                for m in &list {
+                    self.send_event(m).await?;
+                }
+                let filled = self.positions.get(&conv) == Some(before - 1);
+                if !filled {
+                    warn!(%conv, seq = before, "gap not filled; waiting for the next event");
+                }
+                Ok(filled)
+            }
+            Err(e) => {
+                warn!("gap fill failed: {e:?}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Sends an event whose seq is past the conversation's position, and advances it.
+    pub(crate) async fn send_event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        if !self.positions.advance(ev.conversation_id, ev.seq) {
+            return Ok(());
+        }
+        metrics::counter!("parley_events_sent_total").increment(1);
+        self.send(&ServerFrame::event(ev.clone())).await
+    }
+
+    /// Re-reads every followed conversation past the connection's positions (after lag, or when
+    /// a non-syncing client's hold ends).
+    pub(crate) async fn catch_up(&mut self) -> Result<(), SinkError> {
+        let db = match db::get(&self.node.pool).await {
+            Ok(db) => db,
+            Err(e) => {
+                warn!("catch-up: {e:?}");
+                return Ok(());
+            }
+        };
+        if let Ok(list) = realtime::memberships(&*db, self.claims.user_id).await {
+            for (conv, _) in list {
+                // A conversation joined while lagging is new to this client: from its start.
+                if !self.positions.contains(&conv) {
+                    self.positions.follow(conv, 0);
+                }
+            }
+        }
+        loop {
+            let positions: Vec<(ConversationId, Seq)> = self.positions.iter().collect();
+            let list = match realtime::events_after(&*db, &positions, SYNC_REPLAY_LIMIT).await {
+                Ok(l) => l,
+                Err(e) => {
+                    warn!("catch-up: {e:?}");
+                    return Ok(());
+                }
+            };
+            let n = list.len();
+            for ev in &list {
+                self.send_event(ev).await?;
+            }
+            if n < SYNC_REPLAY_LIMIT as usize {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ends the hold: what was held is applied in order (after a catch-up when some of it was
+    /// dropped, or when the client never synced).
+    pub(crate) async fn release_hold(&mut self, catch_up: bool) -> Result<(), SinkError> {
+        self.hold_until = None;
+        let released = self.hold.release();
+        if released.overflowed || catch_up {
+            self.catch_up().await?;
+        }
+        for push in released.items {
+            self.apply(push).await?;
+        }
+        Ok(())
+    }
+}

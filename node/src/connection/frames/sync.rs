@@ -1,0 +1,42 @@
+//! `sync`: replays what the client missed from its positions, then `synced`, then ends the hold
+//! on live events.
+
+use std::collections::BTreeMap;
+
+use parley_shared::ids::{ConversationId, Seq};
+use parley_shared::protocol::{RequestId, ServerFrame};
+use parley_shared::service::realtime;
+
+use crate::connection::sink::{FrameSink, SinkError};
+use crate::connection::{Connection, log_internal};
+use crate::db;
+
+/// Replays listed conversations from the client's positions and the latest event of the
+/// others (the plan is [`parley_shared::positions::SyncPlan`]).
+pub(super) async fn sync<S: FrameSink>(
+    c: &mut Connection<S>,
+    id: RequestId,
+    wanted: BTreeMap<ConversationId, Seq>,
+) -> Result<(), SinkError> {
+    let fetched = match db::get(&c.node.pool).await {
+        Ok(db) => realtime::sync(&*db, c.claims.user_id, &wanted).await,
+        Err(e) => Err(e),
+    };
+    let (plan, replay, latest) = match fetched {
+        Ok(f) => f,
+        Err(e) => {
+            log_internal(&e);
+            return c.send(&ServerFrame::reply_err(id, &e)).await;
+        }
+    };
+    let outcome = plan.resolve(&mut c.positions, replay, latest);
+    for ev in outcome.send {
+        metrics::counter!("parley_events_sent_total").increment(1);
+        c.send(&ServerFrame::event(ev)).await?;
+    }
+    c.send(&ServerFrame::Synced { id, truncated: outcome.truncated }).await?;
+    if c.hold.is_holding() {
+        c.release_hold(false).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `typing`: forwarded to the conversation's other members, at most every [`TYPING_EVERY`] per
+//! conversation and connection; never stored.
+
+use std::time::{Duration, Instant};
+
+use parley_shared::ids::ConversationId;
+use parley_shared::protocol::ServerFrame;
+use parley_shared::rules;
+use parley_shared::service::realtime;
+use tracing::warn;
+
+use crate::connection::Connection;
+use crate::connection::sink::{FrameSink, SinkError};
+use crate::db;
+
+/// A typing indicator is forwarded at most this often per conversation and connection.
+const TYPING_EVERY: Duration = Duration::from_secs(2);
+
+/// Announces that the user is typing; 404 for a conversation the connection does not follow.
+pub(super) async fn typing<S: FrameSink>(c: &mut Connection<S>, conv: ConversationId) -> Result<(), SinkError> {
+    if let Err(e) = rules::conversations::require_member(c.positions.contains(&conv)) {
+        return c.send(&ServerFrame::api_error(&e)).await;
+    }
+    let now = Instant::now();
+    if c.typing.get(&conv).is_some_and(|t| now.duration_since(*t) < TYPING_EVERY) {
+        return Ok(());
+    }
+    c.typing.insert(conv, now);
+    let sent = match db::get(&c.node.pool).await {
+        Ok(db) => realtime::typing(&*db, conv, c.claims.user_id).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = sent {
+        warn!("typing notice failed: {e:?}");
+    }
+    Ok(())
+}

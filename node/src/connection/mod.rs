@@ -1,0 +1,235 @@
+//! One authenticated realtime connection, whatever its transport: transports (WebSocket, QUIC)
+//! only turn bytes into [`Inbound`] items and [`ServerFrame`]s into bytes; every protocol rule is
+//! here, once, split by concern:
+//!
+//! - [`handshake`]: authenticating with the upgrade or a first `auth` frame.
+//! - [`frames`]: one function per client frame (`send`, `sync`, `read`, `typing`, `ping`).
+//! - [`delivery`]: pushes from the hub through the connection's seq positions (duplicates
+//!   dropped, gaps filled from the database), the hold until the first sync, catch-up after lag.
+//! - [`sink`]: the transport's writing half; [`end`]: why a connection ended.
+//!
+//! This module is the thin runtime: it registers the connection, then drives one loop that
+//! waits on the client, the hub, pending sends and the hold's deadline.
+//!
+//! Ordering: the connection keeps, per conversation, the highest seq it has sent
+//! ([`Positions`]). An event is sent only if it is the next one; an older one is dropped as a
+//! duplicate; a newer one means a gap, filled from the database first. So a client never sees a
+//! gap or a reordering, whatever the hub, the LISTEN connection or the queue did.
+
+pub mod delivery;
+pub mod end;
+pub mod frames;
+pub mod handshake;
+pub mod sink;
+
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures_util::stream::FuturesOrdered;
+use futures_util::{Stream, StreamExt};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parley_shared::ApiError;
+use parley_shared::auth::AccessClaims;
+use parley_shared::ids::{ConnectionId, ConversationId};
+use parley_shared::model::Event;
+use parley_shared::positions::{Hold, Positions};
+use parley_shared::protocol::{Ready, RequestId, ServerFrame};
+use parley_shared::service::realtime;
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use crate::db;
+use crate::fanout::hub::{CONNECTION_QUEUE, ConnSignal, Push, Registration};
+use crate::presence;
+use crate::state::NodeState;
+pub use end::Disconnect;
+pub use handshake::{authenticate, await_auth};
+pub use sink::{FrameSink, SinkError};
+
+/// How long live events wait for the client's first `sync`.
+pub const HOLD_FOR: Duration = Duration::from_secs(1);
+/// How long an unauthenticated connection may take to send `auth`.
+pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most sends of one connection awaiting their commit; beyond it the connection stops reading.
+const MAX_IN_FLIGHT: usize = 1024;
+/// Most live pushes held before the first sync; beyond it they are re-read from the database.
+const MAX_HELD: usize = 10_000;
+/// Sustained frames per second one connection may send, and the burst it may send at once.
+const FRAMES_PER_SEC: u32 = 500;
+const FRAME_BURST: u32 = 2000;
+
+/// What a transport hands the connection.
+#[derive(Debug)]
+pub enum Inbound {
+    /// One frame's bytes (a WebSocket text/binary message, a QUIC length-prefixed frame).
+    Frame(Vec<u8>),
+    /// The peer sent a frame over the size limit; the transport cannot continue.
+    TooLarge,
+    /// The peer closed or the transport failed.
+    Closed,
+}
+
+/// A send waiting for the group commit.
+pub(crate) type PendingSend = Pin<Box<dyn Future<Output = (RequestId, Result<Event, ApiError>)> + Send>>;
+
+/// A connection's state: who it is, what it has sent, what it holds back.
+pub struct Connection<S: FrameSink> {
+    pub(crate) node: Arc<NodeState>,
+    pub(crate) claims: AccessClaims,
+    pub(crate) sink: S,
+    /// The last seq sent, per followed conversation.
+    pub(crate) positions: Positions,
+    /// Live pushes held until the first sync.
+    pub(crate) hold: Hold<Push>,
+    /// When the hold ends by itself if the client never syncs.
+    pub(crate) hold_until: Option<Instant>,
+    /// When the user's typing was last forwarded, per conversation.
+    pub(crate) typing: std::collections::HashMap<ConversationId, Instant>,
+    pub(crate) limiter: DefaultDirectRateLimiter,
+}
+
+/// Runs an authenticated connection until it ends.
+pub async fn run<I, S>(node: Arc<NodeState>, claims: AccessClaims, transport: &'static str, mut inbound: I, mut sink: S)
+where
+    I: Stream<Item = Inbound> + Unpin + Send,
+    S: FrameSink,
+{
+    let id = ConnectionId::new();
+    let memberships = match db::get(&node.pool).await {
+        Ok(db) => realtime::memberships(&*db, claims.user_id).await,
+        Err(e) => Err(e),
+    };
+    let memberships = match memberships {
+        Ok(m) => m,
+        Err(e) => {
+            warn!("connection start failed: {e:?}");
+            finish(&mut sink, &Disconnect::Unavailable).await;
+            return;
+        }
+    };
+    let (tx, mut rx) = mpsc::channel(CONNECTION_QUEUE);
+    let signal = Arc::new(ConnSignal::default());
+    node.hub
+        .register(Registration {
+            conn: id,
+            user: claims.user_id,
+            session: claims.session_id,
+            tx,
+            signal: signal.clone(),
+            memberships: memberships.clone(),
+        })
+        .await;
+    presence::connected(&node, id, claims, transport);
+    metrics::gauge!("parley_connections", "transport" => transport).increment(1.0);
+
+    let quota = Quota::per_second(NonZeroU32::new(FRAMES_PER_SEC).expect("nonzero"))
+        .allow_burst(NonZeroU32::new(FRAME_BURST).expect("nonzero"));
+    let mut positions = Positions::new();
+    for (conv, seq) in memberships {
+        positions.follow(conv, seq);
+    }
+    let mut c = Connection {
+        node: node.clone(),
+        claims,
+        sink,
+        positions,
+        hold: Hold::new(MAX_HELD),
+        hold_until: Some(Instant::now() + HOLD_FOR),
+        typing: Default::default(),
+        limiter: RateLimiter::direct(quota),
+    };
+    let ready = ServerFrame::Ready(Ready {
+        user_id: claims.user_id,
+        session_id: claims.session_id,
+        node_id: node.node_id.clone(),
+    });
+    let end = match c.sink.send(&ready).await {
+        Err(_) => Disconnect::SinkFailed,
+        Ok(()) => c.run_loop(&mut inbound, &mut rx, &signal).await,
+    };
+    finish(&mut c.sink, &end).await;
+    metrics::counter!("parley_disconnects_total", "reason" => end.label()).increment(1);
+    node.hub.unregister(id);
+    presence::disconnected(&node, id);
+    metrics::gauge!("parley_connections", "transport" => transport).decrement(1.0);
+}
+
+/// Tells the client why (when there is something to tell) and closes.
+async fn finish<S: FrameSink>(sink: &mut S, end: &Disconnect) {
+    if let Some(frame) = end.frame() {
+        let _ = sink.send(&frame).await;
+    }
+    let (close, text) = end.close();
+    sink.close(close, text).await;
+}
+
+impl<S: FrameSink> Connection<S> {
+    async fn run_loop<I>(&mut self, inbound: &mut I, rx: &mut mpsc::Receiver<Push>, signal: &ConnSignal) -> Disconnect
+    where
+        I: Stream<Item = Inbound> + Unpin + Send,
+    {
+        let mut pending: FuturesOrdered<PendingSend> = FuturesOrdered::new();
+        loop {
+            let hold_deadline = self.hold_until.map(tokio::time::Instant::from_std);
+            let result = tokio::select! {
+                biased;
+                _ = signal.wake.notified() => {
+                    if let Some(evict) = signal.take_eviction() {
+                        return Disconnect::Evicted(evict.code, evict.message);
+                    }
+                    if signal.lagged.swap(false, Ordering::AcqRel) {
+                        tracing::debug!("connection lagged; catching up from the database");
+                        self.catch_up().await
+                    } else {
+                        Ok(())
+                    }
+                }
+                Some((id, outcome)) = pending.next(), if !pending.is_empty() => {
+                    let frame = match outcome {
+                        Ok(ev) => ServerFrame::reply_ok(id, ev),
+                        Err(e) => {
+                            log_internal(&e);
+                            ServerFrame::reply_err(id, &e)
+                        }
+                    };
+                    self.sink.send(&frame).await
+                }
+                Some(push) = rx.recv() => self.on_push(push).await,
+                _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
+                    // The client never synced: deliver live events from the moment it connected.
+                    self.release_hold(true).await
+                }
+                item = inbound.next(), if pending.len() < MAX_IN_FLIGHT => match item {
+                    Some(Inbound::Frame(bytes)) => frames::dispatch(self, &bytes, &mut pending).await,
+                    Some(Inbound::TooLarge) => return Disconnect::FrameTooLarge,
+                    Some(Inbound::Closed) | None => return Disconnect::ClientClosed,
+                },
+            };
+            if result.is_err() {
+                return Disconnect::SinkFailed;
+            }
+        }
+    }
+
+    /// Writes one frame to the client.
+    pub(crate) async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
+        self.sink.send(frame).await
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The cause of an internal error goes to the log, never to the client.
+pub(crate) fn log_internal(e: &ApiError) {
+    if let Some(d) = &e.detail {
+        warn!("internal error: {d}");
+    }
+}

@@ -1,0 +1,235 @@
+//! QUIC (quinn + rustls, TLS 1.3 only, ALPN `parley/1` only): the client opens one bidirectional
+//! stream and sends `{"type":"auth","token":...}` first; both directions carry frames as a 4-byte
+//! big-endian length and the JSON bytes ([`parley_shared::protocol::framing`]).
+//!
+//! Connection-level ends are QUIC application closes with [`Close::quic_code`], the WebSocket close
+//! code in hex digits, so clients of either transport handle them the same way. The certificate
+//! comes from [`cert`].
+//!
+//! Mobile radios: the node allows [`MAX_IDLE_TIMEOUT`] of silence and never sends keep-alives
+//! itself; clients send a keep-alive every [`CLIENT_KEEP_ALIVE`] (under the ~30 s a typical NAT
+//! keeps a UDP mapping), so the radio sleeps between those small packets. Connection migration
+//! stays on: a phone moving from Wi-Fi to cellular keeps its connection and its session.
+
+pub mod cert;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use futures_util::Stream;
+use parley_shared::protocol::framing::{self, FrameDecoder};
+use parley_shared::protocol::{ALPN, Close, ServerFrame};
+use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
+use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
+use tracing::{debug, info, warn};
+
+pub use cert::{CertError, Identity};
+
+use crate::connection::{self, AUTH_TIMEOUT, FrameSink, Inbound, SinkError};
+use crate::state::NodeState;
+
+/// Longest silence before the node drops a connection. Negotiated: the smaller of this and
+/// the client's value applies.
+pub const MAX_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// The keep-alive interval clients should use (documented; the node sends none of its own).
+pub const CLIENT_KEEP_ALIVE: Duration = Duration::from_secs(25);
+/// How long a closing connection waits for the peer to acknowledge its last frames (the
+/// `error` frame before a close) before the CONNECTION_CLOSE discards anything unsent.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
+/// Bytes read from the stream at once.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// QUIC set-up failures.
+#[derive(Debug, thiserror::Error)]
+pub enum QuicError {
+    /// No certificate.
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    /// The certificate and key do not make a TLS 1.3 configuration.
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    /// quinn refused the TLS configuration.
+    #[error("QUIC TLS configuration: {0}")]
+    QuicTls(String),
+    /// Binding the UDP socket.
+    #[error("binding QUIC on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// The rustls + quinn server configuration: TLS 1.3 only, ALPN `parley/1` only, no 0-RTT (an
+/// auth frame in early data could be replayed), one client-opened bidirectional stream,
+/// migration on, the idle timeout above.
+pub fn server_config(identity: &Identity) -> Result<quinn::ServerConfig, QuicError> {
+    // Explicit provider: reqwest brings rustls' aws-lc-rs provider too, so there is no
+    // unambiguous process-wide default.
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(identity.certs.clone(), identity.key.clone_key())?;
+    tls.alpn_protocols = vec![ALPN.to_vec()];
+    tls.max_early_data_size = 0;
+    let crypto = QuicServerConfig::try_from(tls).map_err(|e| QuicError::QuicTls(e.to_string()))?;
+
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_idle_timeout(Some(MAX_IDLE_TIMEOUT.try_into().expect("120 s fits a QUIC varint")))
+        .keep_alive_interval(None)
+        .max_concurrent_bidi_streams(VarInt::from_u32(1))
+        .max_concurrent_uni_streams(VarInt::from_u32(0))
+        // The protocol has no datagrams: refuse them rather than buffer them.
+        .datagram_receive_buffer_size(None);
+    let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+    server.transport_config(Arc::new(transport));
+    server.migration(true);
+    Ok(server)
+}
+
+/// Binds the UDP socket (port 0: any free port; ask the endpoint's `local_addr`).
+pub fn bind(addr: std::net::SocketAddr, identity: &Identity) -> Result<Endpoint, QuicError> {
+    let config = server_config(identity)?;
+    Endpoint::server(config, addr).map_err(|source| QuicError::Bind { addr, source })
+}
+
+/// Accepts connections until the endpoint closes; refuses new ones once the node drains.
+pub async fn accept_loop(state: Arc<NodeState>, endpoint: Endpoint) {
+    while let Some(incoming) = endpoint.accept().await {
+        if state.draining.load(Ordering::Acquire) {
+            incoming.refuse();
+            continue;
+        }
+        tokio::spawn(serve_connection(state.clone(), incoming));
+    }
+}
+
+/// After the connections were told `going_away`: waits (bounded) for them to close, then closes
+/// the endpoint and waits (bounded) for the closes to be delivered.
+pub async fn shutdown(endpoint: &Endpoint, bound: Duration) {
+    let deadline = tokio::time::Instant::now() + bound;
+    while endpoint.open_connections() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let left = endpoint.open_connections();
+    if left > 0 {
+        info!("closing {left} remaining QUIC connections");
+    }
+    endpoint.close(VarInt::from_u32(Close::GoingAway.quic_code()), b"node shutting down");
+    if tokio::time::timeout_at(
+        deadline.max(tokio::time::Instant::now() + Duration::from_millis(200)),
+        endpoint.wait_idle(),
+    )
+    .await
+    .is_err()
+    {
+        warn!("QUIC endpoint not idle in time; exiting anyway");
+    }
+}
+
+async fn serve_connection(state: Arc<NodeState>, incoming: quinn::Incoming) {
+    let remote = incoming.remote_address();
+    let conn = match incoming.await {
+        Ok(c) => c,
+        Err(e) => {
+            // Includes a client offering only foreign ALPNs: rustls ends the handshake with
+            // no_application_protocol.
+            metrics::counter!("parley_quic_refused_total", "reason" => "handshake").increment(1);
+            debug!(%remote, "QUIC handshake failed: {e}");
+            return;
+        }
+    };
+    let alpn = conn.handshake_data().and_then(|h| h.downcast::<HandshakeData>().ok()).and_then(|h| h.protocol);
+    if alpn.as_deref() != Some(ALPN) {
+        metrics::counter!("parley_quic_refused_total", "reason" => "alpn").increment(1);
+        debug!(%remote, "QUIC connection without ALPN parley/1; closing");
+        conn.close(VarInt::from_u32(Close::Protocol.quic_code()), b"ALPN parley/1 required");
+        return;
+    }
+    let (send, recv) = match tokio::time::timeout(AUTH_TIMEOUT, conn.accept_bi()).await {
+        Ok(Ok(streams)) => streams,
+        Ok(Err(e)) => {
+            debug!(%remote, "QUIC connection ended before its stream: {e}");
+            return;
+        }
+        Err(_) => {
+            conn.close(VarInt::from_u32(Close::Protocol.quic_code()), b"no stream opened in time");
+            return;
+        }
+    };
+    let mut sink = QuicSink { send, conn: conn.clone() };
+    let mut inbound = inbound(recv);
+    let Some(claims) = connection::await_auth(&state, &mut inbound, &mut sink).await else {
+        return;
+    };
+    connection::run(state, claims, "quic", inbound, sink).await;
+}
+
+/// The writing half: the connection's one stream, and the connection for closing.
+pub struct QuicSink {
+    send: SendStream,
+    conn: Connection,
+}
+
+impl FrameSink for QuicSink {
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
+        let wire = framing::encode(frame.to_json().as_bytes()).map_err(|e| {
+            warn!("not sending a frame: {e}");
+            SinkError(e.to_string())
+        })?;
+        self.send.write_all(&wire).await.map_err(|e| SinkError(e.to_string()))
+    }
+
+    async fn close(&mut self, reason: Close, text: &str) {
+        // Let the peer receive what was written (the `error` frame before a close) first.
+        if self.send.finish().is_ok() {
+            let _ = tokio::time::timeout(FLUSH_TIMEOUT, self.send.stopped()).await;
+        }
+        let text: String = text.chars().take(100).collect();
+        self.conn.close(VarInt::from_u32(reason.quic_code()), text.as_bytes());
+    }
+}
+
+/// Frames from the stream: a [`FrameDecoder`] fed by reads. A length prefix over the limit
+/// yields [`Inbound::TooLarge`] at once (the connection core closes this connection only).
+fn inbound(recv: RecvStream) -> impl Stream<Item = Inbound> + Unpin + Send {
+    struct Reader {
+        recv: RecvStream,
+        decoder: FrameDecoder,
+        buf: Box<[u8]>,
+    }
+    let reader = Reader { recv, decoder: FrameDecoder::new(), buf: vec![0u8; READ_CHUNK].into_boxed_slice() };
+    Box::pin(futures_util::stream::unfold(Some(reader), |state| async move {
+        let mut r = state?;
+        loop {
+            match r.decoder.next_frame() {
+                Ok(Some(frame)) => return Some((Inbound::Frame(frame), Some(r))),
+                Ok(None) => {}
+                Err(e) => {
+                    debug!("QUIC framing: {e}");
+                    return Some((Inbound::TooLarge, None));
+                }
+            }
+            match r.recv.read(&mut r.buf).await {
+                Ok(Some(n)) => r.decoder.push(&r.buf[..n]),
+                // The client finished its stream or the connection ended.
+                Ok(None) | Err(_) => return Some((Inbound::Closed, None)),
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn self_signed_identity_makes_a_server_config() {
+        let id = Identity::self_signed().expect("self-signed");
+        server_config(&id).expect("server config");
+    }
+}

@@ -1,0 +1,92 @@
+//! [`Call`]: one request as a handler sees it, with the helpers every handler uses to read it
+//! (the caller's identity, the JSON body, the query, path ids).
+
+use std::str::FromStr;
+
+use serde::de::DeserializeOwned;
+
+use super::{MAX_BODY_BYTES, Request};
+use crate::auth::AccessClaims;
+use crate::error::ApiError;
+use crate::service::{Env, accounts};
+
+/// A request routed to its handler.
+pub struct Call<'a, E> {
+    /// The host.
+    pub env: &'a E,
+    /// The request.
+    pub req: &'a Request<'a>,
+    params: Vec<(&'static str, &'a str)>,
+}
+
+impl<'a, E: Env> Call<'a, E> {
+    /// A call with the path's captured segments.
+    pub fn new(env: &'a E, req: &'a Request<'a>, params: Vec<(&'static str, &'a str)>) -> Self {
+        Call { env, req, params }
+    }
+
+    /// The caller's verified identity from `Authorization: Bearer`; 401 without one.
+    pub fn caller(&self) -> Result<AccessClaims, ApiError> {
+        accounts::authenticate_bearer(self.env.verifier(), self.req.authorization)
+    }
+
+    /// The JSON body as `T`; a 400 whose message names the offending field.
+    pub fn body<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_body(self.req.body)
+    }
+
+    /// The query string.
+    pub fn query(&self) -> Query {
+        Query::parse(self.req.query)
+    }
+
+    /// The path segment `{name}` as an id; one that cannot be an id is a 404 naming `what`, the
+    /// same answer as an id that does not exist.
+    pub fn id<T: FromStr>(&self, name: &str, what: &str) -> Result<T, ApiError> {
+        let raw = self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_default();
+        raw.parse().map_err(|_| ApiError::not_found(format!("{what} not found")))
+    }
+}
+
+/// Parses a JSON body into `T`; serde's message names the offending field.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes")));
+    }
+    let bytes = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::invalid(format!("invalid JSON body: {inner}"))
+        } else if path == "." {
+            // Missing and unknown fields are reported at the root; serde's message names them.
+            ApiError::invalid(format!("invalid request body: {inner}"))
+        } else {
+            ApiError::invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// Query-string parameters.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    /// Parses `a=1&b=x` (percent-decoded).
+    pub fn parse(raw: Option<&str>) -> Self {
+        Self(form_urlencoded::parse(raw.unwrap_or("").as_bytes()).into_owned().collect())
+    }
+
+    /// The first value of `key`.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of `key` as an integer; a 400 naming `key` when it is not one.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|v| v.parse::<i64>().map_err(|_| ApiError::invalid(format!("{key}: not an integer"))))
+            .transpose()
+    }
+}

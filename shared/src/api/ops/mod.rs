@@ -1,0 +1,4 @@
+//! Liveness and readiness.
+
+pub mod healthz;
+pub mod readyz;

@@ -1,0 +1,29 @@
+//! `GET /v1/users/me`.
+
+use crate::api::prelude::*;
+use crate::service::users;
+
+/// The route.
+pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/me");
+
+/// The caller's profile
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = ROUTE.path,
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller.", body = User),
+        (
+            status = 401,
+            description = "`unauthorized`: missing, expired or invalid access token, or the account no longer \
+                exists.",
+            body = ErrorEnvelope
+        ),
+        ServerErrors,
+    ),
+))]
+pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
+    let me = call.caller()?;
+    Ok(Response::json(200, &users::me(call.env, &me).await?))
+}

@@ -1,0 +1,5 @@
+//! `/v1/users/*`: profiles and search.
+
+pub mod get;
+pub mod me;
+pub mod search;

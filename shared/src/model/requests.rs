@@ -1,0 +1,98 @@
+//! REST request bodies. Every one refuses unknown fields, so a misspelt field is a 400 naming it
+//! rather than silently ignored.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{Seq, UserId};
+use crate::model::event::MessageDraft;
+
+/// `POST /v1/auth/register`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    /// 3–32 of `[a-z0-9_.]`, case-insensitive (stored lower-case), unique.
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 32))]
+    pub username: String,
+    /// 8–256 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
+    pub password: String,
+    /// Shown in clients; defaults to the username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub display_name: Option<String>,
+    /// Names the first session's device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub device_name: Option<String>,
+}
+
+/// `POST /v1/auth/login`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// The account's username (any case).
+    pub username: String,
+    /// Its password.
+    pub password: String,
+    /// Names the new session's device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub device_name: Option<String>,
+}
+
+/// `POST /v1/auth/refresh`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Refresh {
+    /// The current refresh token (single use).
+    pub refresh_token: String,
+}
+
+/// `POST /v1/conversations/direct`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OpenDirect {
+    /// The other participant.
+    pub user_id: UserId,
+}
+
+/// `POST /v1/conversations/{id}/read`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    /// Read up to and including this seq (never moves back).
+    #[cfg_attr(feature = "openapi", schema(value_type = i64, minimum = 0))]
+    pub seq: Seq,
+}
+
+/// `POST /v1/conversations/{id}/messages`: a `MessageDraft`, nothing else.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// The message.
+    #[serde(flatten)]
+    pub message: MessageDraft,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn send_refuses_unknown_fields_and_names_bad_ones() {
+        let ok: SendMessage = serde_json::from_str(r#"{"client_msg_id":"a","text":"hi"}"#).unwrap();
+        assert_eq!(ok.message.text.as_deref(), Some("hi"));
+        let e = serde_json::from_str::<SendMessage>(r#"{"client_msg_id":"a","text":"hi","bogus":1}"#).unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let e = serde_json::from_str::<SendMessage>(r#"{"client_msg_id":"a","text":42}"#).unwrap_err();
+        assert!(e.to_string().contains("text"), "{e}");
+        let wire = serde_json::to_value(&ok).unwrap();
+        assert_eq!(wire["client_msg_id"], "a");
+    }
+}

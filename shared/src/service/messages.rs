@@ -1,0 +1,159 @@
+//! Sending messages and reading a conversation's log.
+//!
+//! A send, whichever door it came through, is [`send_batch`]: each draft is validated alone
+//! ([`rules::messages::prepare`]), the facts of the whole batch are fetched in one round trip,
+//! [`rules::messages::check_send`] decides each message, and the accepted ones are appended in one
+//! transaction with one NOTIFY. REST sends (node and edge) are a batch of one; the node's group
+//! commit batches its sockets' sends.
+
+use tokio_postgres::Client;
+
+use super::Env;
+use crate::auth::AccessClaims;
+use crate::error::ApiError;
+use crate::ids::{ConversationId, Seq, UserId};
+use crate::model::{Event, EventPage, MessageDraft, NewMessage, SendMessage};
+use crate::rules;
+use crate::store::events::{self, Page};
+use crate::store::tx::transact;
+use crate::store::{StoreError, conversations};
+
+/// One send as it arrives: who, where, what.
+#[derive(Clone, Debug)]
+pub struct SendRequest {
+    /// The authenticated sender.
+    pub sender: UserId,
+    /// The target conversation.
+    pub conversation_id: ConversationId,
+    /// What they wrote.
+    pub draft: MessageDraft,
+}
+
+/// Sends a batch in one transaction (retried on conflicts), one outcome per request, in order.
+/// Idempotent on `(sender, client_msg_id)`: a retry gets the stored event again, and two copies
+/// in one batch share the first one's outcome. Refused sends write nothing. `Err` only when the
+/// transaction itself failed: then nothing of the batch was stored.
+pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<Result<Event, ApiError>>, ApiError> {
+    let mut out: Vec<Option<Result<Event, ApiError>>> = Vec::with_capacity(batch.len());
+    let mut prepared: Vec<(usize, NewMessage)> = Vec::with_capacity(batch.len());
+    for (i, r) in batch.into_iter().enumerate() {
+        match rules::messages::prepare(r.sender, r.conversation_id, r.draft) {
+            Ok(m) => {
+                prepared.push((i, m));
+                out.push(None);
+            }
+            Err(e) => out.push(Some(Err(e))),
+        }
+    }
+    let msgs: Vec<NewMessage> = prepared.iter().map(|(_, m)| m.clone()).collect();
+    let decided = transact!(db, |tx| {
+        let facts = events::send_facts(tx, &msgs).await?;
+        let mut verdicts: Vec<Decision> = Vec::with_capacity(msgs.len());
+        let mut accepted: Vec<&NewMessage> = Vec::new();
+        for (k, m) in msgs.iter().enumerate() {
+            let key = (m.sender_id, m.draft.client_msg_id.0.as_str());
+            let verdict = if let Some(ev) = facts.existing(m.sender_id, &m.draft.client_msg_id) {
+                Decision::Done(rules::messages::idempotent_retry(ev, m))
+            } else if let Some(first) =
+                msgs[..k].iter().position(|p| (p.sender_id, p.draft.client_msg_id.0.as_str()) == key)
+            {
+                Decision::SameAs(first)
+            } else {
+                match rules::messages::check_send(&facts, m) {
+                    Ok(()) => {
+                        accepted.push(m);
+                        Decision::Append(accepted.len() - 1)
+                    }
+                    Err(e) => Decision::Done(Err(e)),
+                }
+            };
+            verdicts.push(verdict);
+        }
+        let appended = events::append_messages(tx, &accepted).await.map_err(|e| match e {
+            // Another writer committed the same (sender, client_msg_id) first: the retry finds it.
+            StoreError::Unique(c) if c == "events_sender_client_msg_key" => StoreError::Retry(c),
+            e => e,
+        })?;
+        Ok((verdicts, appended))
+    })?;
+    let (verdicts, appended) = decided;
+    let mut results: Vec<Result<Event, ApiError>> = Vec::with_capacity(verdicts.len());
+    for v in verdicts {
+        let r = match v {
+            Decision::Done(r) => r,
+            Decision::Append(j) => appended[j].clone().ok_or_else(rules::conversations::not_found),
+            Decision::SameAs(first) => results[first].clone(),
+        };
+        results.push(r);
+    }
+    let mut results = results.into_iter();
+    for (i, _) in &prepared {
+        out[*i] = results.next();
+    }
+    Ok(out.into_iter().map(|r| r.expect("every request has an outcome")).collect())
+}
+
+/// How [`send_batch`] settled one prepared message.
+enum Decision {
+    /// Refused, or an idempotent retry of a stored event.
+    Done(Result<Event, ApiError>),
+    /// The `n`th appended message.
+    Append(usize),
+    /// A copy of an earlier message of the batch (the same idempotency key).
+    SameAs(usize),
+}
+
+/// `POST /v1/conversations/{id}/messages`: one send.
+pub async fn send<E: Env>(
+    env: &E,
+    me: &AccessClaims,
+    conv: ConversationId,
+    body: SendMessage,
+) -> Result<Event, ApiError> {
+    // Validate before taking a connection: a bad draft costs no database work.
+    rules::messages::prepare(me.user_id, conv, body.message.clone())?;
+    let req = SendRequest { sender: me.user_id, conversation_id: conv, draft: body.message };
+    let mut db = env.db().await?;
+    send_batch(&mut db, vec![req]).await?.pop().expect("one outcome per request")
+}
+
+/// Where a page of events starts: the query of `GET /v1/conversations/{id}/events`.
+#[derive(Clone, Debug, Default)]
+pub struct EventsQuery<'a> {
+    /// `next_cursor` of the previous page (wins over the seqs).
+    pub cursor: Option<&'a str>,
+    /// Events after this seq.
+    pub after_seq: Option<Seq>,
+    /// Events before this seq.
+    pub before_seq: Option<Seq>,
+    /// Page size.
+    pub limit: Option<i64>,
+}
+
+/// One page of a conversation's log, ascending; 404 for non-members.
+pub async fn events<E: Env>(
+    env: &E,
+    me: &AccessClaims,
+    conv: ConversationId,
+    q: EventsQuery<'_>,
+) -> Result<EventPage, ApiError> {
+    let limit = rules::pagination::limit(q.limit)?;
+    let page = match (q.cursor, q.after_seq, q.before_seq) {
+        (Some(c), _, _) => {
+            Page::from_cursor(c).ok_or_else(|| ApiError::invalid("cursor: not a cursor from this API"))?
+        }
+        (None, Some(_), Some(_)) => return Err(ApiError::invalid("after_seq, before_seq: give one, not both")),
+        (None, Some(a), None) => Page::After(a),
+        (None, None, Some(b)) => Page::Before(b),
+        (None, None, None) => Page::After(0),
+    };
+    let db = env.db().await?;
+    rules::conversations::member(conversations::membership(&*db, conv, me.user_id).await?)?;
+    let (events, more) = events::page(&*db, conv, page, limit).await?;
+    let next_cursor = match (more, page) {
+        (true, Page::After(_)) => events.last().map(|e| page.cursor(e.seq)),
+        (true, Page::Before(_)) => events.first().map(|e| page.cursor(e.seq)),
+        (false, _) => None,
+    };
+    Ok(EventPage { events, next_cursor })
+}

@@ -1,0 +1,47 @@
+//! Use cases: the operations of the product, each a function that validates with [`crate::rules`],
+//! reads and writes through [`crate::store`] (in one transaction where it writes), and answers a
+//! model type or the contract's [`ApiError`]. REST handlers ([`crate::api`]) and the node's
+//! realtime connections call these, so a send, a read receipt or a login behaves the same
+//! whichever door it came through.
+//!
+//! - [`accounts`]: register, login, refresh, logout; verifying access tokens.
+//! - [`users`]: profiles and user search; readiness.
+//! - [`conversations`]: direct conversations, the list, read positions.
+//! - [`messages`]: sends (one or a group-committed batch) and pages of the log.
+//! - [`realtime`]: what realtime connections and the node's fan-out read: memberships, events
+//!   after positions, sync, typing.
+
+pub mod accounts;
+pub mod conversations;
+pub mod messages;
+pub mod realtime;
+pub mod users;
+
+use std::future::Future;
+use std::ops::DerefMut;
+
+use tokio_postgres::Client;
+
+use crate::auth::{Signer, Verifier};
+use crate::error::ApiError;
+
+/// What a use case needs from its host, implemented once by the node and once by the edge.
+pub trait Env {
+    /// A database connection (pooled on the node, one socket per request on the edge).
+    type Db: DerefMut<Target = Client>;
+    /// Gets a connection. Only operations that touch the database call this.
+    fn db(&self) -> impl Future<Output = Result<Self::Db, ApiError>>;
+    /// argon2id hash of a new password; the node runs it off the async threads.
+    fn hash_password(&self, password: String) -> impl Future<Output = Result<String, ApiError>>;
+    /// Checks a password against a stored hash.
+    fn verify_password(&self, password: String, phc: String) -> impl Future<Output = bool>;
+    /// The access-token signer; `None` when this host does not issue tokens.
+    fn signer(&self) -> Option<&Signer>;
+    /// Verifies access tokens.
+    fn verifier(&self) -> &Verifier;
+}
+
+/// The signer, or 404 when this host does not issue tokens.
+pub fn signer<E: Env>(env: &E) -> Result<&Signer, ApiError> {
+    env.signer().ok_or_else(|| ApiError::not_found("this server does not issue tokens"))
+}

@@ -1,0 +1,56 @@
+//! What realtime connections and the node's fan-out read and announce: a user's conversations,
+//! events after known positions, the facts of a `sync`, typing, whether a session still stands.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio_postgres::GenericClient;
+
+use crate::error::ApiError;
+use crate::ids::{ConversationId, Seq, SessionId, UserId};
+use crate::model::{Event, TypingIndicator};
+use crate::positions::SyncPlan;
+use crate::store::notify::{self, Notice};
+use crate::store::{conversations, events, sessions};
+
+/// Every conversation of `user` with its last seq (what a connection follows).
+pub async fn memberships<C: GenericClient>(db: &C, user: UserId) -> Result<Vec<(ConversationId, Seq)>, ApiError> {
+    Ok(conversations::memberships(db, user).await?)
+}
+
+/// Events after each position, at most `per_conversation` each, ordered by conversation then seq.
+pub async fn events_after<C: GenericClient>(
+    db: &C,
+    positions: &[(ConversationId, Seq)],
+    per_conversation: i64,
+) -> Result<Vec<Event>, ApiError> {
+    Ok(events::after_many(db, positions, per_conversation).await?)
+}
+
+/// What a `sync` frame needs from the database: the plan (from the user's conversations and
+/// the client's positions), the events to replay and the latest event of the unlisted
+/// conversations. The connection resolves the plan against what it already sent.
+pub async fn sync<C: GenericClient>(
+    db: &C,
+    user: UserId,
+    wanted: &BTreeMap<ConversationId, Seq>,
+) -> Result<(SyncPlan, Vec<Event>, Vec<Event>), ApiError> {
+    let heads: HashMap<ConversationId, Seq> = conversations::memberships(db, user).await?.into_iter().collect();
+    let plan = SyncPlan::new(wanted, heads);
+    let (replay, latest) = futures_util::future::try_join(
+        events::after_many(db, &plan.listed, SyncPlan::FETCH_PER_CONVERSATION),
+        events::latest_many(db, &plan.unlisted),
+    )
+    .await?;
+    Ok((plan, replay, latest))
+}
+
+/// Announces that `user` is typing in `conv` (the connection has checked the membership and
+/// the rate).
+pub async fn typing<C: GenericClient>(db: &C, conv: ConversationId, user: UserId) -> Result<(), ApiError> {
+    Ok(notify::send(db, &Notice::Typing(TypingIndicator { conversation_id: conv, user_id: user })).await?)
+}
+
+/// Whether an auth session is still active (the fan-out re-checks after losing notices).
+pub async fn session_active<C: GenericClient>(db: &C, session: SessionId) -> Result<bool, ApiError> {
+    Ok(sessions::is_active(db, session).await?)
+}

@@ -1,0 +1,82 @@
+//! A fresh, migrated database per test on the binary's one private Postgres cluster, and the
+//! rows most tests need.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use parley_shared::ids::{ConversationId, UserId};
+use parley_shared::store::{conversations, schema, users};
+use tokio_postgres::{Client, NoTls};
+
+static DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// This binary's scratch directory, removed at exit (after the cluster in it has stopped: its
+/// stop is registered later, and exit handlers run in reverse order).
+fn scratch_dir() -> &'static PathBuf {
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("parley-store-tests-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        extern "C" fn remove() {
+            if let Some(d) = DIR.get() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+        // SAFETY: registering a plain extern "C" function without captured state.
+        unsafe { libc_atexit(remove) };
+        dir
+    })
+}
+
+unsafe extern "C" {
+    #[link_name = "atexit"]
+    fn libc_atexit(f: extern "C" fn()) -> i32;
+}
+
+/// One test's database.
+pub struct TestDb {
+    url: String,
+}
+
+impl TestDb {
+    /// Creates and migrates a database of its own.
+    pub async fn new() -> TestDb {
+        let dir = scratch_dir().join("pg");
+        let admin = tokio::task::spawn_blocking(move || parley_pg_cluster::process_server(&dir))
+            .await
+            .expect("server task")
+            .expect("the test Postgres server");
+        let name = format!("s_{}", parley_shared::ids::new_uuid_v7().simple());
+        connect(&admin).await.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("CREATE DATABASE");
+        let db = TestDb { url: parley_pg_cluster::url_with_db(&admin, &name) };
+        let mut c = db.connect().await;
+        schema::migrate(&mut c).await.expect("migrations");
+        db
+    }
+
+    /// A new connection to this database.
+    pub async fn connect(&self) -> Client {
+        connect(&self.url).await
+    }
+}
+
+async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+/// A user named `name`.
+pub async fn user(c: &Client, name: &str) -> UserId {
+    let id = UserId::new();
+    users::insert(c, id, name, name, "x").await.expect("insert user");
+    id
+}
+
+/// The direct conversation of `a` and `b`.
+pub async fn direct(c: &mut Client, a: UserId, b: UserId) -> ConversationId {
+    let tx = c.transaction().await.expect("tx");
+    let (conv, _) = conversations::get_or_create_direct(&tx, a, b).await.expect("direct");
+    tx.commit().await.expect("commit");
+    conv.id
+}

@@ -1,0 +1,228 @@
+//! The write path of the event log: seq assignment, idempotency, refusals, and concurrent
+//! batches from several connections.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use parley_shared::error::ErrorCode;
+use parley_shared::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId};
+use parley_shared::model::{Event, EventBody, MessageDraft, NewMessage};
+use parley_shared::rules::messages::SendFacts;
+use parley_shared::service::messages::{SendRequest, send_batch};
+use parley_shared::store::conversations;
+use parley_shared::store::events::{self, Page};
+use tokio_postgres::Client;
+
+use crate::db::{TestDb, direct, user};
+
+fn send(sender: UserId, conv: ConversationId, key: &str, text: &str) -> SendRequest {
+    SendRequest { sender, conversation_id: conv, draft: MessageDraft::text(ClientMsgId(key.to_owned()), text) }
+}
+
+async fn log(c: &Client, conv: ConversationId) -> Vec<Event> {
+    events::page(c, conv, Page::After(0), 200).await.expect("page").0
+}
+
+fn seqs(evs: &[Event]) -> Vec<Seq> {
+    evs.iter().map(|e| e.seq).collect()
+}
+
+fn text(e: &Event) -> &str {
+    match &e.body {
+        EventBody::Message(m) => m.text.as_deref().unwrap_or(""),
+        _ => "",
+    }
+}
+
+#[tokio::test]
+async fn appends_get_consecutive_seqs_and_move_the_senders_read_position() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
+    let conv = direct(&mut c, alice, bob).await;
+
+    let first = send_batch(&mut c, vec![send(alice, conv, "a1", "one"), send(bob, conv, "b1", "two")]).await.unwrap();
+    let second = send_batch(&mut c, vec![send(alice, conv, "a2", "three")]).await.unwrap();
+    let stored: Vec<Event> = first.into_iter().chain(second).map(|r| r.unwrap()).collect();
+    assert_eq!(seqs(&stored), vec![1, 2, 3]);
+    let history = log(&c, conv).await;
+    assert_eq!(history, stored, "what the send answered is what the log holds");
+    assert_eq!(history.iter().map(text).collect::<Vec<_>>(), ["one", "two", "three"]);
+
+    let (list, _) = conversations::list(&c, alice, None, 10).await.unwrap();
+    assert_eq!((list[0].last_seq, list[0].read_seq), (3, 3), "alice sent the last message: read up to it");
+    let (list, _) = conversations::list(&c, bob, None, 10).await.unwrap();
+    assert_eq!((list[0].read_seq, list[0].unread_count), (2, 1));
+}
+
+#[tokio::test]
+async fn a_retry_returns_the_stored_event_and_a_key_reused_elsewhere_is_409() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob, carol) = (user(&c, "alice").await, user(&c, "bob").await, user(&c, "carol").await);
+    let ab = direct(&mut c, alice, bob).await;
+    let ac = direct(&mut c, alice, carol).await;
+
+    let first = send_batch(&mut c, vec![send(alice, ab, "k", "hello")]).await.unwrap().remove(0).unwrap();
+    let again = send_batch(&mut c, vec![send(alice, ab, "k", "hello (retried)")]).await.unwrap().remove(0).unwrap();
+    assert_eq!(again, first, "a retry answers the stored event");
+    let elsewhere = send_batch(&mut c, vec![send(alice, ac, "k", "hi")]).await.unwrap().remove(0).unwrap_err();
+    assert_eq!(elsewhere.code, ErrorCode::Conflict);
+    // Another sender may use the same key.
+    let bobs = send_batch(&mut c, vec![send(bob, ab, "k", "mine")]).await.unwrap().remove(0).unwrap();
+    assert_eq!(bobs.seq, 2);
+    assert_eq!(seqs(&log(&c, ab).await), vec![1, 2]);
+    assert!(log(&c, ac).await.is_empty());
+}
+
+#[tokio::test]
+async fn copies_in_one_batch_share_one_event() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
+    let conv = direct(&mut c, alice, bob).await;
+    let out = send_batch(
+        &mut c,
+        vec![send(alice, conv, "k", "x"), send(bob, conv, "k", "y"), send(alice, conv, "k", "x again")],
+    )
+    .await
+    .unwrap();
+    let out: Vec<Event> = out.into_iter().map(|r| r.unwrap()).collect();
+    assert_eq!(out[0], out[2]);
+    assert_eq!(seqs(&log(&c, conv).await), vec![1, 2]);
+}
+
+#[tokio::test]
+async fn refused_sends_write_nothing_and_do_not_stop_the_batch() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob, mallory) = (user(&c, "alice").await, user(&c, "bob").await, user(&c, "mallory").await);
+    let conv = direct(&mut c, alice, bob).await;
+    let mut mention_outsider = send(alice, conv, "m", "hey @mallory");
+    mention_outsider.draft.mentions = vec![mallory];
+    let mut reply_to_nothing = send(alice, conv, "r", "re");
+    reply_to_nothing.draft.reply_to = Some(EventId::new());
+    let empty = send(alice, conv, "e", "   ");
+    let out = send_batch(
+        &mut c,
+        vec![
+            send(alice, conv, "ok1", "fine"),
+            send(mallory, conv, "x", "let me in"),
+            mention_outsider,
+            reply_to_nothing,
+            empty,
+            send(bob, conv, "ok2", "also fine"),
+        ],
+    )
+    .await
+    .unwrap();
+    let codes: Vec<Option<ErrorCode>> = out.iter().map(|r| r.as_ref().err().map(|e| e.code)).collect();
+    assert_eq!(
+        codes,
+        vec![
+            None,
+            Some(ErrorCode::NotFound),
+            Some(ErrorCode::InvalidRequest),
+            Some(ErrorCode::InvalidRequest),
+            Some(ErrorCode::InvalidRequest),
+            None
+        ]
+    );
+    let history = log(&c, conv).await;
+    assert_eq!(seqs(&history), vec![1, 2], "the accepted ones, consecutive");
+    assert_eq!(history.iter().map(text).collect::<Vec<_>>(), ["fine", "also fine"]);
+}
+
+#[tokio::test]
+async fn send_facts_read_memberships_replies_and_earlier_sends() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob, carol) = (user(&c, "alice").await, user(&c, "bob").await, user(&c, "carol").await);
+    let ab = direct(&mut c, alice, bob).await;
+    let ac = direct(&mut c, alice, carol).await;
+    let earlier = send_batch(&mut c, vec![send(alice, ab, "k", "first")]).await.unwrap().remove(0).unwrap();
+    let mut probe = send(bob, ab, "new", "reply");
+    probe.draft.reply_to = Some(earlier.id);
+    probe.draft.mentions = vec![alice, carol];
+    let msgs = vec![
+        NewMessage { conversation_id: ab, sender_id: bob, draft: probe.draft },
+        NewMessage { conversation_id: ac, sender_id: alice, draft: MessageDraft::text(ClientMsgId("k".into()), "x") },
+    ];
+    let facts = events::send_facts(&c, &msgs).await.unwrap();
+    assert!(facts.membership(ab, bob).is_some());
+    assert!(facts.membership(ab, alice).is_some(), "a mentioned member");
+    assert!(facts.membership(ab, carol).is_none(), "a mentioned non-member");
+    assert_eq!(facts.message_conversation(earlier.id), Some(ab));
+    assert_eq!(facts.existing(alice, &ClientMsgId("k".into())).map(|e| e.id), Some(earlier.id));
+    assert!(facts.existing(bob, &ClientMsgId("new".into())).is_none());
+}
+
+/// Two connections commit batches into the same two conversations, touching them in opposite
+/// orders: every message is stored once, each log has every seq once, and nothing deadlocks
+/// (conversations are locked in id order).
+#[tokio::test]
+async fn concurrent_batches_from_two_connections_keep_every_seq_once() {
+    const BATCHES: usize = 40;
+    const PER_BATCH: usize = 10;
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob, carol) = (user(&c, "alice").await, user(&c, "bob").await, user(&c, "carol").await);
+    let ab = direct(&mut c, alice, bob).await;
+    let ac = direct(&mut c, alice, carol).await;
+
+    let writer = |name: &'static str, order: [ConversationId; 2]| {
+        let db_url_conn = db.connect();
+        async move {
+            let mut c = db_url_conn.await;
+            let mut stored = Vec::new();
+            for b in 0..BATCHES {
+                let batch: Vec<SendRequest> = (0..PER_BATCH)
+                    .map(|i| send(alice, order[i % 2], &format!("{name}-{b}-{i}"), &format!("{name} {b} {i}")))
+                    .collect();
+                for r in send_batch(&mut c, batch).await.expect("batch") {
+                    stored.push(r.expect("accepted"));
+                }
+            }
+            stored
+        }
+    };
+    let both = async { tokio::join!(writer("w1", [ab, ac]), writer("w2", [ac, ab])) };
+    let (s1, s2) = tokio::time::timeout(Duration::from_secs(60), both).await.expect("no deadlock, no stall");
+    assert_eq!(s1.len() + s2.len(), 2 * BATCHES * PER_BATCH);
+    let ids: HashSet<EventId> = s1.iter().chain(&s2).map(|e| e.id).collect();
+    assert_eq!(ids.len(), 2 * BATCHES * PER_BATCH, "every acknowledged send is its own event");
+    for conv in [ab, ac] {
+        let mut all = Vec::new();
+        let mut after = 0;
+        loop {
+            let (page, more) = events::page(&c, conv, Page::After(after), 200).await.unwrap();
+            after = page.last().map(|e| e.seq).unwrap_or(after);
+            all.extend(page);
+            if !more {
+                break;
+            }
+        }
+        assert_eq!(seqs(&all), (1..=(BATCHES * PER_BATCH) as Seq).collect::<Vec<_>>(), "{conv}: consecutive seqs");
+    }
+}
+
+/// Two connections race the same `(sender, client_msg_id)`: one event, and both get it.
+#[tokio::test]
+async fn a_race_on_one_idempotency_key_stores_one_event() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
+    let conv = direct(&mut c, alice, bob).await;
+    let (mut c1, mut c2) = (db.connect().await, db.connect().await);
+    for round in 0..20 {
+        let key = format!("race-{round}");
+        let (r1, r2) = tokio::join!(
+            send_batch(&mut c1, vec![send(alice, conv, &key, "from one")]),
+            send_batch(&mut c2, vec![send(alice, conv, &key, "from two")]),
+        );
+        let e1 = r1.unwrap().remove(0).unwrap();
+        let e2 = r2.unwrap().remove(0).unwrap();
+        assert_eq!(e1, e2, "round {round}: both answers are the one stored event");
+    }
+    assert_eq!(seqs(&log(&c, conv).await), (1..=20).collect::<Vec<_>>());
+}

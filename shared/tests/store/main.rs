@@ -1,0 +1,5 @@
+//! The store against real Postgres, as zed's `db/tests/*_tests.rs`: one private cluster for this
+//! test binary, a fresh migrated database per test.
+
+mod db;
+mod events_tests;
