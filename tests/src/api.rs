@@ -26,8 +26,11 @@ pub struct Api {
 pub struct Resp {
     /// `METHOD path`, for messages.
     pub what: String,
+    /// HTTP status.
     pub status: u16,
+    /// Response headers.
     pub headers: reqwest::header::HeaderMap,
+    /// The raw body text.
     pub text: String,
     /// The body as JSON, `Value::Null` when empty or not JSON.
     pub json: Value,
@@ -71,10 +74,15 @@ impl Resp {
 /// A logged-in session of a user.
 #[derive(Debug, Clone)]
 pub struct Session {
+    /// The user's id from the auth response.
     pub user_id: String,
+    /// The username used to register or log in.
     pub username: String,
+    /// The password used to register or log in.
     pub password: String,
+    /// The access token (bearer for REST and realtime).
     pub access_token: String,
+    /// The refresh token.
     pub refresh_token: String,
     /// The whole register/login response.
     pub body: Value,
@@ -95,6 +103,7 @@ impl Session {
         })
     }
 
+    /// The access token, for `Authorization: Bearer`.
     pub fn token(&self) -> &str {
         &self.access_token
     }
@@ -103,20 +112,26 @@ impl Session {
 /// Query of `GET /v1/conversations/{id}/events`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EventsQuery {
+    /// `after_seq`: only events with a greater seq.
     pub after_seq: Option<i64>,
+    /// `before_seq`: only events with a smaller seq.
     pub before_seq: Option<i64>,
+    /// `limit`: the page size.
     pub limit: Option<u32>,
 }
 
 impl EventsQuery {
+    /// A query for the events after `seq`.
     pub fn after(seq: i64) -> EventsQuery {
         EventsQuery { after_seq: Some(seq), ..Default::default() }
     }
 
+    /// A query for the events before `seq`.
     pub fn before(seq: i64) -> EventsQuery {
         EventsQuery { before_seq: Some(seq), ..Default::default() }
     }
 
+    /// Sets the page size.
     pub fn limit(mut self, limit: u32) -> EventsQuery {
         self.limit = Some(limit);
         self
@@ -149,6 +164,7 @@ impl Api {
         Api { base: base.trim_end_matches('/').to_owned(), http }
     }
 
+    /// The base URL requests go to, without a trailing slash.
     pub fn base(&self) -> &str {
         &self.base
     }
@@ -183,20 +199,24 @@ impl Api {
         finish(format!("{method} {path}"), req).await
     }
 
+    /// `GET path` with an optional bearer token.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Resp> {
         self.request(Method::GET, path, token, None).await
     }
 
+    /// `POST path` with an optional bearer token and a JSON body.
     pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> Result<Resp> {
         self.request(Method::POST, path, token, Some(body)).await
     }
 
+    /// `GET /healthz`.
     pub async fn healthz(&self) -> Result<Resp> {
         self.get("/healthz", None).await
     }
 
     // ----- auth -----
 
+    /// `POST /v1/auth/register` with `username` and `password`.
     pub async fn register(&self, username: &str, password: &str) -> Result<Resp> {
         self.post("/v1/auth/register", None, &json!({"username": username, "password": password})).await
     }
@@ -215,6 +235,7 @@ impl Api {
         Session::from_auth_body(body, username, PASSWORD)
     }
 
+    /// `POST /v1/auth/login` with `username` and `password`.
     pub async fn login(&self, username: &str, password: &str) -> Result<Resp> {
         self.post("/v1/auth/login", None, &json!({"username": username, "password": password})).await
     }
@@ -233,24 +254,29 @@ impl Api {
         Session::from_auth_body(body, &s.username, &s.password)
     }
 
+    /// `POST /v1/auth/refresh` with `refresh_token`.
     pub async fn refresh(&self, refresh_token: &str) -> Result<Resp> {
         self.post("/v1/auth/refresh", None, &json!({"refresh_token": refresh_token})).await
     }
 
+    /// `POST /v1/auth/logout` for the session of `access_token`.
     pub async fn logout(&self, access_token: &str) -> Result<Resp> {
         self.request(Method::POST, "/v1/auth/logout", Some(access_token), None).await
     }
 
+    /// `GET /.well-known/jwks.json`.
     pub async fn jwks(&self) -> Result<Resp> {
         self.get("/.well-known/jwks.json", None).await
     }
 
+    /// `GET /v1/users/me`.
     pub async fn me(&self, access_token: &str) -> Result<Resp> {
         self.get("/v1/users/me", Some(access_token)).await
     }
 
     // ----- conversations -----
 
+    /// `POST /v1/conversations/direct` with `user_id`: opens (or finds) the direct conversation.
     pub async fn direct(&self, access_token: &str, user_id: &str) -> Result<Resp> {
         self.post("/v1/conversations/direct", Some(access_token), &json!({"user_id": user_id})).await
     }
@@ -265,6 +291,7 @@ impl Api {
         Ok(check::conversation_id(&body)?.to_owned())
     }
 
+    /// `GET /v1/conversations`.
     pub async fn conversations(&self, access_token: &str) -> Result<Resp> {
         self.get("/v1/conversations", Some(access_token)).await
     }
@@ -284,6 +311,7 @@ impl Api {
             .ok_or_else(|| anyhow!("conversation {conversation_id} is not in the caller's list"))
     }
 
+    /// `POST /v1/conversations/{id}/messages` with `client_msg_id` and `text`.
     pub async fn send(
         &self,
         access_token: &str,
@@ -307,6 +335,7 @@ impl Api {
             .with_context(|| format!("sending {text:?}"))
     }
 
+    /// `GET /v1/conversations/{id}/events` with the query `q`.
     pub async fn events(&self, access_token: &str, conversation_id: &str, q: EventsQuery) -> Result<Resp> {
         self.get(&format!("/v1/conversations/{conversation_id}/events{}", q.to_query()), Some(access_token)).await
     }
@@ -354,6 +383,7 @@ impl Api {
         Ok(self.history(access_token, conversation_id).await?.into_iter().filter(|e| e["kind"] == "message").collect())
     }
 
+    /// `POST /v1/conversations/{id}/read` marking the conversation read up to `seq`.
     pub async fn read(&self, access_token: &str, conversation_id: &str, seq: i64) -> Result<Resp> {
         self.post(&format!("/v1/conversations/{conversation_id}/read"), Some(access_token), &json!({"seq": seq})).await
     }

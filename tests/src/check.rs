@@ -118,9 +118,13 @@ pub fn event(ev: &Value) -> Result<()> {
 /// What a `message` event should carry; `None` fields are not compared.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Msg<'a> {
+    /// Expected `conversation_id`.
     pub conversation_id: Option<&'a str>,
+    /// Expected `sender_id`.
     pub sender_id: Option<&'a str>,
+    /// Expected `text`.
     pub text: Option<&'a str>,
+    /// Expected `client_msg_id`.
     pub client_msg_id: Option<&'a str>,
 }
 

@@ -199,7 +199,9 @@ impl TestDb {
 /// Output of `parley-node keygen`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Keys {
+    /// The key id (`kid`) of the signing key.
     pub kid: String,
+    /// The private signing key, the value for `PARLEY_JWT_SIGNING_KEY`.
     pub signing_key: String,
     /// The public JWKS object `{"keys":[...]}`.
     pub jwks: serde_json::Value,

@@ -81,6 +81,7 @@ pub struct EdgeOptions {
 }
 
 impl EdgeOptions {
+    /// The test configuration on `db`: the harness's key, [`TEST_ORIGIN`], test hooks on.
     pub fn new(db: &TestDb) -> EdgeOptions {
         EdgeOptions {
             database_url: db.url.clone(),
@@ -110,6 +111,7 @@ impl Edge {
         Edge::start_with(EdgeOptions::new(db)).await
     }
 
+    /// Starts `wrangler dev` with `opts` and waits for the first `/healthz` 200.
     pub async fn start_with(opts: EdgeOptions) -> Result<Edge> {
         let wrangler = wrangler_js();
         if !wrangler.exists() {
@@ -238,6 +240,7 @@ impl Edge {
         Api::new(&self.url())
     }
 
+    /// The file wrangler's output is written to.
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
@@ -294,8 +297,11 @@ pub enum Target {
 
 /// A test database, its nodes, and, for [`Target::Edge`], the edge on the same database.
 pub struct RestEnv {
+    /// Where the requests go.
     pub target: Target,
+    /// The database and its nodes.
     pub env: TestEnv,
+    /// The edge, for [`Target::Edge`] only.
     pub edge: Option<Edge>,
 }
 

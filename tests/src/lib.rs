@@ -20,6 +20,8 @@
 //! node logs). Every wait has a timeout; dropping a `Node` kills it and prints the tail of its
 //! log, which libtest shows for failing tests.
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod check;
 pub mod cluster;
@@ -62,7 +64,9 @@ pub fn cmid() -> String {
 
 /// A database of its own plus `nodes` running nodes `node1`, `node2`, ...
 pub struct TestEnv {
+    /// The test's own database.
     pub db: TestDb,
+    /// The running nodes, `node1` first.
     pub nodes: Vec<Node>,
 }
 

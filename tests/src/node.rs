@@ -23,6 +23,7 @@ const LOG_TAIL_ON_DROP: usize = 60;
 /// How to start a node.
 #[derive(Debug, Clone)]
 pub struct NodeOptions {
+    /// The node id (`--node-id`); also names the log file.
     pub node_id: String,
     /// `--max-batch N` (group-commit batch size).
     pub max_batch: Option<u32>,
@@ -33,10 +34,12 @@ pub struct NodeOptions {
 }
 
 impl NodeOptions {
+    /// Default options for node `node_id`.
     pub fn new(node_id: &str) -> NodeOptions {
         NodeOptions { node_id: node_id.to_owned(), max_batch: None, extra_args: Vec::new(), env: Vec::new() }
     }
 
+    /// Sets `--max-batch n`.
     pub fn max_batch(mut self, n: u32) -> NodeOptions {
         self.max_batch = Some(n);
         self
@@ -63,6 +66,7 @@ impl Node {
         Node::start_with(db, NodeOptions::new(node_id)).await
     }
 
+    /// Starts `parley-node serve --rest` on `db` with `opts`.
     pub async fn start_with(db: &TestDb, opts: NodeOptions) -> Result<Node> {
         let log_path = run_dir().join("logs").join(format!("{}-{}.log", db.name, opts.node_id));
         let mut node = Node {
@@ -176,10 +180,12 @@ impl Node {
         }
     }
 
+    /// The node id.
     pub fn id(&self) -> &str {
         &self.opts.node_id
     }
 
+    /// The HTTP address from the listening line.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
@@ -209,10 +215,12 @@ impl Node {
         Api::new(&self.http_url())
     }
 
+    /// The process id, while the process is running.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
     }
 
+    /// The node's log file (stderr and stray stdout).
     pub fn log_path(&self) -> &Path {
         &self.log_path
     }
@@ -234,10 +242,12 @@ impl Node {
         Ok(())
     }
 
+    /// Sends SIGKILL.
     pub fn sigkill(&self) -> Result<()> {
         self.signal(libc::SIGKILL)
     }
 
+    /// Sends SIGTERM.
     pub fn sigterm(&self) -> Result<()> {
         self.signal(libc::SIGTERM)
     }

@@ -32,7 +32,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ended {
     /// The node closed it with an application code.
-    App { code: u64, reason: String },
+    App {
+        /// The application error code.
+        code: u64,
+        /// The close reason, as text.
+        reason: String,
+    },
     /// Anything else (transport error, timeout, local close), as text.
     Other(String),
 }
@@ -59,14 +64,18 @@ impl Ended {
 /// What the connection produced.
 #[derive(Debug, Clone)]
 pub enum QuicIncoming {
+    /// A frame received.
     Frame(Value),
+    /// The connection ended.
     Closed(Ended),
 }
 
 /// Everything seen up to the end of a connection.
 #[derive(Debug, Clone)]
 pub struct QuicClosing {
+    /// How the connection ended.
     pub ended: Ended,
+    /// Frames received before the end (buffered ones included).
     pub frames: Vec<Value>,
 }
 
@@ -78,6 +87,7 @@ pub struct PinnedCert {
 }
 
 impl PinnedCert {
+    /// A verifier for the hex SHA-256 `sha256_hex` (64 digits), checking signatures with `provider`.
     pub fn new(sha256_hex: &str, provider: Arc<CryptoProvider>) -> Result<PinnedCert> {
         ensure!(sha256_hex.len() == 64, "a SHA-256 fingerprint is 64 hex digits, got {sha256_hex:?}");
         let sha256 = (0..32)
@@ -216,14 +226,17 @@ impl Quic {
         })
     }
 
+    /// The `user_id` of the `ready` frame.
     pub fn user_id(&self) -> &str {
         self.ready["user_id"].as_str().unwrap_or_default()
     }
 
+    /// The `session_id` of the `ready` frame.
     pub fn session_id(&self) -> &str {
         self.ready["session_id"].as_str().unwrap_or_default()
     }
 
+    /// The `node_id` of the `ready` frame.
     pub fn node_id(&self) -> &str {
         self.ready["node_id"].as_str().unwrap_or_default()
     }
@@ -242,6 +255,7 @@ impl Quic {
         Ok(addr)
     }
 
+    /// A new request id.
     pub fn next_id(&mut self) -> u64 {
         self.next_id += 1;
         self.next_id

@@ -15,6 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::check;
 
+/// The client's WebSocket stream.
 pub type WsStream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Default wait for one expected frame.
@@ -25,20 +26,26 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the socket produced.
 #[derive(Debug, Clone)]
 pub enum Incoming {
+    /// A text frame, parsed as JSON.
     Frame(Value),
     /// The socket ended: a close frame (with its code) or the connection dropped.
     Closed {
+        /// The close code, `None` when there was none.
         code: Option<u16>,
+        /// The close reason, or what ended the connection.
         reason: String,
     },
 }
 
 /// Outcome of an upgrade attempt.
 pub enum Upgrade {
+    /// The upgrade succeeded.
     Accepted(Box<Ws>),
     /// The HTTP response that refused the upgrade.
     Rejected {
+        /// HTTP status.
         status: u16,
+        /// Response body.
         body: String,
     },
 }
@@ -46,7 +53,9 @@ pub enum Upgrade {
 /// Everything seen up to the end of a socket.
 #[derive(Debug, Clone)]
 pub struct Closing {
+    /// The close code, `None` when there was none.
     pub code: Option<u16>,
+    /// The close reason, or what ended the connection.
     pub reason: String,
     /// Frames received before the end (buffered ones included).
     pub frames: Vec<Value>,
@@ -123,14 +132,17 @@ impl Ws {
         Ws { stream, buf: VecDeque::new(), ready: Value::Null, next_id: 0, closed: None, label: label.to_owned() }
     }
 
+    /// The `user_id` of the `ready` frame.
     pub fn user_id(&self) -> &str {
         self.ready["user_id"].as_str().unwrap_or_default()
     }
 
+    /// The `session_id` of the `ready` frame.
     pub fn session_id(&self) -> &str {
         self.ready["session_id"].as_str().unwrap_or_default()
     }
 
+    /// The `node_id` of the `ready` frame.
     pub fn node_id(&self) -> &str {
         self.ready["node_id"].as_str().unwrap_or_default()
     }
@@ -151,6 +163,7 @@ impl Ws {
         self.closed.is_some()
     }
 
+    /// Sends one frame as JSON text.
     pub async fn send_json(&mut self, frame: &Value) -> Result<()> {
         self.send_text(frame.to_string()).await
     }
