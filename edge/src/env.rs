@@ -12,6 +12,8 @@ use crate::db::{self, EdgeDb};
 
 /// The secret holding the Ed25519 signing key (the `signing_key` of `parley-node keygen`).
 pub const SIGNING_KEY: &str = "PARLEY_JWT_SIGNING_KEY";
+/// The var naming the connection nodes' WebSocket URLs (comma-separated), for `/v1/config`.
+pub const WS_URLS: &str = "PARLEY_WS_URLS";
 
 /// A string binding: a secret (`wrangler secret put`) or, for local runs, a `[vars]` entry or
 /// `.dev.vars` line. Unset and blank are the same: `None`.
@@ -110,5 +112,11 @@ impl Env for EdgeEnv<'_> {
 
     fn verifier(&self) -> &Verifier {
         &self.keys.verifier
+    }
+
+    fn websocket_urls(&self) -> Vec<String> {
+        string_binding(self.env, WS_URLS)
+            .map(|v| v.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect())
+            .unwrap_or_default()
     }
 }

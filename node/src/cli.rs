@@ -43,6 +43,9 @@ pub struct DevArgs {
     /// QUIC address (UDP).
     #[arg(long = "quic", env = "PARLEY_QUIC_ADDR", default_value = "127.0.0.1:4433")]
     pub quic_addr: SocketAddr,
+    /// The web app's built files, served at `/` (default: `web/dist` when it exists).
+    #[arg(long, env = "PARLEY_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// `serve` options.
@@ -94,6 +97,9 @@ pub struct ServeArgs {
     /// Apply migrations before serving.
     #[arg(long, env = "PARLEY_MIGRATE")]
     pub migrate: bool,
+    /// Serve the web app's built files (a directory holding `index.html`) at `/`.
+    #[arg(long, env = "PARLEY_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// `migrate` options.

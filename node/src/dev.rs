@@ -71,6 +71,7 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         commit_workers: 1,
         db_pool: 16,
         limits: crate::limits::LimitArgs::default(),
+        web_dir: web_dir(args),
     };
     serve::run(cfg, serve::signal(), |l| {
         let addr = l.http;
@@ -84,10 +85,21 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         eprintln!("  metrics    http://{addr}/metrics");
         eprintln!("  QUIC       {} (UDP, ALPN parley/1, 4-byte length + JSON frames)", l.quic);
         eprintln!("             self-signed certificate SHA-256 {}", l.cert_sha256);
-        eprintln!("  The web client is not part of this build yet.");
+        match web_dir(args) {
+            Some(d) => eprintln!("  web app    http://{addr}/   (from {})", d.display()),
+            None => eprintln!("  web app    not built (scripts/build-web makes web/dist)"),
+        }
     })
     .await?;
     Ok(())
+}
+
+/// `--web-dir`, else `web/dist` when it holds a built app.
+fn web_dir(args: &DevArgs) -> Option<std::path::PathBuf> {
+    args.web_dir.clone().or_else(|| {
+        let d = std::path::PathBuf::from("web/dist");
+        d.join("index.html").exists().then_some(d)
+    })
 }
 
 async fn create_database(admin_url: &str) -> Result<(), DevError> {

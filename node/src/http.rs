@@ -3,6 +3,7 @@
 //! `parley-shared`.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
@@ -16,6 +17,8 @@ use parley_shared::api::{self, MAX_BODY_BYTES, Method};
 use parley_shared::auth::{Signer, Verifier};
 use parley_shared::error::{ApiError, ErrorCode};
 use parley_shared::service::Env;
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
 use tracing::error;
 
 use crate::db::{self, PooledClient};
@@ -65,13 +68,39 @@ pub struct AppState {
     metrics: PrometheusHandle,
 }
 
-/// The node's router.
-pub fn router(node: Arc<NodeState>, metrics: PrometheusHandle) -> Router {
+/// The node's router: `/v1/ws`, `/metrics`, and everything else to the REST router, or, for
+/// page requests outside the API when `web_dir` is given, to the web app's files.
+pub fn router(node: Arc<NodeState>, metrics: PrometheusHandle, web_dir: Option<&Path>) -> Router {
+    let web = web_dir.map(|d| ServeDir::new(d).fallback(ServeFile::new(d.join("index.html"))));
     Router::new()
         .route("/v1/ws", get(transport::ws::upgrade))
         .route("/metrics", get(metrics_text))
-        .fallback(rest)
+        .fallback(move |app, peer, req| page_or_rest(app, peer, req, web.clone()))
         .with_state(AppState { node, metrics })
+}
+
+/// Whether `path` belongs to the API rather than to the web app.
+fn is_api_path(path: &str) -> bool {
+    path == "/v1"
+        || path.starts_with("/v1/")
+        || path.starts_with("/.well-known/")
+        || matches!(path, "/healthz" | "/readyz")
+}
+
+async fn page_or_rest(
+    app: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    req: Request<Body>,
+    web: Option<ServeDir<ServeFile>>,
+) -> Response {
+    let page = matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    match web {
+        Some(web) if page && !is_api_path(req.uri().path()) => match web.oneshot(req).await {
+            Ok(resp) => resp.into_response(),
+            Err(e) => error_response(ApiError::internal(format!("serving the web app: {e}"))),
+        },
+        _ => rest(app, peer, req).await,
+    }
 }
 
 fn to_response(r: api::Response) -> Response {

@@ -74,6 +74,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         commit_workers: a.commit_workers,
         db_pool: a.db_pool,
         limits: a.limits,
+        web_dir: a.web_dir,
     };
     serve::run(cfg, serve::signal(), |l| {
         let kind = if l.self_signed { "self-signed certificate" } else { "certificate" };

@@ -75,6 +75,8 @@ pub struct ServeConfig {
     pub db_pool: usize,
     /// REST rate limits.
     pub limits: crate::limits::LimitArgs,
+    /// The web app's files, served at `/`.
+    pub web_dir: Option<PathBuf>,
 }
 
 /// Where a started node listens, for its one `listening` line.
@@ -169,7 +171,7 @@ pub async fn run(
         self_signed: identity.self_signed,
     });
 
-    let app = crate::http::router(state.clone(), metrics);
+    let app = crate::http::router(state.clone(), metrics, cfg.web_dir.as_deref());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let drain_state = state.clone();
     tokio::spawn(async move {

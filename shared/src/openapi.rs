@@ -68,7 +68,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ),
     modifiers(&BearerAuth),
     tags(
-        (name = "ops", description = "Liveness and readiness."),
+        (name = "ops", description = "Liveness, readiness, and where clients connect."),
         (name = "auth", description = "Accounts, tokens and the keys that verify them."),
         (name = "users", description = "Profiles."),
         (name = "conversations", description = "Conversations, their event logs, messages and read positions."),
@@ -156,6 +156,7 @@ mod tests {
         let public = [
             "/healthz",
             "/readyz",
+            "/v1/config",
             "/.well-known/jwks.json",
             "/v1/auth/register",
             "/v1/auth/login",

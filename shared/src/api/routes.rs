@@ -38,6 +38,7 @@ macro_rules! routes {
 routes! {
     ops::healthz,
     ops::readyz,
+    ops::config,
     auth::jwks,
     auth::register,
     auth::login,

@@ -13,6 +13,6 @@ pub use conversation::{
     TypingIndicator,
 };
 pub use event::{Event, EventBody, EventPage, MessageDraft, NewMessage};
-pub use ops::Status;
+pub use ops::{ClientConfig, Status};
 pub use requests::{Login, MarkRead, OpenDirect, Refresh, Register, SendMessage};
 pub use user::{AuthResponse, User, UserPage};

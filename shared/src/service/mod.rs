@@ -39,6 +39,11 @@ pub trait Env {
     fn signer(&self) -> Option<&Signer>;
     /// Verifies access tokens.
     fn verifier(&self) -> &Verifier;
+    /// The connection nodes' WebSocket URLs clients should use; empty when this host is a node
+    /// (clients then connect to its own origin).
+    fn websocket_urls(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The signer, or 404 when this host does not issue tokens.

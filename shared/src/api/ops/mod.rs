@@ -1,4 +1,5 @@
-//! Liveness and readiness.
+//! Liveness, readiness, and where clients connect.
 
+pub mod config;
 pub mod healthz;
 pub mod readyz;
