@@ -1,0 +1,39 @@
+import { useEffect, useState } from 'preact/hooks';
+import { useAppState } from '../hooks';
+import { AuthScreen } from './AuthScreen';
+import { ChatView } from './ChatView';
+import { ConnectionBanner } from './ConnectionBanner';
+import { ConversationList } from './ConversationList';
+import { NewChat } from './NewChat';
+
+export function App() {
+  const state = useAppState();
+  const [booting, setBooting] = useState(true);
+
+  useEffect(() => {
+    state
+      .resume()
+      .catch((e: Error) => {
+        state.notice = `Could not reach the server: ${e.message}`;
+      })
+      .finally(() => setBooting(false));
+  }, []);
+
+  if (booting) return <p class="boot">Loading…</p>;
+  if (!state.me) return <AuthScreen />;
+
+  const v = state.view;
+  return (
+    <div class={`shell view-${v.name}`}>
+      <ConnectionBanner />
+      <div class="panes">
+        <ConversationList />
+        <div class="detail">
+          {v.name === 'chat' && <ChatView key={v.id} id={v.id} />}
+          {v.name === 'new' && <NewChat />}
+          {v.name === 'list' && <p class="empty placeholder">Pick a conversation.</p>}
+        </div>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,417 @@
+/**
+ * The app's state: conversations, timelines, optimistic sends, read marks, typing and the
+ * connection, fed by the SDK. Framework-free; components subscribe and re-render on change.
+ */
+import {
+  IndexedDbSyncStore,
+  isMessage,
+  MemorySyncStore,
+  newClientMsgId,
+  ParleyClient,
+  ParleyError,
+  TypingTracker,
+  type ConnectionState,
+  type ConversationId,
+  type ConversationSummary,
+  type Event,
+  type MessageEvent,
+  type RealtimeClient,
+  type Seq,
+  type User,
+  type UserId,
+  LocalStorageCredentialStore,
+} from '../sdk';
+
+export const PAGE = 50;
+
+export interface PendingMessage {
+  client_msg_id: string;
+  text: string;
+  queued_at: number;
+  status: 'sending' | 'failed';
+  error?: string;
+}
+
+export interface Timeline {
+  /** Message events by seq. */
+  events: Map<Seq, MessageEvent>;
+  /** Lowest seq loaded (history goes back from here). */
+  oldest: Seq | null;
+  hasMore: boolean;
+  loading: boolean;
+  loaded: boolean;
+  pending: Map<string, PendingMessage>;
+}
+
+export type View = { name: 'list' } | { name: 'chat'; id: ConversationId } | { name: 'new' };
+
+function emptyTimeline(): Timeline {
+  return { events: new Map(), oldest: null, hasMore: true, loading: false, loaded: false, pending: new Map() };
+}
+
+export function createClient(): ParleyClient {
+  return new ParleyClient({
+    baseUrl: location.origin,
+    credentialStore: new LocalStorageCredentialStore(),
+    syncStore: (u) => (IndexedDbSyncStore.available() ? new IndexedDbSyncStore(`parley:${u.id}`) : new MemorySyncStore()),
+    deviceName: 'web',
+  });
+}
+
+export class AppState {
+  me: User | null = null;
+  rt: RealtimeClient | null = null;
+  connection: ConnectionState = 'idle';
+  conversations = new Map<ConversationId, ConversationSummary>();
+  timelines = new Map<ConversationId, Timeline>();
+  /** Highest seq others have read, per conversation (from `read` frames and their own sends). */
+  peerRead = new Map<ConversationId, Seq>();
+  typing = new TypingTracker();
+  view: View = { name: 'list' };
+  users = new Map<UserId, User>();
+  notice: string | null = null;
+  version = 0;
+  private listeners = new Set<() => void>();
+  private scheduled = false;
+  private refetchTimer: ReturnType<typeof setTimeout> | null = null;
+  private offs: (() => void)[] = [];
+
+  constructor(readonly client: ParleyClient) {
+    this.typing.on('change', () => this.changed());
+  }
+
+  subscribe(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Batches notifications into one per microtask. */
+  changed(): void {
+    this.version++;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    queueMicrotask(() => {
+      this.scheduled = false;
+      for (const fn of [...this.listeners]) fn();
+    });
+  }
+
+  // ------------------------------------------------------------ session
+
+  /** Signed in from an earlier visit? */
+  async resume(): Promise<boolean> {
+    const s = this.client.resume();
+    if (!s) return false;
+    try {
+      await this.start();
+      return true;
+    } catch (e) {
+      if (e instanceof ParleyError && e.isAuth) {
+        await this.signOutLocally('Your session ended. Sign in again.');
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  async signIn(username: string, password: string): Promise<void> {
+    await this.client.login({ username, password });
+    await this.start();
+  }
+
+  async register(username: string, password: string, displayName?: string): Promise<void> {
+    await this.client.register({ username, password, display_name: displayName || undefined });
+    await this.start();
+  }
+
+  async signOut(): Promise<void> {
+    await this.client.logout().catch(() => {});
+    this.reset();
+  }
+
+  private async signOutLocally(notice: string): Promise<void> {
+    await this.client.close().catch(() => {});
+    new LocalStorageCredentialStore().clear();
+    this.reset();
+    this.notice = notice;
+    this.changed();
+  }
+
+  private reset(): void {
+    for (const off of this.offs) off();
+    this.offs = [];
+    this.me = null;
+    this.rt = null;
+    this.connection = 'idle';
+    this.conversations.clear();
+    this.timelines.clear();
+    this.peerRead.clear();
+    this.typing.dispose();
+    this.view = { name: 'list' };
+    this.changed();
+  }
+
+  private async start(): Promise<void> {
+    const session = this.client.session!;
+    this.me = session.user;
+    this.users.set(session.user.id, session.user);
+    this.offs.push(session.on('expired', () => void this.signOutLocally('Your session ended. Sign in again.')));
+    await this.loadConversations();
+    const rt = await this.client.connect();
+    this.rt = rt;
+    this.connection = rt.state;
+    this.offs.push(
+      rt.on('state', (s) => {
+        this.connection = s;
+        this.changed();
+      }),
+      rt.on('event', (e) => this.onEvent(e)),
+      rt.on('read', (r) => {
+        if (r.user_id !== this.me?.id) this.bumpPeerRead(r.conversation_id, r.seq);
+      }),
+      rt.on('typing', (t) => {
+        if (t.user_id !== this.me?.id) this.typing.onTyping(t);
+      }),
+      rt.on('synced', () => this.scheduleRefetch(0)),
+      rt.on('closed', (e) => {
+        if (e.isAuth) void this.signOutLocally('Your session ended. Sign in again.');
+      }),
+      rt.on('sendFailed', ({ item, error }) => {
+        const p = this.timeline(item.conversation_id).pending.get(item.draft.client_msg_id);
+        if (p) {
+          p.status = 'failed';
+          p.error = error.message;
+          this.changed();
+        }
+      }),
+    );
+    // Sends left over from an earlier visit (the SDK re-sends them): show them as pending.
+    for (const item of rt.outbox()) {
+      this.timeline(item.conversation_id).pending.set(item.draft.client_msg_id, {
+        client_msg_id: item.draft.client_msg_id,
+        text: item.draft.text ?? '',
+        queued_at: item.queued_at,
+        status: 'sending',
+      });
+    }
+    this.changed();
+  }
+
+  // ------------------------------------------------------------ conversations
+
+  async loadConversations(): Promise<void> {
+    const list = await this.client.rest.conversations.listAll();
+    for (const c of list) {
+      const known = this.conversations.get(c.id);
+      // Never let an older answer move what realtime (or our own reading) already moved on.
+      const merged = { ...c };
+      if (known && known.last_seq > c.last_seq) {
+        merged.last_seq = known.last_seq;
+        merged.last_event = known.last_event;
+        merged.unread_count = Math.max(known.unread_count, c.unread_count);
+      }
+      if (known && known.read_seq > c.read_seq) {
+        merged.read_seq = known.read_seq;
+        if (merged.read_seq >= merged.last_seq) merged.unread_count = 0;
+        else merged.unread_count = Math.min(merged.unread_count, known.unread_count);
+      }
+      this.conversations.set(c.id, merged);
+      if (c.peer) this.users.set(c.peer.id, c.peer);
+    }
+    if (this.view.name === 'chat') this.markRead(this.view.id);
+    this.changed();
+  }
+
+  private scheduleRefetch(ms = 300): void {
+    if (this.refetchTimer) return;
+    this.refetchTimer = setTimeout(() => {
+      this.refetchTimer = null;
+      this.loadConversations().catch(() => {});
+    }, ms);
+  }
+
+  /** Pinned first, then by latest activity. */
+  sortedConversations(): { active: ConversationSummary[]; archived: ConversationSummary[] } {
+    const all = [...this.conversations.values()];
+    const key = (c: ConversationSummary) => c.last_event?.created_at ?? c.created_at;
+    all.sort((a, b) => Number(b.pinned) - Number(a.pinned) || key(b).localeCompare(key(a)));
+    return { active: all.filter((c) => !c.archived), archived: all.filter((c) => c.archived) };
+  }
+
+  title(c: ConversationSummary | undefined): string {
+    if (!c) return 'Conversation';
+    return c.title ?? c.peer?.display_name ?? c.peer?.username ?? 'Conversation';
+  }
+
+  userName(id: UserId): string {
+    const u = this.users.get(id);
+    return u?.display_name || u?.username || 'Someone';
+  }
+
+  timeline(id: ConversationId): Timeline {
+    let t = this.timelines.get(id);
+    if (!t) this.timelines.set(id, (t = emptyTimeline()));
+    return t;
+  }
+
+  // ------------------------------------------------------------ navigation
+
+  go(view: View): void {
+    this.view = view;
+    this.changed();
+    if (view.name === 'chat') {
+      const t = this.timeline(view.id);
+      if (!t.loaded && !t.loading) void this.loadOlder(view.id);
+      this.markRead(view.id);
+    }
+  }
+
+  async openDirectWith(user: User): Promise<void> {
+    this.users.set(user.id, user);
+    const d = await this.client.rest.conversations.openDirect(user.id);
+    if (!this.conversations.has(d.id)) {
+      this.conversations.set(d.id, {
+        id: d.id,
+        kind: d.kind,
+        title: null,
+        peer: user,
+        last_event: null,
+        last_seq: d.last_seq,
+        read_seq: d.last_seq,
+        unread_count: 0,
+        mention_count: 0,
+        pinned: false,
+        muted_until: null,
+        archived: false,
+        created_at: d.created_at,
+      });
+    }
+    this.go({ name: 'chat', id: d.id });
+  }
+
+  // ------------------------------------------------------------ history
+
+  /** Loads the page before the oldest loaded message (the latest page first). */
+  async loadOlder(id: ConversationId): Promise<void> {
+    const t = this.timeline(id);
+    if (t.loading || (t.loaded && !t.hasMore)) return;
+    t.loading = true;
+    this.changed();
+    try {
+      const c = this.conversations.get(id);
+      const before = t.oldest ?? Math.max(c?.last_seq ?? 0, ...t.events.keys(), 0) + 1;
+      if (before <= 1) {
+        t.hasMore = false;
+      } else {
+        const page = await this.client.rest.conversations.events(id, { before_seq: before, limit: PAGE });
+        for (const e of page.events) {
+          this.addToTimeline(e);
+          t.oldest = t.oldest === null ? e.seq : Math.min(t.oldest, e.seq);
+        }
+        if (page.events.length === 0) t.hasMore = false;
+        else t.hasMore = (t.oldest ?? 1) > 1;
+        if (t.oldest === null) t.oldest = before;
+      }
+      t.loaded = true;
+    } catch (e) {
+      this.notice = `Could not load messages: ${(e as Error).message}`;
+    } finally {
+      t.loading = false;
+      this.changed();
+    }
+  }
+
+  private addToTimeline(e: Event): void {
+    if (!isMessage(e)) return;
+    const t = this.timeline(e.conversation_id);
+    t.events.set(e.seq, e);
+    if (e.sender_id === this.me?.id) t.pending.delete(e.client_msg_id);
+    else this.bumpPeerRead(e.conversation_id, e.seq);
+  }
+
+  // ------------------------------------------------------------ realtime
+
+  /** Applies one event (from the SDK, or a send's acknowledgement). */
+  onEvent(e: Event): void {
+    const c = this.conversations.get(e.conversation_id);
+    this.typing.onEvent(e);
+    this.addToTimeline(e);
+    if (!c) {
+      this.scheduleRefetch();
+      this.changed();
+      return;
+    }
+    if (e.seq > c.last_seq) {
+      c.last_seq = e.seq;
+      c.last_event = e;
+      if (e.sender_id === this.me?.id) {
+        c.read_seq = Math.max(c.read_seq, e.seq);
+      } else if (e.seq > c.read_seq && isMessage(e)) {
+        c.unread_count += 1;
+      }
+    }
+    if (this.view.name === 'chat' && this.view.id === e.conversation_id) this.markRead(e.conversation_id);
+    this.changed();
+  }
+
+  private bumpPeerRead(id: ConversationId, seq: Seq): void {
+    if (seq > (this.peerRead.get(id) ?? 0)) {
+      this.peerRead.set(id, seq);
+      this.changed();
+    }
+  }
+
+  /** Read receipt for everything loaded in the open conversation (when the page is visible). */
+  markRead(id: ConversationId): void {
+    const c = this.conversations.get(id);
+    if (!c || !this.rt) return;
+    if (typeof document !== 'undefined' && document.visibilityState === 'hidden') return;
+    if (c.last_seq > c.read_seq || c.unread_count > 0) {
+      c.read_seq = Math.max(c.read_seq, c.last_seq);
+      c.unread_count = 0;
+      c.mention_count = 0;
+      this.rt.read(id, c.read_seq);
+      this.changed();
+    }
+  }
+
+  // ------------------------------------------------------------ sending
+
+  send(id: ConversationId, text: string): void {
+    const body = text.trim();
+    if (!body || !this.rt) return;
+    const p: PendingMessage = { client_msg_id: newClientMsgId(), text: body, queued_at: Date.now(), status: 'sending' };
+    this.timeline(id).pending.set(p.client_msg_id, p);
+    this.rt.typing(id, false);
+    this.changed();
+    this.dispatch(id, p);
+  }
+
+  /** Sends a failed message again with the same client_msg_id: never stored twice. */
+  retry(id: ConversationId, clientMsgId: string): void {
+    const p = this.timeline(id).pending.get(clientMsgId);
+    if (!p) return;
+    p.status = 'sending';
+    p.error = undefined;
+    this.changed();
+    this.dispatch(id, p);
+  }
+
+  private dispatch(id: ConversationId, p: PendingMessage): void {
+    this.rt!.send(id, { client_msg_id: p.client_msg_id, text: p.text }).then(
+      (e) => this.onEvent(e),
+      (err: ParleyError) => {
+        const cur = this.timeline(id).pending.get(p.client_msg_id);
+        if (cur && err.code !== 'closed') {
+          cur.status = 'failed';
+          cur.error = err.message;
+          this.changed();
+        }
+      },
+    );
+  }
+
+  typingNow(id: ConversationId): void {
+    this.rt?.typing(id);
+  }
+}

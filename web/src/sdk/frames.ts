@@ -1,0 +1,158 @@
+/**
+ * Realtime frames, mirroring `docs/protocol.md` (the serde types in `shared/src/protocol/`).
+ * One JSON object per WebSocket text message.
+ */
+import type { ConversationId, ErrorBody, ErrorCode, Event, MessageDraft, Seq, SessionId, UserId } from './types';
+
+/** A request id chosen by the client, echoed in `reply`, `synced` and `pong`. */
+export type RequestId = number | string;
+
+/** The WebSocket subprotocol the node selects. */
+export const WS_SUBPROTOCOL = 'parley.v1';
+/** Prefix of the subprotocol value that carries the access token. */
+export const WS_BEARER_PREFIX = 'bearer.';
+/** Largest frame either side may send, in bytes. */
+export const MAX_FRAME_BYTES = 64 * 1024;
+/** Most events one `sync` replays per conversation before listing it under `truncated`. */
+export const SYNC_REPLAY_LIMIT = 1000;
+
+// ---- client → node ----
+
+export interface AuthFrame {
+  type: 'auth';
+  token: string;
+}
+/** Append a message; the draft's fields sit at the frame's top level. */
+export type SendFrame = { type: 'send'; id: RequestId; conversation_id: ConversationId } & MessageDraft;
+/** Replay what the client missed: the last seq it has, per conversation. */
+export interface SyncFrame {
+  type: 'sync';
+  id: RequestId;
+  cursors: Record<ConversationId, Seq>;
+}
+export interface ReadFrame {
+  type: 'read';
+  conversation_id: ConversationId;
+  seq: Seq;
+}
+/**
+ * The user is typing. `active: false` (stopped) is in the public contract, but the node does not
+ * accept the field yet (it answers `invalid_request`), so the SDK leaves it out unless told to.
+ */
+export interface TypingFrame {
+  type: 'typing';
+  conversation_id: ConversationId;
+  active?: boolean;
+}
+export interface PingFrame {
+  type: 'ping';
+  id: RequestId;
+}
+export type ClientFrame = AuthFrame | SendFrame | SyncFrame | ReadFrame | TypingFrame | PingFrame;
+
+// ---- node → client ----
+
+export interface ReadyFrame {
+  type: 'ready';
+  user_id: UserId;
+  session_id: SessionId;
+  node_id: string;
+}
+export interface ReplyFrame {
+  type: 'reply';
+  id: RequestId;
+  ok: boolean;
+  /** A successful send's stored event. */
+  event?: Event;
+  error?: ErrorBody;
+}
+export interface EventFrame {
+  type: 'event';
+  conversation_id: ConversationId;
+  seq: Seq;
+  event: Event;
+}
+export interface SyncedFrame {
+  type: 'synced';
+  id: RequestId;
+  /** Conversations with more missed events than the replay limit: page them over REST. */
+  truncated: ConversationId[];
+}
+/** Someone's read position moved. */
+export interface ReadReceiptFrame {
+  type: 'read';
+  conversation_id: ConversationId;
+  user_id: UserId;
+  seq: Seq;
+}
+/** Someone is typing (no "stopped" frame: indicators expire). */
+export interface TypingIndicatorFrame {
+  type: 'typing';
+  conversation_id: ConversationId;
+  user_id: UserId;
+}
+export interface PongFrame {
+  type: 'pong';
+  id: RequestId;
+}
+/** Connection-level codes, each followed by a close. */
+export type ConnectionCode = 'going_away' | 'session_revoked' | 'too_slow';
+export interface ErrorFrame {
+  type: 'error';
+  code: ConnectionCode | ErrorCode;
+  message: string;
+}
+/** Contract frames the node does not send yet (presence, notices). */
+export interface PresenceFrame {
+  type: 'presence';
+  user_id: UserId;
+  online: boolean;
+}
+export interface NoticeFrame {
+  type: 'notice';
+  kind: string;
+  [field: string]: unknown;
+}
+export type ServerFrame =
+  | ReadyFrame
+  | ReplyFrame
+  | EventFrame
+  | SyncedFrame
+  | ReadReceiptFrame
+  | TypingIndicatorFrame
+  | PongFrame
+  | ErrorFrame
+  | PresenceFrame
+  | NoticeFrame;
+
+export type ReadReceipt = Omit<ReadReceiptFrame, 'type'>;
+export type TypingIndicator = Omit<TypingIndicatorFrame, 'type'>;
+
+/** WebSocket close codes the node uses. */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  protocol: 1002,
+  policy: 1008,
+  tooLarge: 1009,
+  tryAgainLater: 1013,
+} as const;
+
+const SERVER_TYPES = new Set(['ready', 'reply', 'event', 'synced', 'read', 'typing', 'pong', 'error', 'presence', 'notice']);
+
+/** Parses one server frame; `null` for anything that is not a JSON object with a `type`. */
+export function parseServerFrame(text: string): ServerFrame | { type: string; [k: string]: unknown } | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof v !== 'object' || v === null || typeof (v as { type?: unknown }).type !== 'string') return null;
+  return v as ServerFrame;
+}
+
+/** Whether a frame type is one this SDK knows. */
+export function isKnownServerFrame(f: { type: string }): f is ServerFrame {
+  return SERVER_TYPES.has(f.type);
+}

@@ -1,0 +1,90 @@
+/** The app's state logic without a DOM: list order, unread counting, merging a refetched list. */
+import { describe, expect, it } from 'vitest';
+import { AppState } from '../../src/app/state';
+import type { ParleyClient } from '../../src/sdk/client';
+import type { ConversationSummary, Event } from '../../src/sdk/types';
+
+const ME = { id: 'me', username: 'me', display_name: 'Me', bio: null, created_at: '2026-11-22T10:00:00.000Z' };
+
+function summary(id: string, over: Partial<ConversationSummary> = {}): ConversationSummary {
+  return {
+    id,
+    kind: 'direct',
+    title: null,
+    peer: { id: `peer-${id}`, username: `p${id}`, display_name: `P${id}`, bio: null, created_at: ME.created_at },
+    last_event: null,
+    last_seq: 0,
+    read_seq: 0,
+    unread_count: 0,
+    mention_count: 0,
+    pinned: false,
+    muted_until: null,
+    archived: false,
+    created_at: '2026-11-22T10:00:00.000Z',
+    ...over,
+  };
+}
+
+function msg(conv: string, seq: number, sender: string, at = `2026-11-22T10:00:${String(seq).padStart(2, '0')}.000Z`): Event {
+  return {
+    id: `${conv}-${seq}`,
+    conversation_id: conv,
+    seq,
+    sender_id: sender,
+    created_at: at,
+    kind: 'message',
+    client_msg_id: `${conv}-${seq}`,
+    text: `m${seq}`,
+    media_ids: [],
+    reply_to: null,
+    mentions: [],
+  } as Event;
+}
+
+function state(list: ConversationSummary[]) {
+  const client = { rest: { conversations: { listAll: async () => list } } } as unknown as ParleyClient;
+  const s = new AppState(client);
+  s.me = ME;
+  return s;
+}
+
+describe('app state', () => {
+  it('puts pinned first, then the most recent, and folds archived away', async () => {
+    const s = state([
+      summary('old', { last_event: msg('old', 1, 'x', '2026-11-22T09:00:00.000Z'), last_seq: 1 }),
+      summary('new', { last_event: msg('new', 1, 'x', '2026-11-22T11:00:00.000Z'), last_seq: 1 }),
+      summary('pin', { pinned: true, last_event: msg('pin', 1, 'x', '2026-11-22T08:00:00.000Z'), last_seq: 1 }),
+      summary('arch', { archived: true }),
+    ]);
+    await s.loadConversations();
+    const { active, archived } = s.sortedConversations();
+    expect(active.map((c) => c.id)).toEqual(['pin', 'new', 'old']);
+    expect(archived.map((c) => c.id)).toEqual(['arch']);
+  });
+
+  it('counts unread messages from others once, never those it already knew or its own', async () => {
+    const s = state([summary('c', { last_seq: 2, read_seq: 1, unread_count: 1 })]);
+    await s.loadConversations();
+    s.onEvent(msg('c', 2, 'peer')); // already counted by the server
+    s.onEvent(msg('c', 3, 'peer'));
+    s.onEvent(msg('c', 3, 'peer')); // duplicate
+    s.onEvent(msg('c', 4, ME.id)); // mine: moves my read position
+    expect(s.conversations.get('c')!.unread_count).toBe(2);
+    expect(s.conversations.get('c')!.read_seq).toBe(4);
+    // A peer's message means they read up to it.
+    expect(s.peerRead.get('c')).toBe(3);
+    expect([...s.timeline('c').events.keys()]).toEqual([2, 3, 4]);
+  });
+
+  it('keeps what realtime and reading moved on when an older list answer arrives', async () => {
+    const list = [summary('c', { last_seq: 3, read_seq: 1, unread_count: 2 })];
+    const s = state(list);
+    await s.loadConversations();
+    s.onEvent(msg('c', 4, 'peer'));
+    s.conversations.get('c')!.read_seq = 4;
+    s.conversations.get('c')!.unread_count = 0;
+    await s.loadConversations(); // still says last_seq 3, read_seq 1
+    const c = s.conversations.get('c')!;
+    expect([c.last_seq, c.read_seq, c.unread_count]).toEqual([4, 4, 0]);
+  });
+});
