@@ -7,6 +7,8 @@
 //! 2. sustained acknowledged sends per second over WebSocket with group commit, and the same
 //!    load against a node committing one transaction per message (the baseline), as a ratio.
 //!
+//! `parley-bench --presence` runs the presence storm instead (`parley_tests::storm`).
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
@@ -69,6 +71,16 @@ pub(crate) struct Args {
     /// Idle connections per transport in the memory measurement.
     #[arg(long, default_value_t = 10_000)]
     idle_connections: usize,
+    /// Run the presence phase only: a storm of connected users with friends, one node
+    /// SIGTERMed and its clients moving to the other.
+    #[arg(long)]
+    presence: bool,
+    /// Users in the presence phase.
+    #[arg(long, default_value_t = 2000)]
+    presence_users: usize,
+    /// Friends per user in the presence phase (even).
+    #[arg(long, default_value_t = 20)]
+    presence_friends: usize,
 }
 
 fn main() -> Result<()> {
@@ -93,6 +105,28 @@ async fn bench(args: Args) -> Result<()> {
     }
     if args.transports {
         return transports_phase(&args).await;
+    }
+    if args.presence {
+        let mut env =
+            parley_tests::TestEnv::start_with(vec![NodeOptions::new("bench1"), NodeOptions::new("bench2")]).await?;
+        let r = parley_tests::storm::presence_storm(&mut env, args.presence_users, args.presence_friends).await?;
+        println!(
+            "presence  {} users x {} friends connect to node 1: all online in {:.2} s, {} presence NOTIFYs carrying \
+             {} changes, {} presence frames to friends; node 1 SIGTERM, all moved to node 2: all reconnected {:.2} s \
+             after the SIGTERM; afterwards {} presence frames to friends, {} presence NOTIFYs ({} changes), {} NOTIFYs in all",
+            r.users,
+            r.friends_each,
+            r.connect_all.as_secs_f64(),
+            r.connect_notifies,
+            r.connect_changes,
+            r.connect_frames,
+            r.reconnect_all.as_secs_f64(),
+            r.presence_frames,
+            r.presence_notifies,
+            r.presence_changes,
+            r.all_notifies
+        );
+        return Ok(());
     }
     let db = TestDb::create().await.context("creating the bench database")?;
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_shared::error::ErrorCode;
-use parley_shared::ids::{ClientMsgId, ConversationId, Seq, new_uuid_v7};
-use parley_shared::model::{Event, MessageDraft, ReadReceipt, TypingIndicator};
+use parley_shared::ids::{ClientMsgId, ConversationId, Seq, UserId, new_uuid_v7};
+use parley_shared::model::{Event, MessageDraft, Notice, PresenceChange, ReadReceipt, TypingIndicator};
 use parley_shared::protocol::{ClientFrame, ConnectionCode, FrameErrorCode, RequestId, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -90,7 +90,14 @@ pub enum ClientEvent {
     Read(ReadReceipt),
     /// Someone is typing.
     Typing(TypingIndicator),
-    /// A frame type this SDK does not know yet (presence, notices, ...): its JSON.
+    /// A notice for the user (a friend request, ...).
+    Notice(Box<Notice>),
+    /// A friend went online or offline.
+    Presence(PresenceChange),
+    /// The friends online at connect time (after `ready`, and again after the node lost
+    /// announcements).
+    PresenceSnapshot(Vec<UserId>),
+    /// A frame type this SDK does not know yet: its JSON.
     Other(String),
     /// The client stopped for good (`Unauthorized`: log in again).
     Closed(Error),
@@ -178,17 +185,26 @@ impl Client {
         &self.auth
     }
 
-    /// Sends a text message; resolves once the node acknowledged it (retrying with the same
-    /// `client_msg_id` across reconnects until then).
-    pub async fn send(&self, conversation_id: ConversationId, text: impl Into<String>) -> Result<Event> {
-        self.send_message(OutgoingMessage::text(conversation_id, text)).await
+    /// Sends a text message; the returned future resolves once the node acknowledged it
+    /// (retrying with the same `client_msg_id` across reconnects until then). The message is
+    /// queued when this is called, not when the future is first polled, so messages are sent,
+    /// and committed, in the order of the calls.
+    pub fn send(
+        &self,
+        conversation_id: ConversationId,
+        text: impl Into<String>,
+    ) -> impl Future<Output = Result<Event>> + Send + 'static {
+        self.send_message(OutgoingMessage::text(conversation_id, text))
     }
 
     /// Sends a message; see [`Client::send`].
-    pub async fn send_message(&self, msg: OutgoingMessage) -> Result<Event> {
+    pub fn send_message(&self, msg: OutgoingMessage) -> impl Future<Output = Result<Event>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
-        self.cmd.send(Command::Send(msg, tx)).map_err(|_| Error::Closed)?;
-        rx.await.map_err(|_| Error::Closed)?
+        let queued = self.cmd.send(Command::Send(msg, tx)).map_err(|_| Error::Closed);
+        async move {
+            queued?;
+            rx.await.map_err(|_| Error::Closed)?
+        }
     }
 
     /// Read receipt (dropped while disconnected).
@@ -538,6 +554,9 @@ impl Actor {
             ServerFrame::Reply { .. } | ServerFrame::Pong { .. } | ServerFrame::Ready(_) => {}
             ServerFrame::Read(r) => self.emit(ClientEvent::Read(r)),
             ServerFrame::Typing(t) => self.emit(ClientEvent::Typing(t)),
+            ServerFrame::Notice(n) => self.emit(ClientEvent::Notice(n)),
+            ServerFrame::Presence(p) => self.emit(ClientEvent::Presence(p)),
+            ServerFrame::PresenceSnapshot { online } => self.emit(ClientEvent::PresenceSnapshot(online)),
             ServerFrame::Error { code, message } => match code {
                 FrameErrorCode::Connection(ConnectionCode::GoingAway) => {
                     return Some(Outcome::Retry { reason: format!("going_away: {message}"), immediate: true });

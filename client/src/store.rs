@@ -165,6 +165,7 @@ mod tests {
                 display_name: "Alice".into(),
                 bio: None,
                 created_at: serde_json::from_str("\"2026-11-22T10:00:00.123Z\"").unwrap(),
+                deleted: false,
             },
             session_id: SessionId::new(),
             access_token: "a.b.c".into(),

@@ -112,9 +112,11 @@ async fn scenario(transport: Transport, fault: Fault) -> Result<()> {
     let acked = Arc::new(AtomicUsize::new(0));
     let mut sends = Vec::new();
     for i in 0..N {
-        let (c, acked) = (alice_c.clone(), acked.clone());
+        let acked = acked.clone();
+        // Queued now, in order; awaited in its own task.
+        let send = alice_c.send(conv, format!("m{i:03}"));
         sends.push(tokio::spawn(async move {
-            let r = c.send(conv, format!("m{i:03}")).await;
+            let r = send.await;
             acked.fetch_add(1, Ordering::SeqCst);
             r
         }));

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::{Body, to_bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -142,13 +142,45 @@ async fn rest(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socket
     let method = Method::parse(req.method().as_str());
     let query = req.uri().query().map(str::to_owned);
     let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let body = match to_bytes(req.into_body(), MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(_) => return error_response(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes"))),
+    let body = match read_body(req.into_body()).await {
+        Some(b) => b,
+        None => return error_response(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes"))),
     };
     let request =
         api::Request { method, path: &path, query: query.as_deref(), authorization: auth.as_deref(), body: &body };
     to_response(api::handle(&NodeEnv(&app.node), request).await)
+}
+
+/// How much of an oversized body is read (and dropped) before answering 413, and for how long:
+/// a client still writing when the node answered and closed would see a reset instead of the
+/// contract's error.
+const DRAIN_BYTES: usize = 4 * 1024 * 1024;
+const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The body, or `None` when it is over [`MAX_BODY_BYTES`] (after draining what a client still
+/// sends of it, within bounds).
+async fn read_body(body: Body) -> Option<Vec<u8>> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut buf = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        if buf.len() + chunk.len() > MAX_BODY_BYTES {
+            let mut drained = buf.len() + chunk.len();
+            let _ = tokio::time::timeout(DRAIN_FOR, async {
+                while drained < DRAIN_BYTES {
+                    match stream.next().await {
+                        Some(Ok(c)) => drained += c.len(),
+                        _ => break,
+                    }
+                }
+            })
+            .await;
+            return None;
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Some(buf)
 }
 
 async fn metrics_text(State(app): State<AppState>) -> Response {

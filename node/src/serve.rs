@@ -146,6 +146,7 @@ pub async fn run(
     let lease_task = tokio::spawn(presence::renew_forever(pool.clone(), node_id.clone()));
 
     let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers);
+    let presence = presence::spawn(pool.clone(), node_id.clone());
     let state = Arc::new(NodeState {
         node_id: node_id.clone(),
         pool: pool.clone(),
@@ -155,6 +156,7 @@ pub async fn run(
         signer: cfg.signer,
         rest: cfg.rest,
         limits: crate::limits::RestLimiter::new(cfg.limits),
+        presence,
         draining: AtomicBool::new(false),
     });
 

@@ -27,6 +27,8 @@ pub struct NodeState {
     pub rest: bool,
     /// REST rate limits per client address.
     pub limits: crate::limits::RestLimiter,
+    /// Records connections and presence.
+    pub presence: crate::presence::PresenceHandle,
     /// Set on SIGTERM: new connections are refused.
     pub draining: AtomicBool,
 }

@@ -82,6 +82,14 @@ uuid_id!(
     MediaId
 );
 uuid_id!(
+    /// A friend request.
+    FriendRequestId
+);
+uuid_id!(
+    /// A notice to one user (a friend request arrived, was accepted, ...).
+    NoticeId
+);
+uuid_id!(
     /// One realtime connection (a WebSocket or a QUIC connection) held by a node. An auth
     /// session may have several at once.
     ConnectionId

@@ -70,7 +70,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
     tags(
         (name = "ops", description = "Liveness, readiness, and where clients connect."),
         (name = "auth", description = "Accounts, tokens and the keys that verify them."),
-        (name = "users", description = "Profiles."),
+        (name = "users", description = "Profiles and the caller's account."),
+        (name = "account", description = "The caller's sessions (devices)."),
+        (name = "friends", description = "Friends, friend requests and blocks."),
+        (name = "notices", description = "What happened to the caller outside their conversations."),
         (name = "conversations", description = "Conversations, their event logs, messages and read positions."),
     ),
 )]

@@ -15,6 +15,13 @@ impl Timestamp {
         Self(Utc::now())
     }
 
+    /// The current time at the database's precision (microseconds), so that a value answered
+    /// right after a write equals the one read back later.
+    pub fn now_micros() -> Self {
+        let now = Utc::now();
+        Self(DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now))
+    }
+
     /// The contract's text form.
     pub fn to_rfc3339(&self) -> String {
         self.0.to_rfc3339_opts(SecondsFormat::Millis, true)

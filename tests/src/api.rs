@@ -209,6 +209,21 @@ impl Api {
         self.request(Method::POST, path, token, Some(body)).await
     }
 
+    /// `PATCH path` with a bearer token and a JSON body.
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Result<Resp> {
+        self.request(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    /// `PUT path` with a bearer token and no body.
+    pub async fn put(&self, path: &str, token: &str) -> Result<Resp> {
+        self.request(Method::PUT, path, Some(token), None).await
+    }
+
+    /// `DELETE path` with a bearer token and an optional JSON body.
+    pub async fn delete(&self, path: &str, token: &str, body: Option<&Value>) -> Result<Resp> {
+        self.request(Method::DELETE, path, Some(token), body).await
+    }
+
     /// `GET /healthz`.
     pub async fn healthz(&self) -> Result<Resp> {
         self.get("/healthz", None).await
@@ -272,6 +287,38 @@ impl Api {
     /// `GET /v1/users/me`.
     pub async fn me(&self, access_token: &str) -> Result<Resp> {
         self.get("/v1/users/me", Some(access_token)).await
+    }
+
+    // ----- friends, blocks, notices -----
+
+    /// `POST /v1/friends/requests` from `from` to `to` (expects 201); the request.
+    pub async fn friend_request(&self, from: &Session, to: &Session) -> Result<Value> {
+        self.post("/v1/friends/requests", Some(from.token()), &json!({"user_id": to.user_id}))
+            .await?
+            .ok(201)
+            .with_context(|| format!("{} asks {} to be friends", from.username, to.username))
+    }
+
+    /// Makes `a` and `b` friends: `a` asks, `b` accepts.
+    pub async fn befriend(&self, a: &Session, b: &Session) -> Result<()> {
+        let req = self.friend_request(a, b).await?;
+        let id = check::str_field(&req, "id")?;
+        self.post(&format!("/v1/friends/requests/{id}/accept"), Some(b.token()), &json!({}))
+            .await?
+            .ok(200)
+            .with_context(|| format!("{} accepts {}", b.username, a.username))?;
+        Ok(())
+    }
+
+    /// How `viewer` stands with `other`, from `GET /v1/users/{id}`.
+    pub async fn relationship(&self, viewer: &Session, other: &Session) -> Result<String> {
+        let p = self.get(&format!("/v1/users/{}", other.user_id), Some(viewer.token())).await?.ok(200)?;
+        Ok(check::str_field(&p, "relationship")?.to_owned())
+    }
+
+    /// `viewer`'s notices (first page), newest first.
+    pub async fn notices(&self, viewer: &Session) -> Result<Value> {
+        self.get("/v1/notices", Some(viewer.token())).await?.ok(200)
     }
 
     // ----- conversations -----

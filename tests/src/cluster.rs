@@ -141,6 +141,22 @@ impl TestDb {
         Ok(())
     }
 
+    /// Inserts `n` accounts named `<prefix>0`, `<prefix>1`, ... straight into the database (no
+    /// password hashing: they cannot log in), for tests that need many users; returns their ids.
+    pub async fn insert_users(&self, prefix: &str, n: usize) -> Result<Vec<String>> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                "INSERT INTO users (id, username, display_name, password_hash) \
+                 SELECT gen_random_uuid(), $1 || g, $1 || g, '' FROM generate_series(0, $2 - 1) AS g \
+                 RETURNING id::text",
+                &[&prefix, &(n as i32)],
+            )
+            .await
+            .context("inserting users")?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
     /// A connection to this test's database.
     pub async fn client(&self) -> Result<tokio_postgres::Client> {
         connect(&self.url).await

@@ -28,6 +28,7 @@ pub mod cluster;
 pub mod edge;
 pub mod node;
 pub mod quic;
+pub mod storm;
 pub mod ws;
 
 use std::future::Future;

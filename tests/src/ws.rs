@@ -396,6 +396,15 @@ impl Ws {
     pub async fn expect_no_event(&mut self, conversation_id: &str, quiet: Duration) -> Result<()> {
         let early = self.take_buffered_events(conversation_id);
         ensure!(early.is_empty(), "{}: unexpected events: {early:?}", self.label);
+        self.expect_none(quiet, "an event", |v| v["type"] == "event" && v["conversation_id"] == conversation_id).await
+    }
+
+    /// Fails if a frame matching `pred` (`what`) is buffered or arrives within `quiet`; other
+    /// frames stay buffered.
+    pub async fn expect_none(&mut self, quiet: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Result<()> {
+        if let Some(v) = self.buf.iter().find(|v| pred(v)) {
+            bail!("{}: unexpected {what}: {v}", self.label);
+        }
         let deadline = Instant::now() + quiet;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -405,9 +414,7 @@ impl Ws {
             match self.recv(left).await {
                 Err(_) if Instant::now() >= deadline => return Ok(()),
                 Err(e) => return Err(e),
-                Ok(Incoming::Frame(v)) if v["type"] == "event" && v["conversation_id"] == conversation_id => {
-                    bail!("{}: unexpected event {v}", self.label)
-                }
+                Ok(Incoming::Frame(v)) if pred(&v) => bail!("{}: unexpected {what}: {v}", self.label),
                 Ok(Incoming::Frame(v)) => self.buf.push_back(v),
                 Ok(Incoming::Closed { code, reason }) => {
                     bail!("{}: socket closed ({code:?}: {reason}) while expecting silence", self.label)

@@ -552,6 +552,26 @@ async fn tail(ctx: &Ctx) -> Result<()> {
                     eprintln!("-- {} is typing", names.get(t.user_id).await);
                 }
             }
+            ClientEvent::Notice(n) => {
+                if ctx.cli.json {
+                    ctx.out(ServerFrame::Notice(n));
+                } else {
+                    eprintln!("-- notice: {}", serde_json::to_string(&n.body).unwrap_or_default());
+                }
+            }
+            ClientEvent::Presence(p) => {
+                if ctx.cli.json {
+                    ctx.out(ServerFrame::Presence(p));
+                } else {
+                    let state = if p.online { "online" } else { "offline" };
+                    eprintln!("-- {} is {state}", names.get(p.user_id).await);
+                }
+            }
+            ClientEvent::PresenceSnapshot(online) => {
+                if ctx.cli.json {
+                    ctx.out(ServerFrame::PresenceSnapshot { online });
+                }
+            }
             ClientEvent::Other(_) => {}
             ClientEvent::Closed(e) => return Err(e),
         }

@@ -4,9 +4,10 @@
 
 use parley_shared::ids::{ConversationId, Seq};
 use parley_shared::model::Event;
+use parley_shared::model::PresenceChange;
 use parley_shared::positions::Verdict;
 use parley_shared::protocol::{SYNC_REPLAY_LIMIT, ServerFrame};
-use parley_shared::service::realtime;
+use parley_shared::service::{self, realtime};
 use tracing::warn;
 
 use super::Connection;
@@ -40,6 +41,42 @@ impl<S: FrameSink> Connection<S> {
                     return Ok(());
                 }
                 self.send(&ServerFrame::Typing(t)).await
+            }
+            Push::Notice(n) => self.send(&ServerFrame::Notice(n)).await,
+            Push::Presence(p) => self.send(&ServerFrame::Presence(p)).await,
+            Push::Befriended(friend) => {
+                let view = match db::get(&self.node.pool).await {
+                    Ok(db) => service::presence::view(&*db, friend).await,
+                    Err(e) => Err(e),
+                };
+                match view {
+                    Ok(v) if v.online == Some(true) => {
+                        self.send(&ServerFrame::Presence(PresenceChange {
+                            user_id: friend,
+                            online: true,
+                            last_seen_at: None,
+                        }))
+                        .await
+                    }
+                    Ok(_) => Ok(()),
+                    Err(e) => {
+                        warn!("presence of a new friend: {e:?}");
+                        Ok(())
+                    }
+                }
+            }
+            Push::PresenceResync => {
+                let online = match db::get(&self.node.pool).await {
+                    Ok(db) => service::presence::online_friends(&*db, self.claims.user_id).await,
+                    Err(e) => Err(e),
+                };
+                match online {
+                    Ok(online) => self.send(&ServerFrame::PresenceSnapshot { online }).await,
+                    Err(e) => {
+                        warn!("presence snapshot: {e:?}");
+                        Ok(())
+                    }
+                }
             }
         }
     }

@@ -37,13 +37,12 @@ use parley_shared::ids::{ConnectionId, ConversationId};
 use parley_shared::model::Event;
 use parley_shared::positions::{Hold, Positions};
 use parley_shared::protocol::{Ready, RequestId, ServerFrame};
-use parley_shared::service::realtime;
+use parley_shared::service;
 use tokio::sync::mpsc;
 use tracing::warn;
 
 use crate::db;
 use crate::fanout::hub::{CONNECTION_QUEUE, ConnSignal, Push, Registration};
-use crate::presence;
 use crate::state::NodeState;
 pub use end::Disconnect;
 pub use handshake::{authenticate, await_auth};
@@ -98,12 +97,12 @@ where
     S: FrameSink,
 {
     let id = ConnectionId::new();
-    let memberships = match db::get(&node.pool).await {
-        Ok(db) => realtime::memberships(&*db, claims.user_id).await,
+    let start = match db::get(&node.pool).await {
+        Ok(db) => service::presence::connection_start(&*db, claims.user_id).await,
         Err(e) => Err(e),
     };
-    let memberships = match memberships {
-        Ok(m) => m,
+    let start = match start {
+        Ok(s) => s,
         Err(e) => {
             warn!("connection start failed: {e:?}");
             finish(&mut sink, &Disconnect::Unavailable).await;
@@ -119,16 +118,17 @@ where
             session: claims.session_id,
             tx,
             signal: signal.clone(),
-            memberships: memberships.clone(),
+            memberships: start.memberships.clone(),
+            friends: start.friends.clone(),
         })
         .await;
-    presence::connected(&node, id, claims, transport);
+    node.presence.opened(id, claims, transport);
     metrics::gauge!("parley_connections", "transport" => transport).increment(1.0);
 
     let quota = Quota::per_second(NonZeroU32::new(FRAMES_PER_SEC).expect("nonzero"))
         .allow_burst(NonZeroU32::new(FRAME_BURST).expect("nonzero"));
     let mut positions = Positions::new();
-    for (conv, seq) in memberships {
+    for (conv, seq) in start.memberships {
         positions.follow(conv, seq);
     }
     let mut c = Connection {
@@ -146,14 +146,15 @@ where
         session_id: claims.session_id,
         node_id: node.node_id.clone(),
     });
-    let end = match c.sink.send(&ready).await {
+    let snapshot = ServerFrame::PresenceSnapshot { online: start.online_friends };
+    let end = match c.sink.send(&ready).await.and(c.sink.send(&snapshot).await) {
         Err(_) => Disconnect::SinkFailed,
         Ok(()) => c.run_loop(&mut inbound, &mut rx, &signal).await,
     };
     finish(&mut c.sink, &end).await;
     metrics::counter!("parley_disconnects_total", "reason" => end.label()).increment(1);
     node.hub.unregister(id);
-    presence::disconnected(&node, id);
+    node.presence.closed(id);
     metrics::gauge!("parley_connections", "transport" => transport).decrement(1.0);
 }
 

@@ -10,10 +10,10 @@ use std::sync::{Arc, Mutex};
 use deadpool_postgres::Pool;
 use parley_shared::ApiError;
 use parley_shared::ids::{ConnectionId, ConversationId, Seq, SessionId, UserId};
-use parley_shared::model::{Event, ReadReceipt, TypingIndicator};
+use parley_shared::model::{Event, Notice, PresenceChange, ReadReceipt, TypingIndicator};
 use parley_shared::protocol::ConnectionCode;
 use parley_shared::service::realtime;
-use parley_shared::store::notify::Notice;
+use parley_shared::store::notify::Announcement;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, warn};
 
@@ -45,6 +45,14 @@ pub enum Push {
     Read(ReadReceipt),
     /// A member is typing.
     Typing(TypingIndicator),
+    /// A notice for the user.
+    Notice(Box<Notice>),
+    /// A friend went online or offline.
+    Presence(PresenceChange),
+    /// The user has a new friend: tell the client whether they are online.
+    Befriended(UserId),
+    /// Presence announcements may have been lost: send the client a fresh snapshot.
+    PresenceResync,
 }
 
 /// Out-of-band signals to a connection that must get through even when its queue is full.
@@ -85,12 +93,14 @@ pub struct Registration {
     pub signal: Arc<ConnSignal>,
     /// The user's conversations and their last seq as the connection read them.
     pub memberships: Vec<(ConversationId, Seq)>,
+    /// The user's friends: the connection hears their presence.
+    pub friends: Vec<UserId>,
 }
 
 enum Cmd {
     Register(Registration, oneshot::Sender<()>),
     Unregister(ConnectionId),
-    Notices(Vec<Notice>),
+    Notices(Vec<Announcement>),
     Resync,
     EvictAll(Eviction, oneshot::Sender<usize>),
 }
@@ -115,7 +125,7 @@ impl HubHandle {
         let _ = self.tx.send(Cmd::Unregister(conn));
     }
     /// Notices from the LISTEN connection.
-    pub fn notices(&self, n: Vec<Notice>) {
+    pub fn notices(&self, n: Vec<Announcement>) {
         let _ = self.tx.send(Cmd::Notices(n));
     }
     /// The LISTEN connection was re-established: notices may have been lost, catch up from the
@@ -137,6 +147,7 @@ struct Conn {
     tx: mpsc::Sender<Push>,
     signal: Arc<ConnSignal>,
     convs: HashSet<ConversationId>,
+    friends: HashSet<UserId>,
 }
 
 struct ConvEntry {
@@ -153,7 +164,8 @@ struct ResyncError(ApiError);
 /// Starts the hub task.
 pub fn spawn(pool: Pool) -> HubHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let hub = Hub { pool, conns: HashMap::new(), convs: HashMap::new(), users: HashMap::new() };
+    let hub =
+        Hub { pool, conns: HashMap::new(), convs: HashMap::new(), users: HashMap::new(), watchers: HashMap::new() };
     tokio::spawn(hub.run(rx));
     HubHandle { tx }
 }
@@ -163,6 +175,8 @@ struct Hub {
     conns: HashMap<ConnectionId, Conn>,
     convs: HashMap<ConversationId, ConvEntry>,
     users: HashMap<UserId, HashSet<ConnectionId>>,
+    /// Whose presence which local connections hear: user → connections of their friends.
+    watchers: HashMap<UserId, HashSet<ConnectionId>>,
 }
 
 impl Hub {
@@ -213,8 +227,33 @@ impl Hub {
             convs.insert(*conv);
         }
         self.users.entry(reg.user).or_default().insert(reg.conn);
-        self.conns
-            .insert(reg.conn, Conn { user: reg.user, session: reg.session, tx: reg.tx, signal: reg.signal, convs });
+        for f in &reg.friends {
+            self.watchers.entry(*f).or_default().insert(reg.conn);
+        }
+        let friends = reg.friends.into_iter().collect();
+        let conn = Conn { user: reg.user, session: reg.session, tx: reg.tx, signal: reg.signal, convs, friends };
+        self.conns.insert(reg.conn, conn);
+    }
+
+    /// Makes `conn` hear `friend`'s presence, or stop hearing it.
+    fn watch(&mut self, conn: ConnectionId, friend: UserId, on: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if on {
+            c.friends.insert(friend);
+            self.watchers.entry(friend).or_default().insert(conn);
+        } else {
+            c.friends.remove(&friend);
+            if let Some(set) = self.watchers.get_mut(&friend) {
+                set.remove(&conn);
+                if set.is_empty() {
+                    self.watchers.remove(&friend);
+                }
+            }
+        }
+    }
+
+    fn conns_of(&self, user: UserId) -> Vec<ConnectionId> {
+        self.users.get(&user).map(|s| s.iter().copied().collect()).unwrap_or_default()
     }
 
     fn subscribe(&mut self, conn: ConnectionId, conv: ConversationId, seq: Seq) {
@@ -238,11 +277,19 @@ impl Hub {
                 self.users.remove(&c.user);
             }
         }
+        for f in c.friends {
+            if let Some(set) = self.watchers.get_mut(&f) {
+                set.remove(&conn);
+                if set.is_empty() {
+                    self.watchers.remove(&f);
+                }
+            }
+        }
     }
 
-    fn notice(&mut self, n: Notice, wanted: &mut HashMap<ConversationId, Seq>) {
+    fn notice(&mut self, n: Announcement, wanted: &mut HashMap<ConversationId, Seq>) {
         match n {
-            Notice::Events { c } => {
+            Announcement::Events { c } => {
                 for (conv, seq) in c {
                     if self.convs.get(&conv).is_some_and(|e| seq > e.delivered) {
                         let w = wanted.entry(conv).or_insert(seq);
@@ -250,7 +297,7 @@ impl Hub {
                     }
                 }
             }
-            Notice::Members { conversation_id, user_ids, seq } => {
+            Announcement::Members { conversation_id, user_ids, seq } => {
                 for u in user_ids {
                     let conns: Vec<ConnectionId> =
                         self.users.get(&u).map(|s| s.iter().copied().collect()).unwrap_or_default();
@@ -259,7 +306,7 @@ impl Hub {
                     }
                 }
             }
-            Notice::Revoked { session_id } => {
+            Announcement::Revoked { session_id } => {
                 for c in self.conns.values().filter(|c| c.session == session_id) {
                     c.signal.evict(Eviction {
                         code: ConnectionCode::SessionRevoked,
@@ -267,8 +314,38 @@ impl Hub {
                     });
                 }
             }
-            Notice::Read(r) => self.broadcast(r.conversation_id, Push::Read(r)),
-            Notice::Typing(t) => self.broadcast(t.conversation_id, Push::Typing(t)),
+            Announcement::Read(r) => self.broadcast(r.conversation_id, Push::Read(r)),
+            Announcement::Typing(t) => self.broadcast(t.conversation_id, Push::Typing(t)),
+            Announcement::Notice { user_id, notice } => {
+                for conn in self.conns_of(user_id) {
+                    if let Some(c) = self.conns.get(&conn) {
+                        Self::offer(c, Push::Notice(notice.clone()));
+                    }
+                }
+            }
+            Announcement::Friends { a, b, friends } => {
+                debug!(%a, %b, friends, "friendship changed");
+                for (me, other) in [(a, b), (b, a)] {
+                    for conn in self.conns_of(me) {
+                        self.watch(conn, other, friends);
+                        if friends && let Some(c) = self.conns.get(&conn) {
+                            Self::offer(c, Push::Befriended(other));
+                        }
+                    }
+                }
+            }
+            Announcement::Presence { changes } => {
+                debug!(?changes, "presence");
+                for change in changes {
+                    if let Some(set) = self.watchers.get(&change.user_id) {
+                        for conn in set {
+                            if let Some(c) = self.conns.get(conn) {
+                                Self::offer(c, Push::Presence(change));
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 
@@ -328,8 +405,25 @@ impl Hub {
             self.conns.values().map(|c| c.session).collect::<HashSet<_>>().into_iter().collect();
         for s in sessions {
             if !realtime::session_active(&*db, s).await.map_err(ResyncError)? {
-                self.notice(Notice::Revoked { session_id: s }, wanted);
+                self.notice(Announcement::Revoked { session_id: s }, wanted);
             }
+        }
+        // Friendships may have begun or ended, and presence changed, while notices were lost.
+        let users: Vec<UserId> = self.users.keys().copied().collect();
+        for u in users {
+            let now: HashSet<UserId> = realtime::friend_ids(&*db, u).await.map_err(ResyncError)?.into_iter().collect();
+            for conn in self.conns_of(u) {
+                let before = self.conns.get(&conn).map(|c| c.friends.clone()).unwrap_or_default();
+                for f in before.difference(&now) {
+                    self.watch(conn, *f, false);
+                }
+                for f in now.difference(&before) {
+                    self.watch(conn, *f, true);
+                }
+            }
+        }
+        for c in self.conns.values() {
+            Self::offer(c, Push::PresenceResync);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
-use parley_shared::store::notify::{CHANNEL, Notice};
+use parley_shared::store::notify::{Announcement, CHANNEL};
 use tokio::sync::oneshot;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tracing::{info, warn};
@@ -72,7 +72,7 @@ async fn listen_once(
             match messages.next().await {
                 Some(Ok(AsyncMessage::Notification(n))) => {
                     let mut batch = Vec::new();
-                    match Notice::parse(n.payload()) {
+                    match Announcement::parse(n.payload()) {
                         Some(notice) => batch.push(notice),
                         None => warn!("ignoring unknown notice: {}", n.payload()),
                     }

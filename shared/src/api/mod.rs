@@ -14,9 +14,13 @@ pub(crate) mod responses;
 pub mod routes;
 
 pub mod auth;
+pub mod blocks;
 pub mod conversations;
+pub mod friends;
 pub mod messages;
+pub mod notices;
 pub mod ops;
+pub mod sessions;
 pub mod users;
 
 use serde::Serialize;

@@ -46,7 +46,24 @@ routes! {
     auth::logout,
     users::search,
     users::me,
+    users::update_me,
+    users::delete_me,
+    users::password,
     users::get,
+    sessions::list,
+    sessions::revoke,
+    friends::list,
+    friends::requests,
+    friends::send_request,
+    friends::accept,
+    friends::decline,
+    friends::cancel,
+    friends::remove,
+    blocks::list,
+    blocks::put,
+    blocks::delete,
+    notices::list,
+    notices::seen,
     conversations::list,
     conversations::direct,
     messages::send,
@@ -145,7 +162,7 @@ mod tests {
     #[test]
     fn allow_lists_the_methods_of_a_path() {
         assert_eq!(allowed("/v1/auth/login"), vec!["POST"]);
-        assert_eq!(allowed("/v1/users/me"), vec!["GET", "HEAD"]);
+        assert_eq!(allowed("/v1/users/me"), vec!["GET", "HEAD", "PATCH", "DELETE"]);
         assert_eq!(allowed("/v1/conversations"), vec!["GET", "HEAD"]);
         assert!(allowed("/v1/nothing").is_empty());
         assert_eq!(unrouted("/v1/auth/login").code, ErrorCode::MethodNotAllowed);

@@ -2,17 +2,29 @@
 //! bodies of REST requests and responses. These serde types are the documentation of the JSON
 //! shapes; the SDK, the services and the handlers all use them.
 
+pub mod account;
 pub mod conversation;
 pub mod event;
+pub mod notice;
 pub mod ops;
 pub mod requests;
+pub mod social;
 pub mod user;
 
+pub use account::{SessionInfo, SessionPage};
 pub use conversation::{
     ConversationKind, ConversationPage, ConversationSummary, DirectConversation, ReadReceipt, ReadState, Role,
     TypingIndicator,
 };
 pub use event::{Event, EventBody, EventPage, MessageDraft, NewMessage};
+pub use notice::{Notice, NoticeBody, NoticePage};
 pub use ops::{ClientConfig, Status};
-pub use requests::{Login, MarkRead, OpenDirect, Refresh, Register, SendMessage};
+pub use requests::{
+    ChangePassword, DeleteAccount, Login, MarkNoticesSeen, MarkRead, OpenDirect, Refresh, Register, SendFriendRequest,
+    SendMessage, UpdateProfile,
+};
+pub use social::{
+    BlockPage, BlockedUser, DmPolicy, Friend, FriendPage, FriendRequest, FriendRequestPage, FriendRequestStatus,
+    OwnProfile, PresenceChange, PresenceView, Profile, Relationship,
+};
 pub use user::{AuthResponse, User, UserPage};

@@ -3,8 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Seq, UserId};
+use crate::ids::{NoticeId, Seq, UserId};
 use crate::model::event::MessageDraft;
+use crate::model::social::DmPolicy;
 
 /// `POST /v1/auth/register`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -78,6 +79,70 @@ pub struct SendMessage {
     /// The message.
     #[serde(flatten)]
     pub message: MessageDraft,
+}
+
+/// `PATCH /v1/users/me`: absent fields stay as they are.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProfile {
+    /// 1 to 64 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 64))]
+    pub display_name: Option<String>,
+    /// At most 500 characters; an empty string clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
+    pub bio: Option<String>,
+    /// Who may message the caller directly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dm_policy: Option<DmPolicy>,
+    /// Whether friends see the caller online.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub show_presence: Option<bool>,
+}
+
+/// `POST /v1/users/me/password`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The password now.
+    pub current_password: String,
+    /// The new one, 8–256 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
+    pub new_password: String,
+}
+
+/// `DELETE /v1/users/me`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccount {
+    /// The account's password, to confirm.
+    pub password: String,
+}
+
+/// `POST /v1/friends/requests`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SendFriendRequest {
+    /// Whom to ask.
+    pub user_id: UserId,
+    /// A note to go with it, at most 200 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    pub message: Option<String>,
+}
+
+/// `POST /v1/notices/seen`: marks this notice and every older one seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct MarkNoticesSeen {
+    /// The newest notice seen.
+    pub up_to: NoticeId,
 }
 
 #[cfg(test)]

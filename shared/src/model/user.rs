@@ -20,6 +20,10 @@ pub struct User {
     pub bio: Option<String>,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// The account was deleted: its profile is erased and its messages stay, as from a deleted
+    /// user. Present (true) only then.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// `register`, `login` and `refresh` responses.

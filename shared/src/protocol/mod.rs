@@ -16,7 +16,7 @@ pub use close::{ALPN, Close, ConnectionCode, FrameErrorCode};
 
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::{ConversationId, NodeId, Seq, SessionId, UserId};
-use crate::model::{Event, MessageDraft, ReadReceipt, TypingIndicator};
+use crate::model::{Event, MessageDraft, Notice, PresenceChange, ReadReceipt, TypingIndicator};
 
 /// Largest frame a client may send or will receive, in bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -140,6 +140,17 @@ pub enum ServerFrame {
     Read(ReadReceipt),
     /// Someone is typing.
     Typing(TypingIndicator),
+    /// Something happened to the user outside their conversations (a friend request, ...); the
+    /// same notice `GET /v1/notices` lists.
+    Notice(Box<Notice>),
+    /// A friend went online or offline.
+    Presence(PresenceChange),
+    /// Right after `ready`: the user's friends who are online now (the others are offline;
+    /// `GET /v1/friends` has their `last_seen_at`).
+    PresenceSnapshot {
+        /// Online friends.
+        online: Vec<UserId>,
+    },
     /// Answer to ping.
     Pong {
         /// Request id.

@@ -7,6 +7,7 @@ use crate::model::conversation::Membership;
 use crate::model::{Event, EventBody, MessageDraft, NewMessage};
 
 use super::conversations;
+use super::social::{self, DirectFacts};
 
 /// Most characters (Unicode scalar values) in a message's text.
 pub const MAX_TEXT_CHARS: usize = 8000;
@@ -67,14 +68,20 @@ pub trait SendFacts {
     fn membership(&self, conv: ConversationId, user: UserId) -> Option<Membership>;
     /// The conversation of message `id`, if `id` is a message.
     fn message_conversation(&self, id: EventId) -> Option<ConversationId>;
+    /// For a direct conversation, what decides whether `sender` may message the other member.
+    fn direct(&self, conv: ConversationId, sender: UserId) -> Option<DirectFacts>;
 }
 
-/// Whether `msg` may be appended: the sender is a member (else 404), every mentioned user is a
-/// member, `reply_to` is a message of the same conversation, and media ids name completed uploads
-/// (none exist yet, so any is refused).
+/// Whether `msg` may be appended: the sender is a member (else 404), may message the other member
+/// of a direct conversation ([`social::may_message`]), every mentioned user is a member,
+/// `reply_to` is a message of the same conversation, and media ids name completed uploads (none
+/// exist yet, so any is refused).
 pub fn check_send(facts: &impl SendFacts, msg: &NewMessage) -> Result<(), ApiError> {
     let conv = msg.conversation_id;
     conversations::member(facts.membership(conv, msg.sender_id))?;
+    if let Some(direct) = facts.direct(conv, msg.sender_id) {
+        social::may_message(&direct)?;
+    }
     if msg.draft.mentions.iter().any(|u| facts.membership(conv, *u).is_none()) {
         return Err(ApiError::invalid("mentions: every mentioned user must be a member of the conversation"));
     }
@@ -110,6 +117,7 @@ mod tests {
     struct Facts {
         members: HashSet<(ConversationId, UserId)>,
         messages: HashMap<EventId, ConversationId>,
+        direct: HashMap<ConversationId, DirectFacts>,
     }
 
     impl SendFacts for Facts {
@@ -118,6 +126,9 @@ mod tests {
         }
         fn message_conversation(&self, id: EventId) -> Option<ConversationId> {
             self.messages.get(&id).copied()
+        }
+        fn direct(&self, conv: ConversationId, _sender: UserId) -> Option<DirectFacts> {
+            self.direct.get(&conv).copied()
         }
     }
 
@@ -189,6 +200,29 @@ mod tests {
         assert!(send(me, &|d| d.reply_to = Some(EventId::new())).unwrap_err().message.starts_with("reply_to"));
         let e = send(me, &|d| d.media_ids = vec![crate::ids::MediaId::new()]).unwrap_err();
         assert!(e.message.starts_with("media_ids"));
+    }
+
+    #[test]
+    fn direct_sends_follow_who_may_message_whom() {
+        let (me, peer) = (UserId::new(), UserId::new());
+        let conv = ConversationId::new();
+        let mut facts = Facts::default();
+        facts.members.extend([(conv, me), (conv, peer)]);
+        let msg = NewMessage { conversation_id: conv, sender_id: me, draft: draft("hi") };
+        let open = DirectFacts {
+            blocked: false,
+            friends: false,
+            peer_policy: crate::model::DmPolicy::Everyone,
+            peer_deleted: false,
+        };
+        facts.direct.insert(conv, open);
+        assert!(check_send(&facts, &msg).is_ok());
+        facts.direct.insert(conv, DirectFacts { blocked: true, ..open });
+        assert_eq!(check_send(&facts, &msg).unwrap_err().code, ErrorCode::Forbidden);
+        facts.direct.insert(conv, DirectFacts { peer_policy: crate::model::DmPolicy::Friends, ..open });
+        assert_eq!(check_send(&facts, &msg).unwrap_err().code, ErrorCode::Forbidden);
+        facts.direct.insert(conv, DirectFacts { peer_policy: crate::model::DmPolicy::Friends, friends: true, ..open });
+        assert!(check_send(&facts, &msg).is_ok());
     }
 
     #[test]

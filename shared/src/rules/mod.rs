@@ -5,12 +5,14 @@
 //! - [`conversations`]: membership ("not a member → 404"), direct conversations, read positions.
 //! - [`messages`]: message content, idempotency keys, mentions, replies: what a send may be.
 //! - [`pagination`]: page sizes.
-//! - [`users`]: user search.
+//! - [`social`]: friend requests, blocks, who may message whom, who sees whose presence.
+//! - [`users`]: user search and profile edits.
 
 pub mod accounts;
 pub mod conversations;
 pub mod messages;
 pub mod pagination;
+pub mod social;
 pub mod users;
 
 use crate::error::ApiError;

@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::ids::{SessionId, UserId};
 use crate::model::{AuthResponse, Login, Refresh, Register, User};
 use crate::rules::accounts as rules;
-use crate::store::notify::{self, Notice};
+use crate::store::notify::{self, Announcement};
 use crate::store::sessions::RefreshOutcome;
 use crate::store::tx::transact;
 use crate::store::{StoreError, sessions, users};
@@ -81,7 +81,7 @@ pub async fn refresh<E: Env>(env: &E, r: Refresh) -> Result<AuthResponse, ApiErr
     let outcome = transact!(db, |tx| {
         let outcome = sessions::rotate(tx, &r.refresh_token, &new_token).await?;
         if let RefreshOutcome::Reused { session } = outcome {
-            notify::send(tx, &Notice::Revoked { session_id: session }).await?;
+            notify::send(tx, &Announcement::Revoked { session_id: session }).await?;
         }
         Ok(outcome)
     })?;
@@ -103,7 +103,7 @@ pub async fn logout<E: Env>(env: &E, me: &AccessClaims) -> Result<(), ApiError> 
     transact!(db, |tx| {
         sessions::revoke(tx, me.session_id).await?;
         // Announce even if already revoked: a retried logout must still close stray sockets.
-        notify::send(tx, &Notice::Revoked { session_id: me.session_id }).await
+        notify::send(tx, &Announcement::Revoked { session_id: me.session_id }).await
     })?;
     Ok(())
 }

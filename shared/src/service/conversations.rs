@@ -9,7 +9,8 @@ use crate::ids::{ConversationId, Seq, UserId};
 use crate::model::{ConversationPage, DirectConversation, OpenDirect, ReadReceipt, ReadState};
 use crate::rules;
 use crate::store::conversations::{self, ListCursor};
-use crate::store::notify::{self, Notice};
+use crate::store::notify::{self, Announcement};
+use crate::store::social;
 use crate::store::tx::transact;
 
 /// The pair's one direct conversation, and whether this call created it.
@@ -20,14 +21,18 @@ pub async fn open_direct<E: Env>(
 ) -> Result<(DirectConversation, bool), ApiError> {
     rules::conversations::may_open_direct(me.user_id, b.user_id)?;
     let mut db = env.db().await?;
-    if !conversations::user_exists(&*db, b.user_id).await? {
-        return Err(ApiError::not_found("user not found"));
-    }
+    let facts = social::direct_facts(&*db, me.user_id, b.user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user not found"))?;
+    rules::social::may_message(&facts)?;
     Ok(transact!(db, |tx| {
         let (conv, created) = conversations::get_or_create_direct(tx, me.user_id, b.user_id).await?;
         if created {
-            let notice =
-                Notice::Members { conversation_id: conv.id, user_ids: conv.member_ids.clone(), seq: conv.last_seq };
+            let notice = Announcement::Members {
+                conversation_id: conv.id,
+                user_ids: conv.member_ids.clone(),
+                seq: conv.last_seq,
+            };
             notify::send(tx, &notice).await?;
         }
         Ok((conv, created))
@@ -59,7 +64,7 @@ pub async fn mark_read(db: &mut Client, conv: ConversationId, user: UserId, seq:
         let r = conversations::mark_read(tx, conv, user, seq).await?;
         if let Some((read_seq, true)) = r {
             let receipt = ReadReceipt { conversation_id: conv, user_id: user, seq: read_seq };
-            notify::send(tx, &Notice::Read(receipt)).await?;
+            notify::send(tx, &Announcement::Read(receipt)).await?;
         }
         Ok(r)
     })?;

@@ -5,16 +5,23 @@
 //! whichever door it came through.
 //!
 //! - [`accounts`]: register, login, refresh, logout; verifying access tokens.
+//! - [`account`]: the caller's password, deletion, sessions (devices).
 //! - [`users`]: profiles and user search; readiness.
+//! - [`social`]: friends, friend requests, blocks; [`notices`]: per-user notices.
+//! - [`presence`]: who is online, for the node.
 //! - [`conversations`]: direct conversations, the list, read positions.
 //! - [`messages`]: sends (one or a group-committed batch) and pages of the log.
 //! - [`realtime`]: what realtime connections and the node's fan-out read: memberships, events
 //!   after positions, sync, typing.
 
+pub mod account;
 pub mod accounts;
 pub mod conversations;
 pub mod messages;
+pub mod notices;
+pub mod presence;
 pub mod realtime;
+pub mod social;
 pub mod users;
 
 use std::future::Future;

@@ -9,8 +9,8 @@ use crate::error::ApiError;
 use crate::ids::{ConversationId, Seq, SessionId, UserId};
 use crate::model::{Event, TypingIndicator};
 use crate::positions::SyncPlan;
-use crate::store::notify::{self, Notice};
-use crate::store::{conversations, events, sessions};
+use crate::store::notify::{self, Announcement};
+use crate::store::{conversations, events, sessions, social};
 
 /// Every conversation of `user` with its last seq (what a connection follows).
 pub async fn memberships<C: GenericClient>(db: &C, user: UserId) -> Result<Vec<(ConversationId, Seq)>, ApiError> {
@@ -47,7 +47,12 @@ pub async fn sync<C: GenericClient>(
 /// Announces that `user` is typing in `conv` (the connection has checked the membership and
 /// the rate).
 pub async fn typing<C: GenericClient>(db: &C, conv: ConversationId, user: UserId) -> Result<(), ApiError> {
-    Ok(notify::send(db, &Notice::Typing(TypingIndicator { conversation_id: conv, user_id: user })).await?)
+    Ok(notify::send(db, &Announcement::Typing(TypingIndicator { conversation_id: conv, user_id: user })).await?)
+}
+
+/// The ids of `user`'s friends.
+pub async fn friend_ids<C: GenericClient>(db: &C, user: UserId) -> Result<Vec<UserId>, ApiError> {
+    Ok(social::friend_ids(db, user).await?)
 }
 
 /// Whether an auth session is still active (the fan-out re-checks after losing notices).

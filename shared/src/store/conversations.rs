@@ -161,7 +161,7 @@ pub async fn list<C: GenericClient>(
                 (SELECT count(*) FROM events e WHERE e.conversation_id = c.id AND e.seq > m.read_seq \
                    AND m.user_id = ANY(e.mentions)) AS mention_count, \
                 peer.id IS NOT NULL, peer.id, peer.username, peer.display_name, peer.bio, peer.created_at, \
-                le.id IS NOT NULL, {EVENT_COLS_LE} \
+                peer.deleted_at IS NOT NULL, le.id IS NOT NULL, {EVENT_COLS_LE} \
          FROM members m JOIN conversations c ON c.id = m.conversation_id \
          LEFT JOIN LATERAL (SELECT u.* FROM members pm JOIN users u ON u.id = pm.user_id \
                             WHERE c.kind = 'direct' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id \
@@ -187,7 +187,7 @@ pub async fn list<C: GenericClient>(
         let last_seq: Seq = r.get(3);
         let read_seq: Seq = r.get(6);
         let peer = if r.get::<_, bool>(11) { Some(user_from_row(r, 12)) } else { None };
-        let last_event = if r.get::<_, bool>(17) { Some(event_from_row(r, 18)?) } else { None };
+        let last_event = if r.get::<_, bool>(18) { Some(event_from_row(r, 19)?) } else { None };
         let id = ConversationId(r.get(0));
         cursor = Some(ListCursor { at: r.get(5), id });
         out.push(ConversationSummary {

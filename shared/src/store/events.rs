@@ -11,8 +11,9 @@ use super::notify;
 use super::{StoreError, Type};
 use crate::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId};
 use crate::model::conversation::Membership;
-use crate::model::{Event, EventBody, NewMessage};
+use crate::model::{DmPolicy, Event, EventBody, NewMessage};
 use crate::rules::messages::SendFacts;
+use crate::rules::social::DirectFacts;
 use crate::time::Timestamp;
 
 /// Columns [`event_from_row`] reads, for a table aliased `e`.
@@ -45,6 +46,7 @@ pub struct SendBatchFacts {
     existing: HashMap<(UserId, String), Event>,
     members: HashMap<(ConversationId, UserId), Membership>,
     messages: HashMap<EventId, ConversationId>,
+    direct: HashMap<(ConversationId, UserId), DirectFacts>,
 }
 
 impl SendBatchFacts {
@@ -62,9 +64,13 @@ impl SendFacts for SendBatchFacts {
     fn message_conversation(&self, id: EventId) -> Option<ConversationId> {
         self.messages.get(&id).copied()
     }
+
+    fn direct(&self, conv: ConversationId, sender: UserId) -> Option<DirectFacts> {
+        self.direct.get(&(conv, sender)).copied()
+    }
 }
 
-/// Fetches the [`SendBatchFacts`] of `msgs` in one round trip (three pipelined statements,
+/// Fetches the [`SendBatchFacts`] of `msgs` in one round trip (four pipelined statements,
 /// whatever the batch size).
 pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<SendBatchFacts, StoreError> {
     let senders: Vec<uuid::Uuid> = msgs.iter().map(|m| m.sender_id.0).collect();
@@ -85,7 +91,9 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
     );
     // Reads that do not depend on each other go out together (tokio-postgres pipelines
     // concurrent queries on one connection).
-    let (existing, members, replies) = futures_util::future::try_join3(
+    let (send_convs, send_users): (Vec<uuid::Uuid>, Vec<uuid::Uuid>) =
+        msgs.iter().map(|m| (m.conversation_id.0, m.sender_id.0)).unzip();
+    let (existing, members, replies, direct) = futures_util::future::try_join4(
         c.query_typed(&existing_sql, &[(&senders, Type::UUID_ARRAY), (&cmids, Type::TEXT_ARRAY)]),
         c.query_typed(
             "SELECT m.role, m.joined_seq, m.conversation_id, m.user_id FROM members m \
@@ -95,6 +103,17 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
         c.query_typed(
             "SELECT id, conversation_id FROM events WHERE id = ANY($1) AND kind = 'message'",
             &[(&reply_ids, Type::UUID_ARRAY)],
+        ),
+        c.query_typed(
+            "SELECT k.c, k.s, u.dm_policy, u.deleted_at IS NOT NULL, \
+                    EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = k.s AND b.blocked_id = pm.user_id) \
+                                                      OR (b.blocker_id = pm.user_id AND b.blocked_id = k.s)), \
+                    EXISTS (SELECT 1 FROM friendships f WHERE f.user_id = k.s AND f.friend_id = pm.user_id) \
+             FROM (SELECT DISTINCT * FROM unnest($1::uuid[], $2::uuid[])) AS k(c, s) \
+             JOIN conversations cv ON cv.id = k.c AND cv.kind = 'direct' \
+             JOIN members pm ON pm.conversation_id = k.c AND pm.user_id <> k.s \
+             JOIN users u ON u.id = pm.user_id",
+            &[(&send_convs, Type::UUID_ARRAY), (&send_users, Type::UUID_ARRAY)],
         ),
     )
     .await?;
@@ -107,6 +126,17 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
         facts.members.insert((ConversationId(r.get(2)), UserId(r.get(3))), membership_from_row(r)?);
     }
     facts.messages = replies.iter().map(|r| (EventId(r.get(0)), ConversationId(r.get(1)))).collect();
+    for r in &direct {
+        facts.direct.insert(
+            (ConversationId(r.get(0)), UserId(r.get(1))),
+            DirectFacts {
+                peer_policy: DmPolicy::from_db(r.get(2)),
+                peer_deleted: r.get(3),
+                blocked: r.get(4),
+                friends: r.get(5),
+            },
+        );
+    }
     Ok(facts)
 }
 
@@ -136,8 +166,7 @@ pub async fn append_messages<C: GenericClient>(c: &C, msgs: &[&NewMessage]) -> R
     let mut heads: BTreeMap<ConversationId, Seq> =
         locked.iter().map(|r| (ConversationId(r.get(0)), r.get(1))).collect();
 
-    // Postgres keeps microseconds: the event answered now must equal the one read back later.
-    let now: DateTime<Utc> = DateTime::from_timestamp_micros(Utc::now().timestamp_micros()).unwrap_or_else(Utc::now);
+    let now: DateTime<Utc> = Timestamp::now_micros().0;
     let mut out = Vec::with_capacity(msgs.len());
     let mut ins = InsertColumns::default();
     let mut read_upto: HashMap<(ConversationId, UserId), Seq> = HashMap::new();

@@ -5,19 +5,22 @@
 //! one round trip: no prepare round trip and no statement cache needed.
 //!
 //! - [`tx`]: the one transaction-with-retry point.
-//! - [`users`], [`sessions`]: accounts and auth sessions with their refresh tokens.
+//! - [`users`], [`sessions`]: accounts, profiles, and auth sessions with their refresh tokens.
+//! - [`social`]: friends, friend requests, blocks; [`notices`]: per-user notices.
 //! - [`conversations`], [`events`]: membership and the per-conversation event log.
 //! - [`notify`]: what commits announce on the NOTIFY channel.
-//! - [`presence`]: node leases and the realtime connections each node holds.
+//! - [`presence`]: node leases, the realtime connections each node holds, who is online.
 //! - `schema` (native only): the migrations.
 
 pub mod conversations;
 pub mod events;
+pub mod notices;
 pub mod notify;
 pub mod presence;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod schema;
 pub mod sessions;
+pub mod social;
 pub mod tx;
 pub mod users;
 
@@ -42,6 +45,10 @@ pub enum StoreError {
     /// A schema migration failed.
     #[error("migration: {0}")]
     Migrate(String),
+    /// A rule refused inside a transaction (a service's doing, never a store function's): roll
+    /// back and answer this.
+    #[error("refused: {0}")]
+    Refused(Box<ApiError>),
     /// Anything else, connection loss included.
     #[error("database: {0}")]
     Db(tokio_postgres::Error),
@@ -63,7 +70,17 @@ impl From<tokio_postgres::Error> for StoreError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        ApiError::internal(e.to_string())
+        match e {
+            StoreError::Refused(e) => *e,
+            e => ApiError::internal(e.to_string()),
+        }
+    }
+}
+
+impl StoreError {
+    /// Aborts a transaction with a rule's refusal.
+    pub fn refused(e: ApiError) -> Self {
+        Self::Refused(Box::new(e))
     }
 }
 

@@ -7,7 +7,7 @@ use tokio_postgres::GenericClient;
 
 use super::{StoreError, Type};
 use crate::ids::{ConversationId, Seq, SessionId, UserId};
-use crate::model::{ReadReceipt, TypingIndicator};
+use crate::model::{Notice, PresenceChange, ReadReceipt, TypingIndicator};
 
 /// The one channel every node LISTENs on. One channel keeps notices in commit order across kinds
 /// (a conversation's membership notice always precedes its first events notice).
@@ -16,10 +16,10 @@ pub const CHANNEL: &str = "parley";
 /// Most (conversation, seq) pairs in one events notice: ~50 bytes each keeps it far under 8000.
 const EVENTS_PER_NOTICE: usize = 100;
 
-/// A notice on [`CHANNEL`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a commit announces on [`CHANNEL`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
-pub enum Notice {
+pub enum Announcement {
     /// These conversations have events up to (at least) these seqs.
     Events {
         /// (conversation, latest seq) pairs.
@@ -43,9 +43,30 @@ pub enum Notice {
     Read(ReadReceipt),
     /// A member is typing.
     Typing(TypingIndicator),
+    /// A notice for one user's connected devices (small: it travels whole).
+    Notice {
+        /// The user.
+        user_id: UserId,
+        /// The notice, as stored.
+        notice: Box<Notice>,
+    },
+    /// Two users became friends, or stopped being friends: nodes update who sees whose presence.
+    Friends {
+        /// One of them.
+        a: UserId,
+        /// The other.
+        b: UserId,
+        /// Friends now.
+        friends: bool,
+    },
+    /// Users went online or offline (a batch per node per tick; the node filters by friendship).
+    Presence {
+        /// The changes.
+        changes: Vec<PresenceChange>,
+    },
 }
 
-impl Notice {
+impl Announcement {
     /// Parses a payload; unknown payloads (from a newer node) are skipped by the caller.
     pub fn parse(payload: &str) -> Option<Self> {
         serde_json::from_str(payload).ok()
@@ -53,16 +74,27 @@ impl Notice {
 }
 
 /// Queues `notice` for delivery when the surrounding transaction commits.
-pub async fn send<C: GenericClient>(c: &C, notice: &Notice) -> Result<(), StoreError> {
+pub async fn send<C: GenericClient>(c: &C, notice: &Announcement) -> Result<(), StoreError> {
     let payload = serde_json::to_string(notice).expect("notices serialise");
     c.query_typed("SELECT pg_notify($1, $2)", &[(&CHANNEL, Type::TEXT), (&payload, Type::TEXT)]).await?;
+    Ok(())
+}
+
+/// Most presence changes in one announcement: ~110 bytes each keeps it far under 8000.
+const PRESENCE_PER_NOTICE: usize = 50;
+
+/// Announces presence changes, split to respect the payload limit.
+pub async fn send_presence<C: GenericClient>(c: &C, changes: &[PresenceChange]) -> Result<(), StoreError> {
+    for chunk in changes.chunks(PRESENCE_PER_NOTICE) {
+        send(c, &Announcement::Presence { changes: chunk.to_vec() }).await?;
+    }
     Ok(())
 }
 
 /// Announces new events, split into notices that respect the payload limit.
 pub async fn send_events<C: GenericClient>(c: &C, heads: &[(ConversationId, Seq)]) -> Result<(), StoreError> {
     for chunk in heads.chunks(EVENTS_PER_NOTICE) {
-        send(c, &Notice::Events { c: chunk.to_vec() }).await?;
+        send(c, &Announcement::Events { c: chunk.to_vec() }).await?;
     }
     Ok(())
 }
@@ -72,9 +104,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn presence_announcements_fit_the_payload_limit() {
+        let t = crate::time::Timestamp::now();
+        let changes: Vec<_> = (0..PRESENCE_PER_NOTICE)
+            .map(|_| PresenceChange { user_id: UserId::new(), online: false, last_seen_at: Some(t) })
+            .collect();
+        let json = serde_json::to_string(&Announcement::Presence { changes }).unwrap();
+        assert!(json.len() < 7900, "{}", json.len());
+    }
+
+    #[test]
     fn events_notice_fits_the_payload_limit() {
         let heads: Vec<_> = (0..EVENTS_PER_NOTICE).map(|_| (ConversationId::new(), i64::MAX)).collect();
-        let json = serde_json::to_string(&Notice::Events { c: heads }).unwrap();
+        let json = serde_json::to_string(&Announcement::Events { c: heads }).unwrap();
         assert!(json.len() < 7900, "{}", json.len());
     }
 }

@@ -109,3 +109,64 @@ pub async fn is_active<C: GenericClient>(c: &C, session: SessionId) -> Result<bo
         .await?;
     Ok(!rows.is_empty())
 }
+
+/// `user`'s active sessions, most recently used first, after `after` (the last listed one's
+/// `(last_used_at, id)`); `current` marks the caller's.
+pub async fn list<C: GenericClient>(
+    c: &C,
+    user: UserId,
+    current: SessionId,
+    after: Option<super::social::TimeCursor>,
+    limit: i64,
+) -> Result<Vec<crate::model::SessionInfo>, StoreError> {
+    let (at, id) = (after.map(|a| a.at), after.map(|a| a.id));
+    let rows = c
+        .query_typed(
+            "SELECT id, device_name, created_at, last_used_at, last_transport FROM auth_sessions \
+             WHERE user_id = $1 AND revoked_at IS NULL \
+               AND ($2::timestamptz IS NULL OR (last_used_at, id) < ($2, $3::uuid)) \
+             ORDER BY last_used_at DESC, id DESC LIMIT $4",
+            &[(&user.0, Type::UUID), (&at, Type::TIMESTAMPTZ), (&id, Type::UUID), (&limit, Type::INT8)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| crate::model::SessionInfo {
+            id: SessionId(r.get(0)),
+            device_name: r.get(1),
+            created_at: crate::time::Timestamp(r.get(2)),
+            last_used_at: crate::time::Timestamp(r.get(3)),
+            last_transport: r.get(4),
+            current: SessionId(r.get(0)) == current,
+        })
+        .collect())
+}
+
+/// Revokes `user`'s session `session`; false when it is not theirs or not active.
+pub async fn revoke_own<C: GenericClient>(c: &C, user: UserId, session: SessionId) -> Result<bool, StoreError> {
+    let n = c
+        .query_typed(
+            "UPDATE auth_sessions SET revoked_at = now() WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL \
+             RETURNING id",
+            &[(&session.0, Type::UUID), (&user.0, Type::UUID)],
+        )
+        .await?;
+    Ok(!n.is_empty())
+}
+
+/// Revokes every active session of `user` but `keep` (all of them with `None`); returns them.
+pub async fn revoke_all<C: GenericClient>(
+    c: &C,
+    user: UserId,
+    keep: Option<SessionId>,
+) -> Result<Vec<SessionId>, StoreError> {
+    let keep = keep.map(|k| k.0);
+    let rows = c
+        .query_typed(
+            "UPDATE auth_sessions SET revoked_at = now() \
+             WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR id <> $2) RETURNING id",
+            &[(&user.0, Type::UUID), (&keep, Type::UUID)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| SessionId(r.get(0))).collect())
+}

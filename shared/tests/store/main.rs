@@ -3,3 +3,4 @@
 
 mod db;
 mod events_tests;
+mod presence_tests;

@@ -7,6 +7,10 @@ use crate::service::users;
 pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/{id}");
 
 /// A user's profile
+///
+/// Their public profile, how the caller stands with them (`relationship`: `friend`,
+/// `request_sent`, `request_received`, `blocked` either way, or `none`), and, for a friend who
+/// shows it, whether they are online and when they were last seen.
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = ROUTE.path,
@@ -14,7 +18,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/{id}");
     security(("bearer" = [])),
     params(("id" = UserId, Path, description = "The user's id.")),
     responses(
-        (status = 200, description = "The user.", body = User),
+        (status = 200, description = "The user.", body = Profile),
         (status = 401, response = Unauthorized),
         (
             status = 404,
@@ -26,6 +30,6 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: UserId = call.id("id", "user")?;
-    call.caller()?;
-    Ok(Response::json(200, &users::get(call.env, id).await?))
+    let me = call.caller()?;
+    Ok(Response::json(200, &users::profile(call.env, &me, id).await?))
 }

@@ -7,13 +7,15 @@ use crate::service::users;
 pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/me");
 
 /// The caller's profile
+///
+/// The caller's public profile with their settings (`dm_policy`, `show_presence`).
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = ROUTE.path,
     tag = "users",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The caller.", body = User),
+        (status = 200, description = "The caller.", body = OwnProfile),
         (
             status = 401,
             description = "`unauthorized`: missing, expired or invalid access token, or the account no longer \

@@ -18,7 +18,8 @@ struct UserSearchQuery {
 
 /// Find users
 ///
-/// Users whose username or display name starts with `q`, ordered by username.
+/// Users whose username or display name starts with `q`, ordered by username. Deleted accounts
+/// and users who blocked the caller are left out.
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = ROUTE.path,
@@ -37,8 +38,8 @@ struct UserSearchQuery {
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    call.caller()?;
+    let me = call.caller()?;
     let q = call.query();
-    let page = users::search(call.env, q.get("q"), q.get("cursor"), q.int("limit")?).await?;
+    let page = users::search(call.env, &me, q.get("q"), q.get("cursor"), q.int("limit")?).await?;
     Ok(Response::json(200, &page))
 }

@@ -1,0 +1,4 @@
+//! `/v1/notices/*`.
+
+pub mod list;
+pub mod seen;

@@ -1,0 +1,4 @@
+//! `/v1/sessions/*`: the caller's sessions (devices).
+
+pub mod list;
+pub mod revoke;

@@ -1,0 +1,70 @@
+//! Presence for the node: what a new connection needs to know, the node's batched record of
+//! the connections it opens and closes, and the reaper that takes users offline after their
+//! grace period. Changes are announced in the same transaction that made them.
+
+use std::time::Duration;
+
+use tokio_postgres::{Client, GenericClient};
+
+use crate::error::ApiError;
+use crate::ids::{ConnectionId, ConversationId, NodeId, Seq, UserId};
+use crate::model::{PresenceChange, PresenceView};
+use crate::store::notify;
+use crate::store::presence::{self, HeldConnection};
+use crate::store::tx::transact;
+use crate::store::{conversations, social};
+
+/// What a connection needs when it starts.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionStart {
+    /// The user's conversations with their last seq.
+    pub memberships: Vec<(ConversationId, Seq)>,
+    /// The user's friends (whose presence the connection follows).
+    pub friends: Vec<UserId>,
+    /// Those of them online now who show it.
+    pub online_friends: Vec<UserId>,
+}
+
+/// Reads a connection's start (three pipelined statements).
+pub async fn connection_start<C: GenericClient>(db: &C, user: UserId) -> Result<ConnectionStart, ApiError> {
+    let (memberships, friends, online_friends) = futures_util::future::try_join3(
+        conversations::memberships(db, user),
+        social::friend_ids(db, user),
+        presence::online_friends(db, user),
+    )
+    .await?;
+    Ok(ConnectionStart { memberships, friends, online_friends })
+}
+
+/// Records what a node opened and closed since its last batch; announces who came online.
+pub async fn apply(
+    db: &mut Client,
+    node: &NodeId,
+    opened: &[HeldConnection],
+    closed: &[ConnectionId],
+) -> Result<Vec<PresenceChange>, ApiError> {
+    Ok(transact!(db, |tx| {
+        let changes = presence::apply_connections(tx, node, opened, closed).await?;
+        notify::send_presence(tx, &changes).await?;
+        Ok(changes)
+    })?)
+}
+
+/// Takes offline (and announces) the users whose grace period ran out.
+pub async fn reap(db: &mut Client, grace: Duration) -> Result<Vec<PresenceChange>, ApiError> {
+    Ok(transact!(db, |tx| {
+        let changes = presence::reap_offline(tx, grace).await?;
+        notify::send_presence(tx, &changes).await?;
+        Ok(changes)
+    })?)
+}
+
+/// `user`'s friends who are online now and show it.
+pub async fn online_friends<C: GenericClient>(db: &C, user: UserId) -> Result<Vec<UserId>, ApiError> {
+    Ok(presence::online_friends(db, user).await?)
+}
+
+/// A user's presence as a friend sees it (for a friendship that just began).
+pub async fn view<C: GenericClient>(db: &C, user: UserId) -> Result<PresenceView, ApiError> {
+    Ok(social::presence_of(db, user).await?)
+}

@@ -1,0 +1,86 @@
+//! Presence from connection rows: batches of opened and closed connections from several nodes,
+//! the grace period, and the reaper.
+
+use std::time::Duration;
+
+use parley_shared::ids::{ConnectionId, NodeId, SessionId, UserId};
+use parley_shared::model::PresenceChange;
+use parley_shared::store::presence::{self, HeldConnection};
+use tokio_postgres::Client;
+
+use crate::db::{TestDb, user};
+
+fn held(node: &NodeId, user: UserId) -> HeldConnection {
+    HeldConnection {
+        node: node.clone(),
+        connection: ConnectionId::new(),
+        session: SessionId::new(),
+        user,
+        transport: "ws",
+    }
+}
+
+async fn apply(
+    c: &mut Client,
+    node: &NodeId,
+    opened: &[HeldConnection],
+    closed: &[ConnectionId],
+) -> Vec<PresenceChange> {
+    let tx = c.transaction().await.unwrap();
+    let changes = presence::apply_connections(&tx, node, opened, closed).await.unwrap();
+    tx.commit().await.unwrap();
+    changes
+}
+
+async fn nodes(c: &Client) -> (NodeId, NodeId) {
+    let (a, b) = (NodeId("a".into()), NodeId("b".into()));
+    presence::take_lease(c, &a, Duration::from_secs(30)).await.unwrap();
+    presence::take_lease(c, &b, Duration::from_secs(30)).await.unwrap();
+    (a, b)
+}
+
+#[tokio::test]
+async fn online_once_then_a_reconnect_elsewhere_within_the_grace_announces_nothing() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let alice = user(&c, "alice").await;
+    let (a, b) = nodes(&c).await;
+
+    let first = held(&a, alice);
+    let changes = apply(&mut c, &a, std::slice::from_ref(&first), &[]).await;
+    assert_eq!(changes.iter().map(|ch| (ch.user_id, ch.online)).collect::<Vec<_>>(), vec![(alice, true)]);
+    // A second device: still online, nothing to announce.
+    let second = held(&b, alice);
+    assert!(apply(&mut c, &b, std::slice::from_ref(&second), &[]).await.is_empty());
+    assert!(apply(&mut c, &b, &[], &[second.connection]).await.is_empty());
+    // The last one closes on node a, a new one opens on node b: still nothing.
+    assert!(apply(&mut c, &a, &[], &[first.connection]).await.is_empty());
+    let third = held(&b, alice);
+    assert!(apply(&mut c, &b, std::slice::from_ref(&third), &[]).await.is_empty(), "a reconnect within the grace");
+    assert!(presence::reap_offline(&c, Duration::ZERO).await.unwrap().is_empty(), "connected: not offline");
+    // Closing for good: offline only once the grace period is over.
+    assert!(apply(&mut c, &b, &[], &[third.connection]).await.is_empty());
+    assert!(presence::reap_offline(&c, Duration::from_secs(60)).await.unwrap().is_empty(), "within the grace");
+    let gone = presence::reap_offline(&c, Duration::ZERO).await.unwrap();
+    assert_eq!(gone.len(), 1);
+    assert!(!gone[0].online && gone[0].last_seen_at.is_some());
+    assert!(presence::reap_offline(&c, Duration::ZERO).await.unwrap().is_empty(), "announced once");
+    // And online again.
+    let back = apply(&mut c, &a, &[held(&a, alice)], &[]).await;
+    assert_eq!(back.len(), 1);
+    assert!(back[0].online);
+}
+
+#[tokio::test]
+async fn a_dead_nodes_users_start_their_grace_when_its_rows_vanish() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let bob = user(&c, "bob").await;
+    let (a, _b) = nodes(&c).await;
+    assert_eq!(apply(&mut c, &a, &[held(&a, bob)], &[]).await.len(), 1);
+    // The lease expires and is reaped: the rows go by cascade, no close ever came.
+    c.execute("DELETE FROM node_leases WHERE node_id = 'a'", &[]).await.unwrap();
+    assert!(presence::reap_offline(&c, Duration::ZERO).await.unwrap().is_empty(), "first the grace starts");
+    let gone = presence::reap_offline(&c, Duration::ZERO).await.unwrap();
+    assert_eq!(gone.iter().map(|g| (g.user_id, g.online)).collect::<Vec<_>>(), vec![(bob, false)]);
+}
