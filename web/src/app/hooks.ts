@@ -12,3 +12,13 @@ export function useAppState(): AppState {
   useEffect(() => state.subscribe(() => setVersion((n) => n + 1)), [state]);
   return state;
 }
+
+/** The time now, refreshed every `everyMs` (for "last seen 5 min ago"). */
+export function useNow(everyMs = 30_000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), everyMs);
+    return () => clearInterval(t);
+  }, [everyMs]);
+  return now;
+}

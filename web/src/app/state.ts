@@ -21,6 +21,7 @@ import {
   type UserId,
   LocalStorageCredentialStore,
 } from '../sdk';
+import { explain, Social } from './social';
 
 export const PAGE = 50;
 
@@ -43,7 +44,14 @@ export interface Timeline {
   pending: Map<string, PendingMessage>;
 }
 
-export type View = { name: 'list' } | { name: 'chat'; id: ConversationId } | { name: 'new' };
+export type View =
+  | { name: 'list' }
+  | { name: 'chat'; id: ConversationId }
+  | { name: 'new' }
+  | { name: 'friends' }
+  | { name: 'notices' }
+  | { name: 'settings' }
+  | { name: 'profile'; id: UserId };
 
 function emptyTimeline(): Timeline {
   return { events: new Map(), oldest: null, hasMore: true, loading: false, loaded: false, pending: new Map() };
@@ -70,6 +78,8 @@ export class AppState {
   view: View = { name: 'list' };
   users = new Map<UserId, User>();
   notice: string | null = null;
+  /** Friends, requests, blocks, notices, presence, the own profile and sessions. */
+  readonly social: Social;
   version = 0;
   private listeners = new Set<() => void>();
   private scheduled = false;
@@ -77,6 +87,7 @@ export class AppState {
   private offs: (() => void)[] = [];
 
   constructor(readonly client: ParleyClient) {
+    this.social = new Social(this);
     this.typing.on('change', () => this.changed());
   }
 
@@ -129,7 +140,8 @@ export class AppState {
     this.reset();
   }
 
-  private async signOutLocally(notice: string): Promise<void> {
+  /** Forgets the session here without asking the server (it already ended it). */
+  async signOutLocally(notice: string): Promise<void> {
     await this.client.close().catch(() => {});
     new LocalStorageCredentialStore().clear();
     this.reset();
@@ -147,6 +159,7 @@ export class AppState {
     this.timelines.clear();
     this.peerRead.clear();
     this.typing.dispose();
+    this.social.reset();
     this.view = { name: 'list' };
     this.changed();
   }
@@ -156,7 +169,7 @@ export class AppState {
     this.me = session.user;
     this.users.set(session.user.id, session.user);
     this.offs.push(session.on('expired', () => void this.signOutLocally('Your session ended. Sign in again.')));
-    await this.loadConversations();
+    await Promise.all([this.loadConversations(), this.social.load()]);
     const rt = await this.client.connect();
     this.rt = rt;
     this.connection = rt.state;
@@ -176,14 +189,8 @@ export class AppState {
       rt.on('closed', (e) => {
         if (e.isAuth) void this.signOutLocally('Your session ended. Sign in again.');
       }),
-      rt.on('sendFailed', ({ item, error }) => {
-        const p = this.timeline(item.conversation_id).pending.get(item.draft.client_msg_id);
-        if (p) {
-          p.status = 'failed';
-          p.error = error.message;
-          this.changed();
-        }
-      }),
+      rt.on('sendFailed', ({ item, error }) => this.sendFailed(item.conversation_id, item.draft.client_msg_id, error)),
+      ...this.social.attach(rt),
     );
     // Sends left over from an earlier visit (the SDK re-sends them): show them as pending.
     for (const item of rt.outbox()) {
@@ -258,23 +265,45 @@ export class AppState {
 
   go(view: View): void {
     this.view = view;
+    this.social.setNoticesOpen(view.name === 'notices');
     this.changed();
     if (view.name === 'chat') {
       const t = this.timeline(view.id);
       if (!t.loaded && !t.loading) void this.loadOlder(view.id);
       this.markRead(view.id);
+      const peer = this.conversations.get(view.id)?.peer;
+      if (peer) void this.social.fetchProfile(peer.id);
     }
+    if (view.name === 'profile') void this.social.fetchProfile(view.id);
+  }
+
+  /** The direct conversation with `userId`, if one is loaded. */
+  directWith(userId: UserId): ConversationSummary | undefined {
+    for (const c of this.conversations.values()) if (c.kind === 'direct' && c.peer?.id === userId) return c;
+    return undefined;
   }
 
   async openDirectWith(user: User): Promise<void> {
     this.users.set(user.id, user);
-    const d = await this.client.rest.conversations.openDirect(user.id);
+    const known = this.directWith(user.id);
+    if (known) {
+      this.go({ name: 'chat', id: known.id });
+      return;
+    }
+    let d;
+    try {
+      d = await this.client.rest.conversations.openDirect(user.id);
+    } catch (e) {
+      if (e instanceof ParleyError && e.code === 'forbidden') throw new Error(`You can’t message ${user.display_name || user.username}: ${e.message}.`);
+      throw e;
+    }
     if (!this.conversations.has(d.id)) {
       this.conversations.set(d.id, {
         id: d.id,
         kind: d.kind,
         title: null,
         peer: user,
+        member_count: null,
         last_event: null,
         last_seq: d.last_seq,
         read_seq: d.last_seq,
@@ -401,14 +430,19 @@ export class AppState {
     this.rt!.send(id, { client_msg_id: p.client_msg_id, text: p.text }).then(
       (e) => this.onEvent(e),
       (err: ParleyError) => {
-        const cur = this.timeline(id).pending.get(p.client_msg_id);
-        if (cur && err.code !== 'closed') {
-          cur.status = 'failed';
-          cur.error = err.message;
-          this.changed();
-        }
+        if (err.code !== 'closed') this.sendFailed(id, p.client_msg_id, err);
       },
     );
+  }
+
+  /** A send refused for good: marked "Not sent" with the reason (a 403 also in the chat). */
+  private sendFailed(id: ConversationId, clientMsgId: string, err: ParleyError): void {
+    const cur = this.timeline(id).pending.get(clientMsgId);
+    if (err.code === 'forbidden') this.social.onRefused(id, err.message);
+    if (!cur) return;
+    cur.status = 'failed';
+    cur.error = err.code === 'forbidden' ? explain(err, 'message') : err.message;
+    this.changed();
   }
 
   typingNow(id: ConversationId): void {

@@ -2,7 +2,18 @@
  * Realtime frames, mirroring `docs/protocol.md` (the serde types in `shared/src/protocol/`).
  * One JSON object per WebSocket text message.
  */
-import type { ConversationId, ErrorBody, ErrorCode, Event, MessageDraft, Seq, SessionId, UserId } from './types';
+import type {
+  ConversationId,
+  ErrorBody,
+  ErrorCode,
+  Event,
+  MessageDraft,
+  Notice,
+  Seq,
+  SessionId,
+  Timestamp,
+  UserId,
+} from './types';
 
 /** A request id chosen by the client, echoed in `reply`, `synced` and `pong`. */
 export type RequestId = number | string;
@@ -102,17 +113,25 @@ export interface ErrorFrame {
   code: ConnectionCode | ErrorCode;
   message: string;
 }
-/** Contract frames the node does not send yet (presence, notices). */
+/**
+ * A friend's presence changed (friends only; users who hide their presence never appear
+ * online). Online ~0.2 s after their first connection opens; offline ~5–6 s after their last one
+ * closed (the grace period), with `last_seen_at`.
+ */
 export interface PresenceFrame {
   type: 'presence';
   user_id: UserId;
   online: boolean;
+  /** When they were last online (offline frames; absent when they just hid their presence). */
+  last_seen_at?: Timestamp | null;
 }
-export interface NoticeFrame {
-  type: 'notice';
-  kind: string;
-  [field: string]: unknown;
+/** Right after `ready` (and after the node lost its LISTEN connection): the friends online now. */
+export interface PresenceSnapshotFrame {
+  type: 'presence_snapshot';
+  online: UserId[];
 }
+/** A notice (the same object `GET /v1/notices` lists). Not replayed by `sync`. */
+export type NoticeFrame = { type: 'notice' } & Notice;
 export type ServerFrame =
   | ReadyFrame
   | ReplyFrame
@@ -123,10 +142,12 @@ export type ServerFrame =
   | PongFrame
   | ErrorFrame
   | PresenceFrame
+  | PresenceSnapshotFrame
   | NoticeFrame;
 
 export type ReadReceipt = Omit<ReadReceiptFrame, 'type'>;
 export type TypingIndicator = Omit<TypingIndicatorFrame, 'type'>;
+export type PresenceChange = Omit<PresenceFrame, 'type'>;
 
 /** WebSocket close codes the node uses. */
 export const CloseCode = {
@@ -138,7 +159,19 @@ export const CloseCode = {
   tryAgainLater: 1013,
 } as const;
 
-const SERVER_TYPES = new Set(['ready', 'reply', 'event', 'synced', 'read', 'typing', 'pong', 'error', 'presence', 'notice']);
+const SERVER_TYPES = new Set([
+  'ready',
+  'reply',
+  'event',
+  'synced',
+  'read',
+  'typing',
+  'pong',
+  'error',
+  'presence',
+  'presence_snapshot',
+  'notice',
+]);
 
 /** Parses one server frame; `null` for anything that is not a JSON object with a `type`. */
 export function parseServerFrame(text: string): ServerFrame | { type: string; [k: string]: unknown } | null {

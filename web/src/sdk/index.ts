@@ -1,6 +1,20 @@
 /** Parley browser SDK: REST + realtime, framework-free. */
 export { ParleyClient, type ParleyClientOptions } from './client';
-export { RestClient, AuthApi, ConfigApi, ConversationsApi, UsersApi, defaultWebSocketUrl, MAX_PAGE } from './rest';
+export {
+  RestClient,
+  AccountApi,
+  AuthApi,
+  BlocksApi,
+  ConfigApi,
+  ConversationsApi,
+  FriendsApi,
+  NoticesApi,
+  UsersApi,
+  defaultWebSocketUrl,
+  allPages,
+  MAX_PAGE,
+  type FriendRequestResult,
+} from './rest';
 export { Http, type TokenSource, type HttpOptions, type RequestOptions } from './http';
 export {
   Session,
@@ -25,6 +39,7 @@ export { MemorySyncStore, type SyncStore, type OutboxItem } from './store';
 export { IndexedDbSyncStore } from './store-idb';
 export { Positions, type Verdict } from './positions';
 export { TypingTracker, TYPING_TTL_MS } from './typing';
+export { PresenceTracker, type PresenceState, type PresenceUpdate } from './presence';
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF, type Backoff } from './backoff';
 export { ParleyError, type SdkErrorCode } from './errors';
 export { newClientMsgId } from './ids';

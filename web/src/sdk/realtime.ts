@@ -18,6 +18,7 @@ import {
   WS_BEARER_PREFIX,
   WS_SUBPROTOCOL,
   type ClientFrame,
+  type NoticeFrame,
   type ReadReceipt,
   type ReadyFrame,
   type ServerFrame,
@@ -26,9 +27,10 @@ import {
 import type { TokenSource } from './http';
 import { newClientMsgId } from './ids';
 import { Positions } from './positions';
+import { PresenceTracker, type PresenceUpdate } from './presence';
 import type { ConversationsApi } from './rest/conversations';
 import { MemorySyncStore, type OutboxItem, type SyncStore } from './store';
-import type { ConversationId, Event, MessageDraft, Seq } from './types';
+import type { ConversationId, Event, MessageDraft, Notice, Seq } from './types';
 
 /** What the connection is doing, for the app to show. */
 export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'closed';
@@ -92,11 +94,21 @@ export interface RealtimeEvents extends Record<string, unknown> {
   event: Event;
   read: ReadReceipt;
   typing: TypingIndicator;
+  /**
+   * A notice (friend request, acceptance, ...), as it happens. Not replayed after a reconnect:
+   * list `GET /v1/notices` again on `connected`.
+   */
+  notice: Notice;
+  /**
+   * A friend's presence changed in {@link RealtimeClient.presence} (a `presence_snapshot` after
+   * each connect, a `presence` frame, a seed from REST, or a friendship that ended).
+   */
+  presence: PresenceUpdate;
   /** The outbox changed (a send queued, acknowledged or failed). */
   outbox: OutboxItem[];
   /** A send failed for good (not retried). */
   sendFailed: { item: OutboxItem; error: ParleyError };
-  /** A frame this SDK has no handler for yet (presence, notice, ...). */
+  /** A frame this SDK has no handler for. */
   frame: { type: string; [k: string]: unknown };
   /** Stopped for good (`unauthorized`: sign in again). */
   closed: ParleyError;
@@ -158,6 +170,8 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   private unwatchNetwork: (() => void) | null = null;
   private readyFrame: ReadyFrame | null = null;
   private _synced = false;
+  /** Friends' presence: the latest snapshot plus the changes since. */
+  readonly presence = new PresenceTracker();
   /** Counters for tests and diagnostics. */
   readonly stats = { connects: 0, gapFills: 0, duplicatesDropped: 0, resends: 0 };
 
@@ -180,6 +194,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
     };
     this.factory = opts.webSocket ?? defaultFactory();
     this.store = opts.store ?? new MemorySyncStore();
+    this.presence.on('change', (u) => this.emit('presence', u));
     if (opts.positions) for (const [c, s] of Object.entries(opts.positions)) this.positions.follow(c, s);
   }
 
@@ -571,6 +586,15 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
       case 'typing':
         this.emit('typing', { conversation_id: frame.conversation_id, user_id: frame.user_id });
         return;
+      case 'presence_snapshot':
+        if (current) this.presence.snapshot(Array.isArray(frame.online) ? frame.online : []);
+        return;
+      case 'presence':
+        this.presence.update({ user_id: frame.user_id, online: frame.online === true, last_seen_at: frame.last_seen_at ?? null });
+        return;
+      case 'notice':
+        this.onNotice(frame);
+        return;
       case 'pong':
       case 'ready':
         return;
@@ -592,6 +616,13 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
         this.emit('frame', frame as unknown as { type: string });
         return;
     }
+  }
+
+  private onNotice(frame: NoticeFrame): void {
+    const { type: _type, ...notice } = frame;
+    // A friendship that ends stops presence frames without a last one.
+    if (notice.kind === 'friend_removed') this.presence.forget(notice.user_id);
+    this.emit('notice', notice as Notice);
   }
 
   private onReply(id: unknown, ok: boolean, event: Event | undefined, error: { code: string; message: string } | undefined): void {

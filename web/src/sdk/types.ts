@@ -31,6 +31,49 @@ export type ReadState = Schemas['ReadState'];
 export type ErrorCode = Schemas['ErrorCode'];
 export type ErrorBody = Schemas['ErrorBody'];
 
+// ---- profiles, settings, account
+/** `GET`/`PATCH /v1/users/me`: the caller's profile and settings. */
+export type OwnProfile = Schemas['OwnProfile'];
+/** `GET /v1/users/{id}`: a profile, the caller's relationship with them and (friends) presence. */
+export type Profile = Schemas['Profile'];
+export type UpdateProfile = Schemas['UpdateProfile'];
+export type DmPolicy = Schemas['DmPolicy'];
+export type Relationship = Schemas['Relationship'];
+export type PresenceView = Schemas['PresenceView'];
+export type ChangePasswordBody = Schemas['ChangePassword'];
+export type DeleteAccountBody = Schemas['DeleteAccount'];
+export type SessionInfo = Schemas['SessionInfo'];
+export type SessionPage = Schemas['SessionPage'];
+
+// ---- friends and blocks
+export type Friend = Schemas['Friend'];
+export type FriendPage = Schemas['FriendPage'];
+export type FriendRequestId = Schemas['FriendRequestId'];
+export type FriendRequest = Schemas['FriendRequest'];
+export type FriendRequestPage = Schemas['FriendRequestPage'];
+export type FriendRequestStatus = Schemas['FriendRequestStatus'];
+export type SendFriendRequestBody = Schemas['SendFriendRequest'];
+/** `incoming` (sent to the caller) or `outgoing` (sent by the caller). */
+export type FriendRequestDirection = 'incoming' | 'outgoing';
+export type BlockedUser = Schemas['BlockedUser'];
+export type BlockPage = Schemas['BlockPage'];
+
+// ---- notices
+export type NoticeId = Schemas['NoticeId'];
+/** One notice (a friend request arrived, was accepted, ...): `GET /v1/notices` and `notice` frames. */
+export type Notice = Schemas['Notice'];
+export type NoticeKind = Notice['kind'];
+/** The notice of one kind, e.g. `NoticeOf<'friend_request'>`. */
+export type NoticeOf<K extends NoticeKind> = Extract<Schemas['NoticeBody'], { kind: K }> &
+  Omit<Notice, keyof Schemas['NoticeBody']>;
+export type NoticePage = Schemas['NoticePage'];
+
+/** Cursor paging shared by the list endpoints. */
+export interface PageQuery {
+  cursor?: string;
+  limit?: number;
+}
+
 /** One entry of a conversation's log (a `message`, `edit`, `recall`, `reaction`, ...). */
 export type Event = Schemas['Event'];
 export type EventKind = Event['kind'];
@@ -43,6 +86,11 @@ export type EventPage = Schemas['EventPage'];
 export type EventsQuery = NonNullable<operations['conversations_events']['parameters']['query']>;
 export type ConversationsQuery = NonNullable<operations['conversations_list']['parameters']['query']>;
 export type UsersQuery = operations['users_search']['parameters']['query'];
+
+/** Whether a user's account was deleted (empty username, display name "Deleted user"). */
+export function isDeleted(u: Pick<User, 'deleted'> | null | undefined): boolean {
+  return u?.deleted === true;
+}
 
 /** Narrows an event to a message. */
 export function isMessage(e: Event): e is MessageEvent {

@@ -1,8 +1,11 @@
-/** The app's state logic without a DOM: list order, unread counting, merging a refetched list. */
-import { describe, expect, it } from 'vitest';
+/**
+ * The app's state logic without a DOM: list order, unread counting, merging a refetched list; the
+ * social slice applying notices and refusals.
+ */
+import { describe, expect, it, vi } from 'vitest';
 import { AppState } from '../../src/app/state';
 import type { ParleyClient } from '../../src/sdk/client';
-import type { ConversationSummary, Event } from '../../src/sdk/types';
+import type { ConversationSummary, Event, Notice } from '../../src/sdk/types';
 
 const ME = { id: 'me', username: 'me', display_name: 'Me', bio: null, created_at: '2026-11-22T10:00:00.000Z' };
 
@@ -12,6 +15,7 @@ function summary(id: string, over: Partial<ConversationSummary> = {}): Conversat
     kind: 'direct',
     title: null,
     peer: { id: `peer-${id}`, username: `p${id}`, display_name: `P${id}`, bio: null, created_at: ME.created_at },
+    member_count: null,
     last_event: null,
     last_seq: 0,
     read_seq: 0,
@@ -86,5 +90,71 @@ describe('app state', () => {
     await s.loadConversations(); // still says last_seq 3, read_seq 1
     const c = s.conversations.get('c')!;
     expect([c.last_seq, c.read_seq, c.unread_count]).toEqual([4, 4, 0]);
+  });
+});
+
+describe('social state', () => {
+  const CAROL = { id: 'carol', username: 'carol', display_name: 'Carol', bio: null, created_at: ME.created_at };
+  const req = { id: 'r1', from: CAROL, to: ME, message: 'hi', status: 'pending' as const, created_at: ME.created_at, decided_at: null };
+  const notice = (id: string, body: Record<string, unknown>) =>
+    ({ id, created_at: `2026-11-22T10:00:0${id.slice(-1)}.000Z`, seen: false, ...body }) as unknown as Notice;
+
+  function socialState() {
+    const profiles: Record<string, unknown> = { carol: { ...CAROL, relationship: 'blocked' } };
+    const seen: string[] = [];
+    const client = {
+      rest: {
+        conversations: { listAll: async () => [summary('c1', { peer: CAROL })] },
+        users: { get: async (id: string) => profiles[id] },
+        notices: { markSeen: async (id: string) => void seen.push(id) },
+      },
+    } as unknown as ParleyClient;
+    const s = new AppState(client);
+    s.me = ME;
+    return { s, seen };
+  }
+
+  it('applies notices: a request arrives, is accepted, the friendship ends; duplicates count once', async () => {
+    const { s, seen } = socialState();
+    await s.loadConversations();
+    s.social.onNotice(notice('n1', { kind: 'friend_request', request: req }));
+    s.social.onNotice(notice('n1', { kind: 'friend_request', request: req }));
+    expect(s.social.unseen).toBe(1);
+    expect(s.social.incoming.map((r) => r.id)).toEqual(['r1']);
+    expect(s.social.relationshipOf('carol')).toBe('request_received');
+    expect(s.userName('carol')).toBe('Carol');
+
+    s.social.onNotice(notice('n2', { kind: 'friend_accepted', user: CAROL }));
+    expect(s.social.isFriend('carol')).toBe(true);
+    expect(s.social.incoming).toEqual([]);
+    expect(s.social.presenceOf('carol')).toEqual({ online: false, last_seen_at: null });
+    expect(s.social.notices.map((n) => n.id)).toEqual(['n2', 'n1']);
+
+    // Opening the notifications marks everything seen up to the newest.
+    s.go({ name: 'notices' });
+    await Promise.resolve();
+    expect(s.social.unseen).toBe(0);
+    expect(seen).toEqual(['n2']);
+    s.go({ name: 'list' });
+
+    // The friendship ends; the profile (fetched for it) says they blocked us: no messaging.
+    s.social.onNotice(notice('n3', { kind: 'friend_removed', user_id: 'carol' }));
+    expect(s.social.isFriend('carol')).toBe(false);
+    expect(s.social.presenceOf('carol')).toBeNull();
+    await vi.waitFor(() => expect(s.social.blockedBy('carol')).toBe(true));
+    expect(s.social.cannotMessage('c1', CAROL)?.text).toBe('You can’t message this person.');
+    expect(s.social.unseen).toBe(1);
+  });
+
+  it('shows a refused send as such: the pending message fails, the chat explains', async () => {
+    const { s } = socialState();
+    await s.loadConversations();
+    s.social.onRefused('c1', 'this user accepts direct messages from friends only');
+    expect(s.social.cannotMessage('c1', { ...CAROL, id: 'someone-else' })).toEqual({
+      text: 'You can’t message this person.',
+      detail: 'this user accepts direct messages from friends only',
+    });
+    // A deleted account needs no refusal to say so.
+    expect(s.social.cannotMessage('c2', { ...CAROL, id: 'x', deleted: true, display_name: 'Deleted user' })?.text).toMatch(/deleted/);
   });
 });

@@ -135,7 +135,7 @@ describe('SDK against a real node', () => {
     const rt = await client.connect();
     const events: Event[] = [];
     rt.on('event', (e) => events.push(e));
-    alice = { ...alice, client, rt, store, events, reads: [], typing: [], states: [] };
+    alice = { ...alice, client, rt, store, events, reads: [], typing: [], states: [], notices: [], presence: [] };
     rt.on('read', (r) => alice.reads.push(r));
     rt.on('state', (s) => alice.states.push(s));
     await waitFor(() => rt.state === 'online' && rt.synced, 'alice back online');

@@ -1,18 +1,21 @@
 /**
  * SDK logic with fakes (no node): positions, backoff, the session's single refresh, and the
- * realtime client's ordering, de-duplication, gap filling, resends and connection codes.
+ * realtime client's ordering, de-duplication, gap filling, resends and connection codes; the
+ * presence map and notice frames.
  */
 import { describe, expect, it } from 'vitest';
 import { backoffCeiling, backoffDelay } from '../../src/sdk/backoff';
 import { ParleyError } from '../../src/sdk/errors';
 import { Http } from '../../src/sdk/http';
 import { Positions } from '../../src/sdk/positions';
+import { PresenceTracker, type PresenceUpdate } from '../../src/sdk/presence';
 import { RealtimeClient, type WebSocketLike } from '../../src/sdk/realtime';
 import { AuthApi } from '../../src/sdk/rest/auth';
 import { ConversationsApi } from '../../src/sdk/rest/conversations';
+import { FriendsApi } from '../../src/sdk/rest/friends';
 import { MemoryCredentialStore, Session, type Credentials } from '../../src/sdk/session';
 import { MemorySyncStore } from '../../src/sdk/store';
-import type { AuthResponse, Event } from '../../src/sdk/types';
+import type { AuthResponse, Event, Notice } from '../../src/sdk/types';
 import { waitFor } from '../support/node';
 
 const CONV = '019aa9f3-5c2e-7d41-9b0a-3f6e2d8c4a17';
@@ -360,5 +363,109 @@ describe('realtime client', () => {
     await waitFor(() => h.rt.state === 'closed', 'closed');
     expect(closed?.isAuth).toBe(true);
     expect(states).toEqual(['connecting', 'online', 'reconnecting', 'online', 'closed']);
+  });
+});
+
+describe('presence and notices', () => {
+  const A = 'friend-a';
+  const B = 'friend-b';
+
+  it('keeps a presence map from snapshots and changes; REST seeds never undo newer realtime news', () => {
+    const p = new PresenceTracker();
+    const changes: PresenceUpdate[] = [];
+    p.on('change', (u) => changes.push(u));
+    p.snapshot([A]);
+    expect(p.online()).toEqual([A]);
+    p.update({ user_id: B, online: true });
+    p.update({ user_id: A, online: false, last_seen_at: '2026-11-22T10:00:00.000Z' });
+    expect(p.get(A)).toEqual({ online: false, last_seen_at: '2026-11-22T10:00:00.000Z' });
+    expect(p.isOnline(B)).toBe(true);
+    // The same news twice is one change.
+    p.update({ user_id: B, online: true });
+    expect(changes.map((c) => `${c.user_id}:${c.online}`)).toEqual([`${A}:true`, `${B}:true`, `${A}:false`]);
+
+    // A REST answer requested before the last realtime update keeps what realtime said.
+    const before = p.mark();
+    p.update({ user_id: B, online: false, last_seen_at: '2026-11-22T11:00:00.000Z' });
+    p.seed([{ id: B, online: true }, { id: 'friend-c', online: false, last_seen_at: '2026-11-01T00:00:00.000Z' }], before);
+    expect(p.isOnline(B)).toBe(false);
+    expect(p.get('friend-c')).toEqual({ online: false, last_seen_at: '2026-11-01T00:00:00.000Z' });
+    // A newer one applies.
+    p.seed([{ id: B, online: true }]);
+    expect(p.isOnline(B)).toBe(true);
+
+    // A new snapshot (after a reconnect) is the truth: those not in it are offline, last seen kept.
+    p.snapshot([]);
+    expect(p.online()).toEqual([]);
+    expect(p.get(A)?.last_seen_at).toBe('2026-11-22T10:00:00.000Z');
+    p.forget(A);
+    expect(p.get(A)).toBeUndefined();
+    expect(changes.at(-1)).toEqual({ user_id: A, online: false, last_seen_at: null, known: false });
+  });
+
+  it('feeds presence frames into rt.presence and emits notices; friend_removed forgets the presence', async () => {
+    const h = harness();
+    const notices: Notice[] = [];
+    const presence: PresenceUpdate[] = [];
+    h.rt.on('notice', (n) => notices.push(n));
+    h.rt.on('presence', (u) => presence.push(u));
+    const frames: unknown[] = [];
+    h.rt.on('frame', (f) => frames.push(f));
+    await h.rt.start();
+    await waitFor(() => h.sockets.length === 1, 'a socket');
+    h.last().open();
+    h.last().push({ type: 'presence_snapshot', online: [A, B] });
+    h.last().push({ type: 'presence', user_id: B, online: false, last_seen_at: '2026-11-22T10:00:00.000Z' });
+    const notice = {
+      id: 'n1',
+      created_at: '2026-11-22T10:00:01.000Z',
+      seen: false,
+      kind: 'friend_removed',
+      user_id: A,
+    };
+    h.last().push({ type: 'notice', ...notice });
+    await waitFor(() => notices.length === 1, 'the notice');
+    expect(notices[0]).toEqual(notice);
+    expect(h.rt.presence.get(A)).toBeUndefined();
+    expect(h.rt.presence.get(B)).toEqual({ online: false, last_seen_at: '2026-11-22T10:00:00.000Z' });
+    expect(presence.map((u) => `${u.user_id}:${u.online}:${u.known}`)).toEqual([
+      `${A}:true:true`,
+      `${B}:true:true`,
+      `${B}:false:true`,
+      `${A}:false:false`,
+    ]);
+    // Reconnected: the new snapshot replaces the old state.
+    h.last().drop();
+    await waitFor(() => h.sockets.length === 2, 'a second socket');
+    h.last().open();
+    h.last().push({ type: 'presence_snapshot', online: [B] });
+    await waitFor(() => h.rt.presence.isOnline(B), 'B online again');
+    expect(frames).toEqual([]);
+    await h.rt.stop();
+  });
+
+  it('tells a friend request that accepted theirs (200) from a new one (201)', async () => {
+    const req = (status: string) => ({
+      id: 'r1',
+      from: USER,
+      to: { ...USER, id: 'u2' },
+      message: null,
+      status,
+      created_at: USER.created_at,
+      decided_at: null,
+    });
+    const bodies: unknown[] = [];
+    let answer = json(req('pending'), 201);
+    const http = new Http({
+      baseUrl: 'http://x',
+      fetch: (async (_u: string, init: RequestInit) => (bodies.push(JSON.parse(String(init.body))), answer)) as typeof fetch,
+    });
+    http.tokens = { accessToken: async () => 'tok', refresh: async () => 'tok' };
+    const friends = new FriendsApi(http);
+    expect((await friends.request('u2', '  ')).accepted).toBe(false);
+    answer = json(req('accepted'), 200);
+    expect((await friends.request('u2', ' hi ')).accepted).toBe(true);
+    // A blank note is left out, a note is trimmed.
+    expect(bodies).toEqual([{ user_id: 'u2' }, { user_id: 'u2', message: 'hi' }]);
   });
 });

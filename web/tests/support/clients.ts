@@ -5,7 +5,8 @@ import type { ReadReceipt, TypingIndicator } from '../../src/sdk/frames';
 import type { ConnectionState, RealtimeClient, WebSocketFactory, WebSocketLike } from '../../src/sdk/realtime';
 import { MemoryCredentialStore } from '../../src/sdk/session';
 import { MemorySyncStore } from '../../src/sdk/store';
-import type { Event, User } from '../../src/sdk/types';
+import type { PresenceUpdate } from '../../src/sdk/presence';
+import type { Event, Notice, User } from '../../src/sdk/types';
 import { uniqueName, type DevNode } from './node';
 
 export const wsFactory: WebSocketFactory = (url, protocols) => new WebSocket(url, protocols) as unknown as WebSocketLike;
@@ -21,6 +22,8 @@ export interface TestUser {
   reads: ReadReceipt[];
   typing: TypingIndicator[];
   states: ConnectionState[];
+  notices: Notice[];
+  presence: PresenceUpdate[];
 }
 
 export function newClient(node: DevNode, store = new MemorySyncStore()): { client: ParleyClient; store: MemorySyncStore } {
@@ -40,12 +43,30 @@ export async function registerAndConnect(node: DevNode, prefix: string): Promise
   const { client, store } = newClient(node);
   const session = await client.register({ username: uniqueName(prefix), password: PASSWORD });
   const rt = await client.connect();
-  const u: TestUser = { client, user: session.user, rt, store, events: [], reads: [], typing: [], states: [] };
+  const u: TestUser = {
+    client,
+    user: session.user,
+    rt,
+    store,
+    events: [],
+    reads: [],
+    typing: [],
+    states: [],
+    notices: [],
+    presence: [],
+  };
+  record(u, rt);
+  return u;
+}
+
+/** Records what `rt` emits into `u`'s arrays. */
+export function record(u: TestUser, rt: RealtimeClient): void {
   rt.on('event', (e) => u.events.push(e));
   rt.on('read', (r) => u.reads.push(r));
   rt.on('typing', (t) => u.typing.push(t));
   rt.on('state', (s) => u.states.push(s));
-  return u;
+  rt.on('notice', (n) => u.notices.push(n));
+  rt.on('presence', (p) => u.presence.push(p));
 }
 
 export function texts(events: Event[], conv?: string): string[] {

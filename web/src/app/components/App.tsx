@@ -4,7 +4,11 @@ import { AuthScreen } from './AuthScreen';
 import { ChatView } from './ChatView';
 import { ConnectionBanner } from './ConnectionBanner';
 import { ConversationList } from './ConversationList';
+import { FriendsView } from './Friends';
 import { NewChat } from './NewChat';
+import { NoticesView } from './Notices';
+import { ProfileView } from './Profile';
+import { SettingsView } from './Settings';
 
 export function App() {
   const state = useAppState();
@@ -24,13 +28,17 @@ export function App() {
 
   const v = state.view;
   return (
-    <div class={`shell view-${v.name}`}>
+    <div class={`shell view-${v.name} ${v.name === 'list' ? '' : 'detail-open'}`}>
       <ConnectionBanner />
       <div class="panes">
         <ConversationList />
         <div class="detail">
           {v.name === 'chat' && <ChatView key={v.id} id={v.id} />}
           {v.name === 'new' && <NewChat />}
+          {v.name === 'friends' && <FriendsView />}
+          {v.name === 'notices' && <NoticesView />}
+          {v.name === 'settings' && <SettingsView />}
+          {v.name === 'profile' && <ProfileView key={v.id} id={v.id} />}
           {v.name === 'list' && <p class="empty placeholder">Pick a conversation.</p>}
         </div>
       </div>

@@ -1,7 +1,9 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { ConversationId, MessageEvent } from '../../sdk';
-import { dayOf, timeOf } from '../format';
-import { useAppState } from '../hooks';
+import { isDeleted } from '../../sdk';
+import { dayOf, presenceText, timeOf } from '../format';
+import { useAppState, useNow } from '../hooks';
+import { explain } from '../social';
 import type { PendingMessage } from '../state';
 
 type Item = { kind: 'event'; e: MessageEvent } | { kind: 'pending'; p: PendingMessage };
@@ -28,6 +30,25 @@ export function ChatView({ id }: { id: ConversationId }) {
   const prevHeight = useRef(0);
   const prevOldest = useRef<number | null>(null);
   const stick = useRef(true);
+  const now = useNow();
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const peer = c?.kind === 'direct' ? c.peer : null;
+  const presence = peer ? state.social.presenceOf(peer.id) : null;
+  const blockedByMe = peer ? state.social.blocked.has(peer.id) : false;
+  const cannot = c ? state.social.cannotMessage(id, peer) : null;
+
+  const act = async (fn: () => Promise<void>) => {
+    setBusy(true);
+    setActionError(null);
+    try {
+      await fn();
+    } catch (e) {
+      setActionError(explain(e));
+    } finally {
+      setBusy(false);
+    }
+  };
 
   const items: Item[] = [...t.events.values()]
     .sort((a, b) => a.seq - b.seq)
@@ -86,8 +107,34 @@ export function ChatView({ id }: { id: ConversationId }) {
         <button class="back" aria-label="Back to conversations" onClick={() => state.go({ name: 'list' })}>
           ‹
         </button>
-        <h2>{title}</h2>
+        <div class="bar-title">
+          <h2>
+            {peer && !isDeleted(peer) ? (
+              <button class="title-link" aria-label={`${title}, profile`} onClick={() => state.go({ name: 'profile', id: peer.id })}>
+                {title}
+              </button>
+            ) : (
+              title
+            )}
+          </h2>
+          {presence && (
+            <p class="presence-line" data-presence={presence.online ? 'online' : 'offline'}>
+              <span class={`dot inline ${presence.online ? 'online' : 'offline'}`} aria-hidden="true" />
+              {presenceText(presence, now)}
+            </p>
+          )}
+        </div>
+        {peer && !isDeleted(peer) && (
+          <button
+            class="secondary"
+            disabled={busy}
+            onClick={() => void act(() => (blockedByMe ? state.social.unblock(peer.id) : state.social.block(peer)))}
+          >
+            {blockedByMe ? 'Unblock' : 'Block'}
+          </button>
+        )}
       </header>
+      <ErrorLineInline text={actionError} />
       <div class="messages" ref={scroller} onScroll={onScroll}>
         {t.hasMore && t.loaded && (
           <button class="secondary older" disabled={t.loading} onClick={() => void state.loadOlder(id)}>
@@ -110,7 +157,7 @@ export function ChatView({ id }: { id: ConversationId }) {
                     ) : (
                       <>
                         <span class="mark failed" role="alert">
-                          Not sent
+                          Not sent{p.error ? `: ${p.error}` : ''}
                         </span>
                         <button class="link" onClick={() => state.retry(id, p.client_msg_id)}>
                           Retry
@@ -149,6 +196,19 @@ export function ChatView({ id }: { id: ConversationId }) {
       <p class="typing" role="status" aria-live="polite">
         {typists.length > 0 ? `${typists.map((u) => state.userName(u)).join(', ')} ${typists.length > 1 ? 'are' : 'is'} typing…` : ''}
       </p>
+      {cannot ? (
+        <div class="cannot" role="status" data-cannot="true">
+          <p>
+            <strong>{cannot.text}</strong>
+            {cannot.detail && <span class="hint"> ({cannot.detail})</span>}
+          </p>
+          {cannot.detail && (
+            <button class="secondary" onClick={() => (state.social.refused.delete(id), state.changed())}>
+              Try again
+            </button>
+          )}
+        </div>
+      ) : (
       <form
         class="composer"
         aria-label="Send a message"
@@ -182,6 +242,16 @@ export function ChatView({ id }: { id: ConversationId }) {
           Send
         </button>
       </form>
+      )}
     </section>
+  );
+}
+
+function ErrorLineInline({ text }: { text: string | null }) {
+  if (!text) return null;
+  return (
+    <p class="error bar-error" role="alert">
+      {text}
+    </p>
   );
 }

@@ -14,8 +14,9 @@ import type {
   UserId,
 } from '../types';
 
-/** The REST page size the SDK uses when it pages on its own (the contract's maximum). */
-export const MAX_PAGE = 200;
+import { MAX_PAGE } from './paging';
+
+export { MAX_PAGE };
 
 /** `/v1/conversations*`: the list, direct conversations, history, read receipts, sending. */
 export class ConversationsApi {

@@ -1,29 +1,42 @@
 /**
- * The REST client: one module per area of the contract. New areas (friends, blocks, groups,
- * media, search) are new modules here, each a small class over {@link Http}.
+ * The REST client: one module per area of the contract, each a small class over {@link Http}.
+ * New areas (groups, media, search) are new modules here.
  */
 import { Http, type HttpOptions } from '../http';
+import { AccountApi } from './account';
 import { AuthApi } from './auth';
+import { BlocksApi } from './blocks';
 import { ConfigApi } from './config';
 import { ConversationsApi } from './conversations';
+import { FriendsApi } from './friends';
+import { NoticesApi } from './notices';
 import { UsersApi } from './users';
 
-export { AuthApi, ConfigApi, ConversationsApi, UsersApi };
+export { AccountApi, AuthApi, BlocksApi, ConfigApi, ConversationsApi, FriendsApi, NoticesApi, UsersApi };
+export type { FriendRequestResult } from './friends';
 export { defaultWebSocketUrl } from './config';
-export { MAX_PAGE } from './conversations';
+export { MAX_PAGE, allPages } from './paging';
 
 export class RestClient {
   readonly http: Http;
   readonly auth: AuthApi;
   readonly config: ConfigApi;
   readonly users: UsersApi;
+  readonly account: AccountApi;
   readonly conversations: ConversationsApi;
+  readonly friends: FriendsApi;
+  readonly blocks: BlocksApi;
+  readonly notices: NoticesApi;
 
   constructor(opts: HttpOptions | Http) {
     this.http = opts instanceof Http ? opts : new Http(opts);
     this.auth = new AuthApi(this.http);
     this.config = new ConfigApi(this.http);
     this.users = new UsersApi(this.http);
+    this.account = new AccountApi(this.http);
     this.conversations = new ConversationsApi(this.http);
+    this.friends = new FriendsApi(this.http);
+    this.blocks = new BlocksApi(this.http);
+    this.notices = new NoticesApi(this.http);
   }
 }
