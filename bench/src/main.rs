@@ -9,6 +9,8 @@
 //!
 //! `parley-bench --presence` runs the presence storm instead (`parley_tests::storm`).
 //!
+//! `parley-bench --big-group` runs the big-group phase instead (`parley_tests::big_group`).
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
@@ -81,6 +83,22 @@ pub(crate) struct Args {
     /// Friends per user in the presence phase (even).
     #[arg(long, default_value_t = 20)]
     presence_friends: usize,
+    /// Run the big-group phase only: one group, most members offline, many connected across
+    /// two nodes; send → last receipt, deliveries per second, database work per send.
+    #[arg(long)]
+    big_group: bool,
+    /// Members of the big group.
+    #[arg(long, default_value_t = 10_000)]
+    group_members: usize,
+    /// Of them, connected (half to each node).
+    #[arg(long, default_value_t = 2000)]
+    group_connected: usize,
+    /// Timed sends, one at a time.
+    #[arg(long, default_value_t = 200)]
+    group_sends: usize,
+    /// Sends of the burst (all in flight at once).
+    #[arg(long, default_value_t = 200)]
+    group_burst: usize,
 }
 
 fn main() -> Result<()> {
@@ -105,6 +123,9 @@ async fn bench(args: Args) -> Result<()> {
     }
     if args.transports {
         return transports_phase(&args).await;
+    }
+    if args.big_group {
+        return big_group_phase(&args).await;
     }
     if args.presence {
         let mut env =
@@ -359,4 +380,65 @@ async fn throughput(args: &Args, node: &Node) -> Result<f64> {
     }
     let secs = deadline.duration_since(start).as_secs_f64();
     Ok(acked.load(Ordering::Relaxed) as f64 / secs)
+}
+
+/// One 10,000-member group with 2,000 members connected across two nodes.
+async fn big_group_phase(args: &Args) -> Result<()> {
+    let stats = parley_pg_cluster::server_has_library("pg_stat_statements");
+    if stats {
+        // SAFETY: set before the cluster starts, on this thread, before any node is spawned.
+        unsafe {
+            std::env::set_var(
+                parley_pg_cluster::EXTRA_OPTIONS_ENV,
+                "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all",
+            )
+        };
+    }
+    let env = parley_tests::TestEnv::start_with(vec![NodeOptions::new("bench1"), NodeOptions::new("bench2")]).await?;
+    let r = parley_tests::big_group::big_group(
+        &env,
+        args.group_members,
+        args.group_connected,
+        args.group_sends,
+        args.group_burst,
+    )
+    .await?;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "big-group  {} members ({} added over REST, 500 per call, in {:.2} s), {} connected over WebSocket across 2 nodes",
+        r.members,
+        r.members - 1,
+        r.add_all.as_secs_f64(),
+        r.connected
+    );
+    println!(
+        "big-group  one send -> last of {} receipts, {} sends one at a time: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        r.connected,
+        r.sends,
+        ms(r.p50),
+        ms(r.p99),
+        ms(r.max)
+    );
+    println!(
+        "big-group  burst of {} sends in flight: every receipt in {:.2} s = {:.0} deliveries/s",
+        r.burst,
+        r.burst_time.as_secs_f64(),
+        r.deliveries_per_sec
+    );
+    match r.db {
+        Some(db) => {
+            println!(
+                "big-group  database work per send (pg_stat_statements, all connections): {:.1} statements, {:.1} rows, {:.1} buffer pages",
+                db.statements, db.rows, db.blocks
+            );
+            for (calls, rows, q) in db.top {
+                println!("big-group    {calls:>6.2} calls {rows:>8.2} rows  {q}");
+            }
+            for (pages, q) in db.heaviest {
+                println!("big-group    {pages:>8.1} pages  {q}");
+            }
+        }
+        None => println!("big-group  database work: pg_stat_statements is not available on this server"),
+    }
+    Ok(())
 }

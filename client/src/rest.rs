@@ -11,8 +11,9 @@ use std::time::Duration;
 use parley_shared::error::{ErrorCode, ErrorEnvelope};
 use parley_shared::ids::{ClientMsgId, ConversationId, Seq, UserId};
 use parley_shared::model::{
-    AuthResponse, ConversationPage, DirectConversation, Event, EventPage, Login, MessageDraft, OpenDirect, Refresh,
-    Register, SendMessage, User, UserPage,
+    AddMembers, AddOutcome, AuthResponse, ConversationPage, CreateGroup, CreateInvite, DirectConversation, Event,
+    EventPage, Group, GroupInvite, GroupMember, JoinGroup, JoinOutcome, Login, MemberPage, MessageDraft, OpenDirect,
+    Refresh, Register, SendMessage, SetAnnouncement, TransferGroup, UpdateGroup, UpdateMember, User, UserPage,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -273,6 +274,104 @@ impl Rest {
             after = last;
             out.extend(page.events.into_iter().filter(|e| up_to.is_none_or(|u| e.seq <= u)));
         }
+    }
+}
+
+/// Groups: the routes under `/v1/groups` (see docs/groups.md).
+impl Rest {
+    /// `POST /v1/groups`.
+    pub async fn create_group(&self, access_token: &str, body: &CreateGroup) -> Result<Group> {
+        self.typed(Method::POST, "/v1/groups", Some(access_token), Some(body)).await
+    }
+
+    /// `GET /v1/groups/{id}`.
+    pub async fn group(&self, access_token: &str, id: ConversationId) -> Result<Group> {
+        self.get(&format!("/v1/groups/{id}"), Some(access_token)).await
+    }
+
+    /// `PATCH /v1/groups/{id}`.
+    pub async fn update_group(&self, access_token: &str, id: ConversationId, body: &UpdateGroup) -> Result<Group> {
+        self.typed(Method::PATCH, &format!("/v1/groups/{id}"), Some(access_token), Some(body)).await
+    }
+
+    /// `DELETE /v1/groups/{id}`: dissolves it.
+    pub async fn dissolve_group(&self, access_token: &str, id: ConversationId) -> Result<()> {
+        self.call::<()>(Method::DELETE, &format!("/v1/groups/{id}"), Some(access_token), None).await.map(drop)
+    }
+
+    /// `GET /v1/groups/{id}/members` (one page).
+    pub async fn group_members(
+        &self,
+        access_token: &str,
+        id: ConversationId,
+        cursor: Option<&str>,
+    ) -> Result<MemberPage> {
+        let path = match cursor {
+            Some(c) => format!("/v1/groups/{id}/members?limit={MAX_PAGE}&cursor={}", percent_encode(c)),
+            None => format!("/v1/groups/{id}/members?limit={MAX_PAGE}"),
+        };
+        self.get(&path, Some(access_token)).await
+    }
+
+    /// `POST /v1/groups/{id}/members`.
+    pub async fn add_members(
+        &self,
+        access_token: &str,
+        id: ConversationId,
+        user_ids: Vec<UserId>,
+    ) -> Result<AddOutcome> {
+        let body = AddMembers { user_ids };
+        self.typed(Method::POST, &format!("/v1/groups/{id}/members"), Some(access_token), Some(&body)).await
+    }
+
+    /// `DELETE /v1/groups/{id}/members/{user_id}`.
+    pub async fn remove_member(&self, access_token: &str, id: ConversationId, user: UserId) -> Result<()> {
+        let path = format!("/v1/groups/{id}/members/{user}");
+        self.call::<()>(Method::DELETE, &path, Some(access_token), None).await.map(drop)
+    }
+
+    /// `PATCH /v1/groups/{id}/members/{user_id}`: role and/or mute.
+    pub async fn update_member(
+        &self,
+        access_token: &str,
+        id: ConversationId,
+        user: UserId,
+        body: &UpdateMember,
+    ) -> Result<GroupMember> {
+        self.typed(Method::PATCH, &format!("/v1/groups/{id}/members/{user}"), Some(access_token), Some(body)).await
+    }
+
+    /// `POST /v1/groups/{id}/leave`.
+    pub async fn leave_group(&self, access_token: &str, id: ConversationId) -> Result<()> {
+        self.call::<()>(Method::POST, &format!("/v1/groups/{id}/leave"), Some(access_token), None).await.map(drop)
+    }
+
+    /// `POST /v1/groups/{id}/transfer`.
+    pub async fn transfer_group(&self, access_token: &str, id: ConversationId, to: UserId) -> Result<Group> {
+        let body = TransferGroup { user_id: to };
+        self.typed(Method::POST, &format!("/v1/groups/{id}/transfer"), Some(access_token), Some(&body)).await
+    }
+
+    /// `PUT /v1/groups/{id}/announcement` (an empty text clears it).
+    pub async fn set_announcement(&self, access_token: &str, id: ConversationId, text: &str) -> Result<Group> {
+        let body = SetAnnouncement { text: text.to_owned() };
+        self.typed(Method::PUT, &format!("/v1/groups/{id}/announcement"), Some(access_token), Some(&body)).await
+    }
+
+    /// `POST /v1/groups/{id}/invites`.
+    pub async fn create_invite(
+        &self,
+        access_token: &str,
+        id: ConversationId,
+        body: &CreateInvite,
+    ) -> Result<GroupInvite> {
+        self.typed(Method::POST, &format!("/v1/groups/{id}/invites"), Some(access_token), Some(body)).await
+    }
+
+    /// `POST /v1/groups/join`.
+    pub async fn join_group(&self, access_token: &str, code: &str) -> Result<JoinOutcome> {
+        let body = JoinGroup { code: code.to_owned() };
+        self.typed(Method::POST, "/v1/groups/join", Some(access_token), Some(&body)).await
     }
 }
 

@@ -14,6 +14,8 @@ use crate::db::{self, EdgeDb};
 pub const SIGNING_KEY: &str = "PARLEY_JWT_SIGNING_KEY";
 /// The var naming the connection nodes' WebSocket URLs (comma-separated), for `/v1/config`.
 pub const WS_URLS: &str = "PARLEY_WS_URLS";
+/// Most members a new group may have (the node's `--max-group-members`).
+pub const MAX_GROUP_MEMBERS: &str = "PARLEY_MAX_GROUP_MEMBERS";
 
 /// A string binding: a secret (`wrangler secret put`) or, for local runs, a `[vars]` entry or
 /// `.dev.vars` line. Unset and blank are the same: `None`.
@@ -118,5 +120,12 @@ impl Env for EdgeEnv<'_> {
         string_binding(self.env, WS_URLS)
             .map(|v| v.split(',').map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned).collect())
             .unwrap_or_default()
+    }
+
+    fn max_group_members(&self) -> i64 {
+        string_binding(self.env, MAX_GROUP_MEMBERS)
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|n| (2..=1_000_000).contains(n))
+            .unwrap_or(parley_shared::rules::groups::DEFAULT_MAX_MEMBERS)
     }
 }

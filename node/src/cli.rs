@@ -100,6 +100,10 @@ pub struct ServeArgs {
     /// Serve the web app's built files (a directory holding `index.html`) at `/`.
     #[arg(long, env = "PARLEY_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Most members a new group may have.
+    #[arg(long, env = "PARLEY_MAX_GROUP_MEMBERS", default_value_t = parley_shared::rules::groups::DEFAULT_MAX_MEMBERS,
+          value_parser = clap::value_parser!(i64).range(2..=1_000_000))]
+    pub max_group_members: i64,
 }
 
 /// `migrate` options.

@@ -72,6 +72,7 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         db_pool: 16,
         limits: crate::limits::LimitArgs::default(),
         web_dir: web_dir(args),
+        max_group_members: parley_shared::rules::groups::DEFAULT_MAX_MEMBERS,
     };
     serve::run(cfg, serve::signal(), |l| {
         let addr = l.http;

@@ -58,6 +58,10 @@ impl Env for NodeEnv<'_> {
     fn verifier(&self) -> &Verifier {
         &self.0.verifier
     }
+
+    fn max_group_members(&self) -> i64 {
+        self.0.max_group_members
+    }
 }
 
 /// What the HTTP handlers share.

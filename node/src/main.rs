@@ -75,6 +75,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         db_pool: a.db_pool,
         limits: a.limits,
         web_dir: a.web_dir,
+        max_group_members: a.max_group_members,
     };
     serve::run(cfg, serve::signal(), |l| {
         let kind = if l.self_signed { "self-signed certificate" } else { "certificate" };

@@ -77,6 +77,8 @@ pub struct ServeConfig {
     pub limits: crate::limits::LimitArgs,
     /// The web app's files, served at `/`.
     pub web_dir: Option<PathBuf>,
+    /// Most members a new group may have.
+    pub max_group_members: i64,
 }
 
 /// Where a started node listens, for its one `listening` line.
@@ -158,6 +160,7 @@ pub async fn run(
         limits: crate::limits::RestLimiter::new(cfg.limits),
         presence,
         draining: AtomicBool::new(false),
+        max_group_members: cfg.max_group_members,
     });
 
     let listener = TcpListener::bind(cfg.http_addr).await?;

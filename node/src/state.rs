@@ -31,4 +31,6 @@ pub struct NodeState {
     pub presence: crate::presence::PresenceHandle,
     /// Set on SIGTERM: new connections are refused.
     pub draining: AtomicBool,
+    /// Most members a new group may have.
+    pub max_group_members: i64,
 }

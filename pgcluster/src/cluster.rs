@@ -31,6 +31,8 @@ const PORT_ATTEMPTS: usize = 5;
 /// `sun_path` is 108 bytes including the terminating NUL.
 const MAX_SOCKET_PATH: usize = 107;
 const PG_CTL_TIMEOUT_SECS: &str = "60";
+/// Extra `postgres` options (`-c name=value ...`) appended when a cluster starts.
+pub const EXTRA_OPTIONS_ENV: &str = "PARLEY_PG_OPTIONS";
 
 /// A private Postgres cluster started from the system's server binaries.
 ///
@@ -215,6 +217,13 @@ impl PgCluster {
             if nosync {
                 opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
             }
+            // Extra server settings (`-c name=value ...`), e.g. the bench's pg_stat_statements.
+            if let Ok(extra) = std::env::var(EXTRA_OPTIONS_ENV)
+                && !extra.trim().is_empty()
+            {
+                opts.push(' ');
+                opts.push_str(extra.trim());
+            }
             let log_offset = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
             let out = self
                 .command(&self.bins.pg_ctl)
@@ -320,6 +329,14 @@ fn find_binaries() -> Result<Binaries, PgClusterError> {
         Some(dir) => Ok(Binaries { initdb: dir.join("initdb"), pg_ctl: dir.join("pg_ctl") }),
         None => Err(PgClusterError::BinariesNotFound { hint: install_hint() }),
     }
+}
+
+/// Whether the server this crate would start can load the shared library `name` (say
+/// `pg_stat_statements`): it sits in the `lib` directory beside the binaries' (symlinks followed).
+pub fn server_has_library(name: &str) -> bool {
+    let Ok(bins) = find_binaries() else { return false };
+    let pg_ctl = fs::canonicalize(&bins.pg_ctl).unwrap_or(bins.pg_ctl);
+    pg_ctl.parent().and_then(Path::parent).is_some_and(|root| root.join("lib").join(format!("{name}.so")).exists())
 }
 
 /// `/usr/lib/postgresql/<version>/bin`, newest version first.

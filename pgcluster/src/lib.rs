@@ -10,5 +10,5 @@
 mod cluster;
 mod process;
 
-pub use cluster::{PgCluster, PgClusterError};
+pub use cluster::{EXTRA_OPTIONS_ENV, PgCluster, PgClusterError, server_has_library};
 pub use process::{ServerError, process_server, url_with_db};

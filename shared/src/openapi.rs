@@ -11,7 +11,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::api::responses::{
-    BadPage, ConversationNotFound, Internal, InvalidBody, NoTokens, RateLimited, TooLarge, Unauthorized, Unavailable,
+    BadPage, ConversationNotFound, GroupNotFound, Internal, InvalidBody, NoTokens, RateLimited, TooLarge, Unauthorized,
+    Unavailable,
 };
 use crate::api::routes;
 use crate::error::{ErrorBody, ErrorCode, ErrorEnvelope};
@@ -63,6 +64,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             Internal,
             Unavailable,
             ConversationNotFound,
+            GroupNotFound,
             BadPage
         ),
     ),
@@ -75,6 +77,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "friends", description = "Friends, friend requests and blocks."),
         (name = "notices", description = "What happened to the caller outside their conversations."),
         (name = "conversations", description = "Conversations, their event logs, messages and read positions."),
+        (name = "groups", description = "Groups: roles, settings, members, invites and join requests (docs/groups.md)."),
     ),
 )]
 struct ApiDoc;
@@ -210,11 +213,54 @@ mod tests {
                 .to_owned();
             kinds.push(kind);
         }
-        assert_eq!(kinds, ["message", "edit", "recall", "reaction", "member_joined", "member_left"]);
+        assert_eq!(
+            kinds,
+            [
+                "message",
+                "edit",
+                "recall",
+                "reaction",
+                "group_created",
+                "member_joined",
+                "member_left",
+                "role_changed",
+                "member_muted",
+                "group_updated",
+                "announcement",
+                "group_dissolved"
+            ]
+        );
         let message: Vec<String> = variant_properties(&variants[0], schemas).into_iter().map(|(k, _)| k).collect();
         for f in ["text", "media_ids", "reply_to", "mentions", "client_msg_id"] {
             assert!(message.iter().any(|k| k == f), "message lacks {f}: {message:?}");
         }
+    }
+
+    /// Every `$ref` in the document names a component it defines (a response or schema used in an
+    /// attribute but not registered would leave a dangling reference).
+    #[test]
+    fn openapi_references_resolve() {
+        fn walk(v: &serde_json::Value, doc: &serde_json::Value, bad: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(r) = m.get("$ref").and_then(|r| r.as_str()) {
+                        let ptr = r.trim_start_matches('#');
+                        if doc.pointer(ptr).is_none() {
+                            bad.push(r.to_owned());
+                        }
+                    }
+                    m.values().for_each(|x| walk(x, doc, bad));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, doc, bad)),
+                _ => {}
+            }
+        }
+        let doc = doc_json();
+        let mut bad = Vec::new();
+        walk(&doc, &doc, &mut bad);
+        bad.sort();
+        bad.dedup();
+        assert!(bad.is_empty(), "dangling references: {bad:?}");
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! The sync frame calls these positions `cursors` (its wire name); in the code a *cursor* is
 //! only ever a page cursor of a REST list.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::ids::{ConversationId, Seq};
 use crate::model::Event;
@@ -35,10 +35,12 @@ pub enum Verdict {
     },
 }
 
-/// The last seq handled, per conversation.
+/// The last seq handled, per conversation; and the conversations closed to this reader (they
+/// left), whose later events are dropped until they are followed again.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Positions {
     seqs: BTreeMap<ConversationId, Seq>,
+    closed: BTreeSet<ConversationId>,
 }
 
 impl Positions {
@@ -49,7 +51,7 @@ impl Positions {
 
     /// Starts from these positions (a client's persisted state).
     pub fn from_map(seqs: BTreeMap<ConversationId, Seq>) -> Positions {
-        Positions { seqs }
+        Positions { seqs, closed: BTreeSet::new() }
     }
 
     /// The last seq handled for `conv`.
@@ -62,19 +64,32 @@ impl Positions {
         self.seqs.contains_key(conv)
     }
 
-    /// Follows `conv` from `seq` (events after it are next). Never moves a position back.
+    /// Follows `conv` from `seq` (events after it are next), reopening it if it was closed.
+    /// Never moves a position back.
     pub fn follow(&mut self, conv: ConversationId, seq: Seq) {
+        self.closed.remove(&conv);
         let e = self.seqs.entry(conv).or_insert(seq);
         *e = (*e).max(seq);
     }
 
     /// Puts `conv` at exactly `seq`, backwards too: a client asked for a replay from there.
     pub fn reset(&mut self, conv: ConversationId, seq: Seq) {
+        self.closed.remove(&conv);
         self.seqs.insert(conv, seq);
+    }
+
+    /// Stops following `conv`: the reader left it. Its events are dropped from now on (even
+    /// the first one seen), until it is followed again.
+    pub fn close(&mut self, conv: ConversationId) {
+        self.seqs.remove(&conv);
+        self.closed.insert(conv);
     }
 
     /// What to do with event `seq` of `conv` (changes nothing).
     pub fn check(&self, conv: &ConversationId, seq: Seq) -> Verdict {
+        if self.closed.contains(conv) {
+            return Verdict::Duplicate;
+        }
         match self.seqs.get(conv) {
             None => Verdict::Emit,
             Some(&last) if seq <= last => Verdict::Duplicate,
@@ -86,6 +101,9 @@ impl Positions {
     /// Records that `seq` of `conv` was handled. Returns false (and changes nothing) if that
     /// would move the position back or repeat a seq.
     pub fn advance(&mut self, conv: ConversationId, seq: Seq) -> bool {
+        if self.closed.contains(&conv) {
+            return false;
+        }
         match self.seqs.get_mut(&conv) {
             Some(last) if seq <= *last => false,
             Some(last) => {
@@ -172,6 +190,9 @@ pub struct SyncPlan {
     /// they exist.
     pub unlisted: Vec<ConversationId>,
     heads: HashMap<ConversationId, Seq>,
+    /// Listed conversations the user has left: replayed up to their `member_left` (this seq),
+    /// then closed.
+    ended: HashMap<ConversationId, Seq>,
 }
 
 /// The result of a sync: what to send, in order, and which conversations were cut.
@@ -184,12 +205,28 @@ pub struct SyncOutcome {
 }
 
 impl SyncPlan {
-    /// Conversations the user is not a member of are ignored rather than revealed.
-    pub fn new(wanted: &BTreeMap<ConversationId, Seq>, heads: HashMap<ConversationId, Seq>) -> SyncPlan {
-        let listed = wanted.iter().filter(|(c, _)| heads.contains_key(c)).map(|(c, s)| (*c, (*s).max(0))).collect();
+    /// From the client's positions and the user's conversations, each with its last seq and the
+    /// seq the user's view starts after (a replay never reaches before it), and the listed
+    /// conversations they left, each with the seq their view ended at and where it started.
+    /// Conversations the user never was a member of are ignored rather than revealed.
+    pub fn new(
+        wanted: &BTreeMap<ConversationId, Seq>,
+        heads: HashMap<ConversationId, (Seq, Seq)>,
+        left: HashMap<ConversationId, (Seq, Seq)>,
+    ) -> SyncPlan {
+        let mut listed = Vec::new();
+        let mut ended = HashMap::new();
+        for (c, s) in wanted {
+            if let Some((_, floor)) = heads.get(c) {
+                listed.push((*c, (*s).max(*floor).max(0)));
+            } else if let Some((until, floor)) = left.get(c) {
+                ended.insert(*c, *until);
+                listed.push((*c, (*s).max(*floor).max(0)));
+            }
+        }
         let mut unlisted: Vec<ConversationId> = heads.keys().filter(|c| !wanted.contains_key(c)).copied().collect();
         unlisted.sort();
-        SyncPlan { listed, unlisted, heads }
+        SyncPlan { listed, unlisted, heads: heads.into_iter().map(|(c, (head, _))| (c, head)).collect(), ended }
     }
 
     /// How many events to fetch per listed conversation: one more than the replay limit, to know
@@ -207,6 +244,9 @@ impl SyncPlan {
         let mut send = Vec::with_capacity(replay.len() + latest.len());
         let mut count: HashMap<ConversationId, i64> = HashMap::new();
         for ev in replay {
+            if self.ended.get(&ev.conversation_id).is_some_and(|until| ev.seq > *until) {
+                continue;
+            }
             let n = count.entry(ev.conversation_id).or_default();
             *n += 1;
             if *n <= SYNC_REPLAY_LIMIT && positions.advance(ev.conversation_id, ev.seq) {
@@ -228,6 +268,9 @@ impl SyncPlan {
         for c in &self.unlisted {
             positions.follow(*c, self.heads.get(c).copied().unwrap_or(0));
         }
+        for c in self.ended.keys() {
+            positions.close(*c);
+        }
         SyncOutcome { send, truncated }
     }
 }
@@ -246,7 +289,7 @@ mod tests {
             seq,
             sender_id: UserId::new(),
             created_at: Timestamp::now(),
-            body: EventBody::MemberJoined { user_id: UserId::new() },
+            body: EventBody::MemberJoined { user_id: UserId::new(), via: None, role: None },
         }
     }
 
@@ -328,9 +371,9 @@ mod tests {
     fn sync_replays_listed_from_the_client_and_only_the_latest_of_the_others() {
         let (a, b, c, stranger) =
             (ConversationId::new(), ConversationId::new(), ConversationId::new(), ConversationId::new());
-        let heads: HashMap<_, _> = [(a, 5), (b, 9), (c, 0)].into_iter().collect();
+        let heads: HashMap<_, _> = [(a, (5, 0)), (b, (9, 0)), (c, (0, 0))].into_iter().collect();
         let wanted: BTreeMap<_, _> = [(a, 2), (stranger, 0)].into_iter().collect();
-        let plan = SyncPlan::new(&wanted, heads);
+        let plan = SyncPlan::new(&wanted, heads, HashMap::new());
         assert_eq!(plan.listed, vec![(a, 2)], "not a member of `stranger`: ignored");
         let mut unlisted = vec![b, c];
         unlisted.sort();
@@ -347,12 +390,46 @@ mod tests {
     }
 
     #[test]
+    fn sync_never_replays_from_before_the_users_view() {
+        let conv = ConversationId::new();
+        let heads: HashMap<_, _> = [(conv, (20, 12))].into_iter().collect();
+        let wanted: BTreeMap<_, _> = [(conv, 0)].into_iter().collect();
+        assert_eq!(SyncPlan::new(&wanted, heads.clone(), HashMap::new()).listed, vec![(conv, 12)], "joined at 12");
+        let wanted: BTreeMap<_, _> = [(conv, 15)].into_iter().collect();
+        assert_eq!(SyncPlan::new(&wanted, heads, HashMap::new()).listed, vec![(conv, 15)]);
+    }
+
+    #[test]
+    fn sync_replays_a_left_conversation_up_to_the_leaving_then_closes_it() {
+        let (stay, left, never) = (ConversationId::new(), ConversationId::new(), ConversationId::new());
+        let heads: HashMap<_, _> = [(stay, (3, 0))].into_iter().collect();
+        let gone: HashMap<_, _> = [(left, (5, 1))].into_iter().collect();
+        let wanted: BTreeMap<_, _> = [(stay, 3), (left, 0), (never, 0)].into_iter().collect();
+        let plan = SyncPlan::new(&wanted, heads, gone);
+        let mut listed = plan.listed.clone();
+        listed.sort();
+        let mut want = vec![(stay, 3), (left, 1)];
+        want.sort();
+        assert_eq!(listed, want, "from the client's seq, never before the view's start; `never` ignored");
+        let mut p = Positions::new();
+        // The fetch may return events past the leaving (committed since): never sent.
+        let replay: Vec<Event> = (2..=7).map(|s| ev(left, s)).collect();
+        let out = plan.resolve(&mut p, replay, vec![]);
+        assert_eq!(out.send.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
+        assert!(!p.contains(&left), "closed after the replay");
+        assert_eq!(p.check(&left, 6), Verdict::Duplicate, "a late live event of it is dropped");
+        assert_eq!(p.check(&never, 1), Verdict::Emit);
+        p.follow(left, 9);
+        assert_eq!(p.check(&left, 10), Verdict::Emit, "rejoined: followed again");
+    }
+
+    #[test]
     fn sync_cuts_at_the_limit_and_continues_from_the_head() {
         let conv = ConversationId::new();
         let head = SYNC_REPLAY_LIMIT + 500;
-        let heads: HashMap<_, _> = [(conv, head)].into_iter().collect();
+        let heads: HashMap<_, _> = [(conv, (head, 0))].into_iter().collect();
         let wanted: BTreeMap<_, _> = [(conv, 0)].into_iter().collect();
-        let plan = SyncPlan::new(&wanted, heads);
+        let plan = SyncPlan::new(&wanted, heads, HashMap::new());
         let replay: Vec<Event> = (1..=SyncPlan::FETCH_PER_CONVERSATION).map(|s| ev(conv, s)).collect();
         let mut p = Positions::new();
         let out = plan.resolve(&mut p, replay, vec![]);

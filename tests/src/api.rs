@@ -199,6 +199,15 @@ impl Api {
         finish(format!("{method} {path}"), req).await
     }
 
+    /// Like [`Api::raw`] with a body of any bytes (not UTF-8, say).
+    pub async fn raw_bytes(&self, method: Method, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Resp> {
+        let mut req = self.http.request(method.clone(), format!("{}{path}", self.base));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        finish(format!("{method} {path}"), req.body(body)).await
+    }
+
     /// `GET path` with an optional bearer token.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Resp> {
         self.request(Method::GET, path, token, None).await
@@ -433,6 +442,41 @@ impl Api {
     /// `POST /v1/conversations/{id}/read` marking the conversation read up to `seq`.
     pub async fn read(&self, access_token: &str, conversation_id: &str, seq: i64) -> Result<Resp> {
         self.post(&format!("/v1/conversations/{conversation_id}/read"), Some(access_token), &json!({"seq": seq})).await
+    }
+
+    // ----- groups -----
+
+    /// `PUT path` with a bearer token and a JSON body.
+    pub async fn put_json(&self, path: &str, token: &str, body: &Value) -> Result<Resp> {
+        self.request(Method::PUT, path, Some(token), Some(body)).await
+    }
+
+    /// Creates a group named `name` owned by `owner` with `members` (expects 201); returns it.
+    pub async fn create_group(&self, owner: &Session, name: &str, members: &[&Session]) -> Result<Value> {
+        let ids: Vec<&str> = members.iter().map(|m| m.user_id.as_str()).collect();
+        self.post("/v1/groups", Some(owner.token()), &json!({"name": name, "member_ids": ids}))
+            .await?
+            .ok(201)
+            .with_context(|| format!("{} creates group {name:?}", owner.username))
+    }
+
+    /// Every member of a group (all pages), as `GET /v1/groups/{id}/members` lists them.
+    pub async fn group_members(&self, access_token: &str, group_id: &str) -> Result<Vec<Value>> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1000 {
+            let path = match &cursor {
+                Some(c) => format!("/v1/groups/{group_id}/members?limit=200&cursor={c}"),
+                None => format!("/v1/groups/{group_id}/members?limit=200"),
+            };
+            let page = self.get(&path, Some(access_token)).await?.ok(200)?;
+            all.extend(check::list_items(&page, "members")?);
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return Ok(all),
+            }
+        }
+        bail!("members of {group_id} did not end after 1000 pages")
     }
 }
 

@@ -23,6 +23,8 @@ use crate::cluster::{TestDb, keys, run_dir, workspace_root};
 use crate::{NodeOptions, TestEnv};
 
 /// How long wrangler may take to answer `/healthz` (it is ~2–4 s here).
+/// How many times a start is tried when a port was taken in the meantime.
+const PORT_ATTEMPTS: usize = 3;
 const START_TIMEOUT: Duration = Duration::from_secs(90);
 /// Lines of wrangler's output printed when the `Edge` is dropped.
 const LOG_TAIL_ON_DROP: usize = 40;
@@ -148,56 +150,75 @@ impl Edge {
         )?;
 
         let log_path = run_dir().join("logs").join(format!("{}.log", opts.name));
-        let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let port = free_port()?;
-        let inspector = free_port()?;
         let tmp = dir.join("tmp");
         std::fs::create_dir_all(&tmp)?;
-        let mut cmd = std::process::Command::new("node");
-        cmd.arg(&wrangler)
-            .args(["dev", "--config"])
-            .arg(dir.join("wrangler.toml"))
-            .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--inspector-port", &inspector.to_string()])
-            .args(["--local", "--persist-to"])
-            .arg(dir.join("state"))
-            .args(["--show-interactive-dev-session=false", "--log-level", "info"])
-            .current_dir(&dir)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("WRANGLER_SEND_ERROR_REPORTS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            // The banner is where wrangler asks the npm registry for a newer version.
-            .env("WRANGLER_HIDE_BANNER", "true")
-            .env("XDG_CONFIG_HOME", dir.join("xdg"))
-            // wrangler/miniflare leave a scratch dir per run in TMPDIR: keep them in ours, which
-            // is removed when the test process exits.
-            .env("TMPDIR", &tmp)
-            .env("NO_COLOR", "1")
-            .env("CI", "1")
-            .env_remove("CLOUDFLARE_API_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log));
-        // SAFETY: setsid and prctl are async-signal-safe; the closure touches no shared state.
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            cmd.pre_exec(|| {
-                // A session (and process group) of its own, so Drop can kill wrangler and workerd.
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
+        // A free port can be taken by another process between picking it and wrangler binding
+        // it (tests start nodes and edges in parallel): try again with new ports.
+        for attempt in 1..=PORT_ATTEMPTS {
+            let log = File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+            let port = free_port()?;
+            let inspector = free_port()?;
+            let mut cmd = std::process::Command::new("node");
+            cmd.arg(&wrangler)
+                .args(["dev", "--config"])
+                .arg(dir.join("wrangler.toml"))
+                .args(["--ip", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--inspector-port", &inspector.to_string()])
+                .args(["--local", "--persist-to"])
+                .arg(dir.join("state"))
+                .args(["--show-interactive-dev-session=false", "--log-level", "info"])
+                .current_dir(&dir)
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("WRANGLER_SEND_ERROR_REPORTS", "false")
+                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+                // The banner is where wrangler asks the npm registry for a newer version.
+                .env("WRANGLER_HIDE_BANNER", "true")
+                .env("XDG_CONFIG_HOME", dir.join("xdg"))
+                // wrangler/miniflare leave a scratch dir per run in TMPDIR: keep them in ours, which
+                // is removed when the test process exits.
+                .env("TMPDIR", &tmp)
+                .env("NO_COLOR", "1")
+                .env("CI", "1")
+                .env_remove("CLOUDFLARE_API_TOKEN")
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log.try_clone()?))
+                .stderr(Stdio::from(log));
+            // SAFETY: setsid and prctl are async-signal-safe; the closure touches no shared state.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                cmd.pre_exec(|| {
+                    // A session (and process group) of its own, so Drop can kill wrangler and workerd.
+                    if libc::setsid() < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    #[cfg(target_os = "linux")]
+                    libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                    Ok(())
+                });
+            }
+            let spawned = Instant::now();
+            let child = cmd.spawn().context("spawning `node wrangler.js dev` (is node installed?)")?;
+            let mut edge = Edge {
+                pid: Some(child.id() as i32),
+                child: Some(child),
+                port,
+                dir: dir.clone(),
+                log_path: log_path.clone(),
+                cold_start: Duration::ZERO,
+            };
+            match edge.wait_healthy(spawned).await {
+                Ok(()) => {
+                    edge.cold_start = spawned.elapsed();
+                    return Ok(edge);
                 }
-                #[cfg(target_os = "linux")]
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
+                Err(e) if attempt < PORT_ATTEMPTS && edge.log_tail(60).contains("Address already in use") => {
+                    eprintln!("edge: a port was taken before wrangler bound it (attempt {attempt}): {e:#}");
+                    drop(edge);
+                }
+                Err(e) => return Err(e),
+            }
         }
-        let spawned = Instant::now();
-        let child = cmd.spawn().context("spawning `node wrangler.js dev` (is node installed?)")?;
-        let mut edge =
-            Edge { pid: Some(child.id() as i32), child: Some(child), port, dir, log_path, cold_start: Duration::ZERO };
-        edge.wait_healthy(spawned).await?;
-        edge.cold_start = spawned.elapsed();
-        Ok(edge)
+        unreachable!("the last attempt returns")
     }
 
     async fn wait_healthy(&mut self, spawned: Instant) -> Result<()> {

@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod big_group;
 pub mod check;
 pub mod cluster;
 pub mod edge;

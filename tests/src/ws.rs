@@ -176,6 +176,14 @@ impl Ws {
             .with_context(|| format!("{}: send failed", self.label))
     }
 
+    /// Sends one binary message as is (for bytes that are not UTF-8).
+    pub async fn send_binary(&mut self, bytes: Vec<u8>) -> Result<()> {
+        tokio::time::timeout(FRAME_TIMEOUT, self.stream.send(Message::Binary(bytes.into())))
+            .await
+            .with_context(|| format!("{}: send timed out", self.label))?
+            .with_context(|| format!("{}: send failed", self.label))
+    }
+
     /// Reads the next thing from the socket itself (not the buffer).
     pub async fn recv(&mut self, timeout: Duration) -> Result<Incoming> {
         if let Some((code, reason)) = &self.closed {

@@ -326,6 +326,118 @@ async fn bodies_over_the_limit_are_413(t: Target) -> Result<()> {
     Ok(())
 }
 
+node_and_edge!(nul_and_invalid_utf8_in_any_string_are_400_and_store_nothing, 90);
+
+/// U+0000 (which Postgres cannot store) in a string field of every kind of body, in a query
+/// parameter, and bytes that are not UTF-8: 400 naming the field, never a 500, nothing stored.
+async fn nul_and_invalid_utf8_in_any_string_are_400_and_store_nothing(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    let bob = api.signup("bob").await?;
+    let conv = api.direct_id(&alice, &bob).await?;
+    let group = check::str_field(&api.create_group(&alice, "g", &[&bob]).await?, "id")?.to_owned();
+    let nul = "a\u{0}b";
+    let cases: Vec<(Method, String, Option<&str>, Value, &str)> = vec![
+        (
+            Method::POST,
+            "/v1/auth/register".into(),
+            None,
+            json!({"username": nul, "password": "long enough pw"}),
+            "username",
+        ),
+        (
+            Method::POST,
+            "/v1/auth/register".into(),
+            None,
+            json!({"username": "nulpw", "password": format!("long{nul}pass")}),
+            "password",
+        ),
+        (Method::POST, "/v1/auth/login".into(), None, json!({"username": "alice", "password": nul}), "password"),
+        (Method::PATCH, "/v1/users/me".into(), Some(alice.token()), json!({"bio": nul}), "bio"),
+        (Method::PATCH, "/v1/users/me".into(), Some(alice.token()), json!({"display_name": nul}), "display_name"),
+        (
+            Method::POST,
+            format!("/v1/conversations/{conv}/messages"),
+            Some(alice.token()),
+            json!({"client_msg_id": cmid(), "text": nul}),
+            "text",
+        ),
+        (
+            Method::POST,
+            format!("/v1/conversations/{conv}/messages"),
+            Some(alice.token()),
+            json!({"client_msg_id": nul, "text": "x"}),
+            "client_msg_id",
+        ),
+        (
+            Method::POST,
+            "/v1/friends/requests".into(),
+            Some(alice.token()),
+            json!({"user_id": bob.user_id, "message": nul}),
+            "message",
+        ),
+        (
+            Method::POST,
+            "/v1/groups".into(),
+            Some(alice.token()),
+            json!({"name": "ok", "description": nul}),
+            "description",
+        ),
+        (Method::PATCH, format!("/v1/groups/{group}"), Some(alice.token()), json!({"name": nul}), "name"),
+        (Method::PUT, format!("/v1/groups/{group}/announcement"), Some(alice.token()), json!({"text": nul}), "text"),
+    ];
+    for (method, path, token, body, field) in cases {
+        let r = api.request(method.clone(), &path, token, Some(&body)).await?;
+        let msg = r.error(400, "invalid_request").with_context(|| format!("{method} {path} {body}"))?;
+        check::mentions_any(&msg, &[field]).with_context(|| format!("{method} {path}"))?;
+    }
+    let msg = api.get("/v1/users?q=al%00ice", Some(alice.token())).await?.error(400, "invalid_request")?;
+    check::mentions_any(&msg, &["q"])?;
+    // Not UTF-8 at all.
+    let raw = b"{\"client_msg_id\":\"k\",\"text\":\"\xff\xfe\"}".to_vec();
+    let r = api
+        .raw_bytes(
+            Method::POST,
+            &format!("/v1/conversations/{conv}/messages"),
+            &[("authorization", &format!("Bearer {}", alice.token())), ("content-type", "application/json")],
+            raw,
+        )
+        .await?;
+    r.error(400, "invalid_request")?;
+    ensure!(api.messages(alice.token(), &conv).await?.is_empty(), "nothing stored");
+    ensure!(api.me(alice.token()).await?.ok(200)?["bio"].is_null(), "the profile is unchanged");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ws_nul_and_invalid_utf8_get_invalid_request_and_the_socket_stays_usable() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(1).await?;
+        let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+        let mut ws = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
+        let r = ws
+            .request(json!({"type": "send", "conversation_id": conv, "client_msg_id": cmid(), "text": "a\u{0}b"}))
+            .await;
+        let code = match r {
+            Ok(reply) => reply_error(&reply)?,
+            Err(_) => {
+                let err = ws.wait_for(Duration::from_secs(10), "an error frame", |f| f["type"] == "error").await?;
+                err["code"].as_str().unwrap_or_default().to_owned()
+            }
+        };
+        ensure!(code == "invalid_request", "NUL in a send: {code}");
+        ws.send_binary(b"{\"type\":\"ping\",\"id\":\"\xff\"}".to_vec()).await?;
+        let err = ws.wait_for(Duration::from_secs(10), "an error frame", |f| f["type"] == "error").await?;
+        ensure!(err["code"] == "invalid_request", "{err}");
+        ws.ping().await?;
+        ws.send_message_ok(&conv, "still works").await?;
+        ensure!(env.api(0).messages(alice.token(), &conv).await?.len() == 1, "only the good one stored");
+        Ok(())
+    })
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ws_garbage_frames_get_an_error_and_the_socket_stays_usable() -> Result<()> {
     run(60, async {

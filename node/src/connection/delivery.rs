@@ -35,6 +35,7 @@ impl<S: FrameSink> Connection<S> {
                 }
                 Ok(())
             }
+            Push::Left(conv) => self.leave(&[conv]).await,
             Push::Read(r) => self.send(&ServerFrame::Read(r)).await,
             Push::Typing(t) => {
                 if t.user_id == self.claims.user_id {
@@ -133,6 +134,47 @@ impl<S: FrameSink> Connection<S> {
         self.send(&ServerFrame::event(ev.clone())).await
     }
 
+    /// The user left these conversations: sends what they may still see of each (up to their
+    /// `member_left`, in case the hub's copy was lost), then closes them.
+    async fn leave(&mut self, convs: &[ConversationId]) -> Result<(), SinkError> {
+        let followed: Vec<(ConversationId, Seq)> =
+            convs.iter().filter_map(|c| self.positions.get(c).map(|s| (*c, s))).collect();
+        if !followed.is_empty() {
+            let ends = match db::get(&self.node.pool).await {
+                Ok(db) => {
+                    let ids: Vec<ConversationId> = followed.iter().map(|(c, _)| *c).collect();
+                    match realtime::left(&*db, self.claims.user_id, &ids).await {
+                        Ok(ends) => {
+                            let rest: Vec<(ConversationId, Seq)> = followed
+                                .iter()
+                                .filter_map(|(c, at)| {
+                                    ends.iter().find(|f| f.conversation_id == *c && f.left_seq > *at).map(|_| (*c, *at))
+                                })
+                                .collect();
+                            realtime::events_after(&*db, &rest, SYNC_REPLAY_LIMIT).await.map(|evs| (ends, evs))
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            match ends {
+                Ok((ends, evs)) => {
+                    for ev in evs {
+                        if ends.iter().any(|f| f.conversation_id == ev.conversation_id && ev.seq <= f.left_seq) {
+                            self.send_event(&ev).await?;
+                        }
+                    }
+                }
+                Err(e) => warn!("reading up to a departure: {e:?}"),
+            }
+        }
+        for c in convs {
+            self.positions.close(*c);
+        }
+        Ok(())
+    }
+
     /// Re-reads every followed conversation past the connection's positions (after lag, or when
     /// a non-syncing client's hold ends).
     pub(crate) async fn catch_up(&mut self) -> Result<(), SinkError> {
@@ -143,14 +185,36 @@ impl<S: FrameSink> Connection<S> {
                 return Ok(());
             }
         };
-        if let Ok(list) = realtime::memberships(&*db, self.claims.user_id).await {
-            for (conv, _) in list {
-                // A conversation joined while lagging is new to this client: from its start.
-                if !self.positions.contains(&conv) {
-                    self.positions.follow(conv, 0);
+        match realtime::memberships(&*db, self.claims.user_id).await {
+            Ok(list) => {
+                let now: std::collections::HashSet<ConversationId> = list.iter().map(|h| h.conversation_id).collect();
+                // Left while lagging: up to the departure, then closed.
+                let gone: Vec<ConversationId> =
+                    self.positions.iter().map(|(c, _)| c).filter(|c| !now.contains(c)).collect();
+                drop(db);
+                if !gone.is_empty() {
+                    self.leave(&gone).await?;
+                }
+                for h in list {
+                    // A conversation joined while lagging is new to this client: from where the
+                    // user's view of it starts.
+                    if !self.positions.contains(&h.conversation_id) {
+                        self.positions.follow(h.conversation_id, h.visible_after);
+                    }
                 }
             }
+            Err(e) => {
+                warn!("catch-up: {e:?}");
+                return Ok(());
+            }
         }
+        let db = match db::get(&self.node.pool).await {
+            Ok(db) => db,
+            Err(e) => {
+                warn!("catch-up: {e:?}");
+                return Ok(());
+            }
+        };
         loop {
             let positions: Vec<(ConversationId, Seq)> = self.positions.iter().collect();
             let list = match realtime::events_after(&*db, &positions, SYNC_REPLAY_LIMIT).await {

@@ -118,7 +118,7 @@ where
             session: claims.session_id,
             tx,
             signal: signal.clone(),
-            memberships: start.memberships.clone(),
+            memberships: start.memberships.iter().map(|h| (h.conversation_id, h.last_seq)).collect(),
             friends: start.friends.clone(),
         })
         .await;
@@ -128,8 +128,8 @@ where
     let quota = Quota::per_second(NonZeroU32::new(FRAMES_PER_SEC).expect("nonzero"))
         .allow_burst(NonZeroU32::new(FRAME_BURST).expect("nonzero"));
     let mut positions = Positions::new();
-    for (conv, seq) in start.memberships {
-        positions.follow(conv, seq);
+    for h in &start.memberships {
+        positions.follow(h.conversation_id, h.last_seq);
     }
     let mut c = Connection {
         node: node.clone(),

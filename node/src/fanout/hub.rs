@@ -3,9 +3,10 @@
 //! hands the shared events to connections. Being a single task keeps per-conversation order
 //! trivially.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use parley_shared::ApiError;
@@ -41,6 +42,9 @@ pub enum Push {
     Event(Arc<Event>),
     /// The user joined a conversation whose log stood at `seq`.
     Joined(ConversationId, Seq),
+    /// The user left a conversation: every event of it they may see (up to their `member_left`)
+    /// was pushed before this; nothing of it follows.
+    Left(ConversationId),
     /// A member's read position moved.
     Read(ReadReceipt),
     /// A member is typing.
@@ -150,6 +154,26 @@ struct Conn {
     friends: HashSet<UserId>,
 }
 
+/// How long the hub remembers membership changes for connections that register late.
+const RECENT_FOR: Duration = Duration::from_secs(60);
+
+/// A membership change the hub applied, remembered for [`RECENT_FOR`]: a connection whose start
+/// read the user's memberships just before the change may register just after it.
+struct Recent {
+    at: Instant,
+    user: UserId,
+    conv: ConversationId,
+    change: Change,
+}
+
+#[derive(Clone, Copy)]
+enum Change {
+    /// Joined when the log stood at this seq.
+    Joined(Seq),
+    /// Left at this seq (their `member_left`).
+    Left(Seq),
+}
+
 struct ConvEntry {
     /// Highest seq handed to this conversation's connections.
     delivered: Seq,
@@ -164,8 +188,14 @@ struct ResyncError(ApiError);
 /// Starts the hub task.
 pub fn spawn(pool: Pool) -> HubHandle {
     let (tx, rx) = mpsc::unbounded_channel();
-    let hub =
-        Hub { pool, conns: HashMap::new(), convs: HashMap::new(), users: HashMap::new(), watchers: HashMap::new() };
+    let hub = Hub {
+        pool,
+        conns: HashMap::new(),
+        convs: HashMap::new(),
+        users: HashMap::new(),
+        watchers: HashMap::new(),
+        recent: VecDeque::new(),
+    };
     tokio::spawn(hub.run(rx));
     HubHandle { tx }
 }
@@ -177,6 +207,8 @@ struct Hub {
     users: HashMap<UserId, HashSet<ConnectionId>>,
     /// Whose presence which local connections hear: user → connections of their friends.
     watchers: HashMap<UserId, HashSet<ConnectionId>>,
+    /// Membership changes of the last [`RECENT_FOR`], oldest first.
+    recent: VecDeque<Recent>,
 }
 
 impl Hub {
@@ -201,7 +233,11 @@ impl Hub {
                     Cmd::Unregister(conn) => self.unregister(conn),
                     Cmd::Notices(list) => {
                         for n in list {
-                            self.notice(n, &mut wanted);
+                            if let Announcement::Left { conversation_id, user_ids, seq } = n {
+                                self.left(conversation_id, &user_ids, seq, &mut wanted).await;
+                            } else {
+                                self.notice(n, &mut wanted);
+                            }
                         }
                     }
                     Cmd::Resync => resync = true,
@@ -233,6 +269,21 @@ impl Hub {
         let friends = reg.friends.into_iter().collect();
         let conn = Conn { user: reg.user, session: reg.session, tx: reg.tx, signal: reg.signal, convs, friends };
         self.conns.insert(reg.conn, conn);
+        // The connection read its memberships before registering: changes announced in between
+        // are applied now (a membership it read at a seq before a departure predates it).
+        let read_at: HashMap<ConversationId, Seq> = reg.memberships.into_iter().collect();
+        let changes: Vec<(ConversationId, Change)> =
+            self.recent.iter().filter(|r| r.user == reg.user).map(|r| (r.conv, r.change)).collect();
+        for (conv, change) in changes {
+            let follows = self.conns.get(&reg.conn).is_some_and(|c| c.convs.contains(&conv));
+            match change {
+                Change::Joined(seq) if !follows => self.join(reg.conn, conv, seq),
+                Change::Left(seq) if follows && read_at.get(&conv).is_some_and(|at| *at < seq) => {
+                    self.unsubscribe(reg.conn, conv)
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Makes `conn` hear `friend`'s presence, or stop hearing it.
@@ -299,6 +350,7 @@ impl Hub {
             }
             Announcement::Members { conversation_id, user_ids, seq } => {
                 for u in user_ids {
+                    self.remember(u, conversation_id, Change::Joined(seq));
                     let conns: Vec<ConnectionId> =
                         self.users.get(&u).map(|s| s.iter().copied().collect()).unwrap_or_default();
                     for conn in conns {
@@ -321,6 +373,22 @@ impl Hub {
                     if let Some(c) = self.conns.get(&conn) {
                         Self::offer(c, Push::Notice(notice.clone()));
                     }
+                }
+            }
+            Announcement::Notices { to, created_at, body } => {
+                for (user, id) in to {
+                    let notice = Box::new(Notice { id, created_at, seen: false, body: (*body).clone() });
+                    for conn in self.conns_of(user) {
+                        if let Some(c) = self.conns.get(&conn) {
+                            Self::offer(c, Push::Notice(notice.clone()));
+                        }
+                    }
+                }
+            }
+            Announcement::Left { conversation_id, user_ids, .. } => {
+                // Only reached without a fetch in between (see `left`): stop at once.
+                for u in user_ids {
+                    self.unsubscribe_user(u, conversation_id);
                 }
             }
             Announcement::Friends { a, b, friends } => {
@@ -347,6 +415,66 @@ impl Hub {
                 }
             }
         }
+    }
+
+    /// Users left `conv` at `seq`: first what was announced so far (their `member_left`
+    /// included) is delivered, so they get every event up to it and none after; then their
+    /// connections stop following it.
+    async fn left(
+        &mut self,
+        conv: ConversationId,
+        users: &[UserId],
+        seq: Seq,
+        wanted: &mut HashMap<ConversationId, Seq>,
+    ) {
+        for u in users {
+            self.remember(*u, conv, Change::Left(seq));
+        }
+        let w = wanted.entry(conv).or_insert(seq);
+        *w = (*w).max(seq);
+        if self.users_follow(users, conv) {
+            self.fetch_and_deliver(std::mem::take(wanted)).await;
+        }
+        for u in users {
+            self.unsubscribe_user(*u, conv);
+        }
+    }
+
+    fn users_follow(&self, users: &[UserId], conv: ConversationId) -> bool {
+        users
+            .iter()
+            .any(|u| self.conns_of(*u).iter().any(|c| self.conns.get(c).is_some_and(|c| c.convs.contains(&conv))))
+    }
+
+    /// `user`'s connections stop following `conv`, and are told.
+    fn unsubscribe_user(&mut self, user: UserId, conv: ConversationId) {
+        for conn in self.conns_of(user) {
+            self.unsubscribe(conn, conv);
+        }
+    }
+
+    /// `conn` stops following `conv`, and is told.
+    fn unsubscribe(&mut self, conn: ConnectionId, conv: ConversationId) {
+        let Some(c) = self.conns.get_mut(&conn) else { return };
+        if !c.convs.remove(&conv) {
+            return;
+        }
+        Self::offer(c, Push::Left(conv));
+        if let Some(entry) = self.convs.get_mut(&conv) {
+            entry.conns.remove(&conn);
+            if entry.conns.is_empty() {
+                self.convs.remove(&conv);
+            }
+        }
+    }
+
+    /// Remembers a membership change for [`RECENT_FOR`] (see [`Recent`]).
+    fn remember(&mut self, user: UserId, conv: ConversationId, change: Change) {
+        let now = Instant::now();
+        while self.recent.front().is_some_and(|r| now.duration_since(r.at) > RECENT_FOR) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Recent { at: now, user, conv, change });
     }
 
     fn join(&mut self, conn: ConnectionId, conv: ConversationId, seq: Seq) {
@@ -387,10 +515,25 @@ impl Hub {
         let db = db::get(&self.pool).await.map_err(ResyncError)?;
         let users: Vec<UserId> = self.users.keys().copied().collect();
         let mut joins = Vec::new();
+        let mut gone = Vec::new();
         for u in users {
-            for (conv, _) in realtime::memberships(&*db, u).await.map_err(ResyncError)? {
-                joins.push((u, conv));
+            let now: HashSet<ConversationId> = realtime::memberships(&*db, u)
+                .await
+                .map_err(ResyncError)?
+                .into_iter()
+                .map(|h| h.conversation_id)
+                .collect();
+            for conn in self.conns_of(u) {
+                if let Some(c) = self.conns.get(&conn) {
+                    gone.extend(c.convs.difference(&now).map(|conv| (u, *conv)));
+                }
             }
+            joins.extend(now.into_iter().map(|conv| (u, conv)));
+        }
+        // Left while notices were lost: stop before fetching (each connection reads up to its
+        // `member_left` itself).
+        for (u, conv) in gone {
+            self.unsubscribe_user(u, conv);
         }
         for (u, conv) in joins {
             let conns: Vec<ConnectionId> = self.users.get(&u).map(|s| s.iter().copied().collect()).unwrap_or_default();
@@ -458,7 +601,9 @@ impl Hub {
                 let conv = ev.conversation_id;
                 *per_conv.entry(conv).or_default() += 1;
                 let Some(entry) = self.convs.get_mut(&conv) else { continue };
-                if ev.seq <= entry.delivered {
+                // Never past what was announced: an event committed since (after a removal, say)
+                // waits for its own notice, which comes after the removal's.
+                if ev.seq <= entry.delivered || wanted.get(&conv).is_some_and(|w| ev.seq > *w) {
                     continue;
                 }
                 entry.delivered = ev.seq;
@@ -471,7 +616,10 @@ impl Hub {
             }
             metrics::counter!("parley_hub_fetches_total").increment(1);
             // A conversation that filled its page may have more; the rest are done.
-            wanted.retain(|c, _| per_conv.get(c).is_some_and(|n| *n as i64 >= FETCH_LIMIT));
+            wanted.retain(|c, w| {
+                per_conv.get(c).is_some_and(|n| *n as i64 >= FETCH_LIMIT)
+                    && self.convs.get(c).is_some_and(|e| e.delivered < *w)
+            });
             debug!(remaining = wanted.len(), "hub fetch round done");
         }
     }

@@ -35,9 +35,13 @@ impl<'a, E: Env> Call<'a, E> {
         parse_body(self.req.body)
     }
 
-    /// The query string.
-    pub fn query(&self) -> Query {
-        Query::parse(self.req.query)
+    /// The query string; a 400 naming the parameter that holds U+0000.
+    pub fn query(&self) -> Result<Query, ApiError> {
+        let q = Query::parse(self.req.query);
+        for (k, v) in &q.0 {
+            crate::rules::text::refuse_nul(k, v)?;
+        }
+        Ok(q)
     }
 
     /// The path segment `{name}` as an id; one that cannot be an id is a 404 naming `what`, the
@@ -54,6 +58,7 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         return Err(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes")));
     }
     let bytes = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    crate::rules::text::refuse_nul_in_json(bytes)?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -17,6 +17,7 @@ pub mod auth;
 pub mod blocks;
 pub mod conversations;
 pub mod friends;
+pub mod groups;
 pub mod messages;
 pub mod notices;
 pub mod ops;

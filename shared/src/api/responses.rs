@@ -54,6 +54,10 @@ pub enum ServerErrors {
 #[derive(ToResponse)]
 pub struct ConversationNotFound(ErrorEnvelope);
 
+/// `not_found`: no such group, or the caller is not a member.
+#[derive(ToResponse)]
+pub struct GroupNotFound(ErrorEnvelope);
+
 /// `invalid_request`: `limit` out of range or `cursor` not from this API.
 #[derive(ToResponse)]
 pub struct BadPage(ErrorEnvelope);

@@ -36,11 +36,14 @@ impl ConversationKind {
     }
 }
 
-/// A member's role in a conversation. Both members of a direct conversation are `member`s.
+/// A member's role in a conversation, in rising rank. Both members of a direct conversation are
+/// `member`s.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Reads and reacts; never posts.
+    Guest,
     /// Ordinary member.
     Member,
     /// Manages members and settings.
@@ -53,6 +56,7 @@ impl Role {
     /// The database spelling.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Guest => "guest",
             Self::Member => "member",
             Self::Admin => "admin",
             Self::Owner => "owner",
@@ -62,6 +66,7 @@ impl Role {
     /// From the database spelling; `None` for an unknown role.
     pub fn from_db(s: &str) -> Option<Self> {
         match s {
+            "guest" => Some(Self::Guest),
             "member" => Some(Self::Member),
             "admin" => Some(Self::Admin),
             "owner" => Some(Self::Owner),
@@ -76,8 +81,39 @@ impl Role {
 pub struct Membership {
     /// The member's role.
     pub role: Role,
-    /// The conversation's last seq when they joined.
+    /// The conversation's last seq before they joined.
     pub joined_seq: Seq,
+    /// Muted by an owner or admin until then.
+    pub muted_until: Option<Timestamp>,
+    /// For a group, its settings.
+    pub group: Option<GroupFacts>,
+}
+
+impl Membership {
+    /// A direct conversation's member (no group facts).
+    pub fn direct() -> Membership {
+        Membership { role: Role::Member, joined_seq: 0, muted_until: None, group: None }
+    }
+
+    /// The first seq the member may read: history before they joined is hidden unless the group
+    /// shows it.
+    pub fn visible_after(&self) -> Seq {
+        match self.group {
+            Some(g) if !g.history_visible => self.joined_seq,
+            _ => 0,
+        }
+    }
+}
+
+/// A group's settings, as the rules need them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupFacts {
+    /// Only the owner and admins post.
+    pub broadcast_only: bool,
+    /// New members read earlier history.
+    pub history_visible: bool,
+    /// Dissolved: read-only.
+    pub dissolved: bool,
 }
 
 /// One entry of `GET /v1/conversations`, from the caller's point of view.
@@ -94,6 +130,10 @@ pub struct ConversationSummary {
     /// For a direct conversation, the other participant.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub peer: Option<User>,
+    /// For a group, its members now; null for direct conversations.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
+    pub member_count: Option<i64>,
     /// The latest event, if any.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_event: Option<Event>,

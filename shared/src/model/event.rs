@@ -4,6 +4,8 @@
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::ids::{ClientMsgId, ConversationId, EventId, MediaId, Seq, UserId};
+use crate::model::conversation::Role;
+use crate::model::group::{GroupChanges, JoinedVia, LeftReason};
 use crate::time::Timestamp;
 
 /// A message as its sender writes it: the idempotency key and the content. The REST send body,
@@ -132,16 +134,53 @@ pub enum EventBody {
         /// Added (true) or removed (false).
         added: bool,
     },
+    /// A group was created (its first event; `member_joined` events for its first members follow).
+    GroupCreated {
+        /// Its name.
+        name: String,
+    },
     /// Someone joined.
     MemberJoined {
         /// Who.
         user_id: UserId,
+        /// How (absent on a direct conversation).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        via: Option<JoinedVia>,
+        /// Their role.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role: Option<Role>,
     },
-    /// Someone left or was removed.
+    /// Someone left or was removed (the event's `sender_id` is who removed them).
     MemberLeft {
         /// Who.
         user_id: UserId,
+        /// Why.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<LeftReason>,
     },
+    /// A member's role changed (ownership moves as two of these).
+    RoleChanged {
+        /// Whose.
+        user_id: UserId,
+        /// Their role now.
+        role: Role,
+    },
+    /// A member was muted (may not post) until a time, or unmuted.
+    MemberMuted {
+        /// Who.
+        user_id: UserId,
+        /// Until when; null: unmuted.
+        until: Option<Timestamp>,
+    },
+    /// A group's name, description or settings changed.
+    GroupUpdated(GroupChanges),
+    /// A group's announcement was set (or cleared: null).
+    Announcement {
+        /// The text.
+        text: Option<String>,
+    },
+    /// The group was dissolved: read-only history from here on.
+    GroupDissolved {},
 }
 
 impl EventBody {
@@ -152,8 +191,14 @@ impl EventBody {
             Self::Edit { .. } => "edit",
             Self::Recall { .. } => "recall",
             Self::Reaction { .. } => "reaction",
+            Self::GroupCreated { .. } => "group_created",
             Self::MemberJoined { .. } => "member_joined",
             Self::MemberLeft { .. } => "member_left",
+            Self::RoleChanged { .. } => "role_changed",
+            Self::MemberMuted { .. } => "member_muted",
+            Self::GroupUpdated(_) => "group_updated",
+            Self::Announcement { .. } => "announcement",
+            Self::GroupDissolved {} => "group_dissolved",
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod conversation;
 pub mod event;
+pub mod group;
 pub mod notice;
 pub mod ops;
 pub mod requests;
@@ -17,6 +18,11 @@ pub use conversation::{
     TypingIndicator,
 };
 pub use event::{Event, EventBody, EventPage, MessageDraft, NewMessage};
+pub use group::{
+    AddMembers, AddOutcome, CreateGroup, CreateInvite, Group, GroupAnnouncement, GroupChanges, GroupInvite,
+    GroupMember, InvitePage, JoinGroup, JoinOutcome, JoinRequest, JoinRequestPage, JoinedVia, LeftReason, MemberPage,
+    SetAnnouncement, SkipReason, SkippedUser, TransferGroup, UpdateGroup, UpdateMember,
+};
 pub use notice::{Notice, NoticeBody, NoticePage};
 pub use ops::{ClientConfig, Status};
 pub use requests::{

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{FriendRequestId, NoticeId, UserId};
+use crate::ids::{ConversationId, FriendRequestId, NoticeId, UserId};
 use crate::model::social::FriendRequest;
 use crate::model::user::User;
 use crate::time::Timestamp;
@@ -57,6 +57,40 @@ pub enum NoticeBody {
     FriendRemoved {
         /// The former friend.
         user_id: UserId,
+    },
+    /// Someone added the user to a group (or approved their request to join).
+    AddedToGroup {
+        /// The group.
+        group_id: ConversationId,
+        /// Its name then.
+        name: String,
+        /// Who added them.
+        by: UserId,
+    },
+    /// An owner or admin removed the user from a group.
+    RemovedFromGroup {
+        /// The group.
+        group_id: ConversationId,
+        /// Its name then.
+        name: String,
+        /// Who removed them.
+        by: UserId,
+    },
+    /// Someone asks to join a group the user manages.
+    JoinRequested {
+        /// The group.
+        group_id: ConversationId,
+        /// Its name then.
+        name: String,
+        /// Who asks.
+        user: User,
+    },
+    /// A request of the user's to join a group was declined.
+    JoinDeclined {
+        /// The group.
+        group_id: ConversationId,
+        /// Its name then.
+        name: String,
     },
 }
 

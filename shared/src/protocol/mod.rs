@@ -223,6 +223,9 @@ pub fn parse_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
     if bytes.len() > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge(bytes.len()));
     }
+    if let Some(field) = crate::rules::text::nul_in_json(bytes) {
+        return Err(FrameError::Invalid(format!("{field}: U+0000 (NUL) is not allowed in text")));
+    }
     serde_json::from_slice(bytes).map_err(|e| FrameError::Invalid(e.to_string()))
 }
 

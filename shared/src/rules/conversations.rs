@@ -40,13 +40,12 @@ pub fn read_seq(seq: Seq) -> Result<Seq, ApiError> {
 mod tests {
     use super::*;
     use crate::error::ErrorCode;
-    use crate::model::Role;
 
     #[test]
     fn non_members_get_404_never_403() {
         assert_eq!(member(None).unwrap_err().code, ErrorCode::NotFound);
         assert_eq!(require_member(false).unwrap_err().code, ErrorCode::NotFound);
-        let m = Membership { role: Role::Member, joined_seq: 0 };
+        let m = Membership::direct();
         assert_eq!(member(Some(m)).unwrap(), m);
         assert!(require_member(true).is_ok());
     }

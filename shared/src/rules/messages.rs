@@ -6,8 +6,9 @@ use crate::ids::{ConversationId, EventId, UserId};
 use crate::model::conversation::Membership;
 use crate::model::{Event, EventBody, MessageDraft, NewMessage};
 
-use super::conversations;
 use super::social::{self, DirectFacts};
+use super::{conversations, groups};
+use crate::time::Timestamp;
 
 /// Most characters (Unicode scalar values) in a message's text.
 pub const MAX_TEXT_CHARS: usize = 8000;
@@ -72,13 +73,15 @@ pub trait SendFacts {
     fn direct(&self, conv: ConversationId, sender: UserId) -> Option<DirectFacts>;
 }
 
-/// Whether `msg` may be appended: the sender is a member (else 404), may message the other member
-/// of a direct conversation ([`social::may_message`]), every mentioned user is a member,
+/// Whether `msg` may be appended: the sender is a member (else 404) who may post now
+/// ([`groups::may_post`]), may message the other member of a direct conversation
+/// ([`social::may_message`]), every mentioned user is a member,
 /// `reply_to` is a message of the same conversation, and media ids name completed uploads (none
 /// exist yet, so any is refused).
-pub fn check_send(facts: &impl SendFacts, msg: &NewMessage) -> Result<(), ApiError> {
+pub fn check_send(facts: &impl SendFacts, msg: &NewMessage, now: Timestamp) -> Result<(), ApiError> {
     let conv = msg.conversation_id;
-    conversations::member(facts.membership(conv, msg.sender_id))?;
+    let me = conversations::member(facts.membership(conv, msg.sender_id))?;
+    groups::may_post(&me, now)?;
     if let Some(direct) = facts.direct(conv, msg.sender_id) {
         social::may_message(&direct)?;
     }
@@ -110,8 +113,6 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
     use crate::ids::ClientMsgId;
-    use crate::model::Role;
-    use crate::time::Timestamp;
 
     #[derive(Default)]
     struct Facts {
@@ -122,7 +123,7 @@ mod tests {
 
     impl SendFacts for Facts {
         fn membership(&self, conv: ConversationId, user: UserId) -> Option<Membership> {
-            self.members.contains(&(conv, user)).then_some(Membership { role: Role::Member, joined_seq: 0 })
+            self.members.contains(&(conv, user)).then_some(Membership::direct())
         }
         fn message_conversation(&self, id: EventId) -> Option<ConversationId> {
             self.messages.get(&id).copied()
@@ -186,7 +187,7 @@ mod tests {
         let send = |sender: UserId, f: &dyn Fn(&mut MessageDraft)| {
             let mut d = draft("hi");
             f(&mut d);
-            check_send(&facts, &NewMessage { conversation_id: conv, sender_id: sender, draft: d })
+            check_send(&facts, &NewMessage { conversation_id: conv, sender_id: sender, draft: d }, Timestamp::now())
         };
 
         assert!(send(me, &|_| {}).is_ok());
@@ -216,13 +217,13 @@ mod tests {
             peer_deleted: false,
         };
         facts.direct.insert(conv, open);
-        assert!(check_send(&facts, &msg).is_ok());
+        assert!(check_send(&facts, &msg, Timestamp::now()).is_ok());
         facts.direct.insert(conv, DirectFacts { blocked: true, ..open });
-        assert_eq!(check_send(&facts, &msg).unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(check_send(&facts, &msg, Timestamp::now()).unwrap_err().code, ErrorCode::Forbidden);
         facts.direct.insert(conv, DirectFacts { peer_policy: crate::model::DmPolicy::Friends, ..open });
-        assert_eq!(check_send(&facts, &msg).unwrap_err().code, ErrorCode::Forbidden);
+        assert_eq!(check_send(&facts, &msg, Timestamp::now()).unwrap_err().code, ErrorCode::Forbidden);
         facts.direct.insert(conv, DirectFacts { peer_policy: crate::model::DmPolicy::Friends, friends: true, ..open });
-        assert!(check_send(&facts, &msg).is_ok());
+        assert!(check_send(&facts, &msg, Timestamp::now()).is_ok());
     }
 
     #[test]

@@ -3,16 +3,20 @@
 //!
 //! - [`accounts`]: usernames, passwords, profile and device texts.
 //! - [`conversations`]: membership ("not a member → 404"), direct conversations, read positions.
+//! - [`groups`]: the permission matrix, ranks, who may post, group limits and invites.
 //! - [`messages`]: message content, idempotency keys, mentions, replies: what a send may be.
 //! - [`pagination`]: page sizes.
+//! - [`text`]: U+0000, which Postgres cannot store, refused in any JSON string or query text.
 //! - [`social`]: friend requests, blocks, who may message whom, who sees whose presence.
 //! - [`users`]: user search and profile edits.
 
 pub mod accounts;
 pub mod conversations;
+pub mod groups;
 pub mod messages;
 pub mod pagination;
 pub mod social;
+pub mod text;
 pub mod users;
 
 use crate::error::ApiError;

@@ -50,11 +50,13 @@ pub async fn change_password<E: Env>(env: &E, me: &AccessClaims, b: ChangePasswo
 }
 
 /// Deletes the caller's account: credentials and profile erased, every session signed out,
-/// friendships ended; their messages stay in others' history as from a deleted user.
+/// friendships ended, every group left (an owned group passes on); their messages stay in
+/// others' history as from a deleted user.
 pub async fn delete<E: Env>(env: &E, me: &AccessClaims, b: DeleteAccount) -> Result<(), ApiError> {
     confirm(env, me.user_id, "password", b.password).await?;
     let mut db = env.db().await?;
     transact!(db, |tx| {
+        super::groups::leave_all(tx, me.user_id).await?;
         let former_friends = users::erase(tx, me.user_id).await?;
         for f in &former_friends {
             notices::push(tx, *f, NoticeBody::FriendRemoved { user_id: me.user_id }).await?;

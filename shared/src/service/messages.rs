@@ -17,6 +17,7 @@ use crate::rules;
 use crate::store::events::{self, Page};
 use crate::store::tx::transact;
 use crate::store::{StoreError, conversations};
+use crate::time::Timestamp;
 
 /// One send as it arrives: who, where, what.
 #[derive(Clone, Debug)]
@@ -46,8 +47,13 @@ pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<
         }
     }
     let msgs: Vec<NewMessage> = prepared.iter().map(|(_, m)| m.clone()).collect();
+    let conv_ids: Vec<ConversationId> = msgs.iter().map(|m| m.conversation_id).collect();
     let decided = transact!(db, |tx| {
+        // The conversations' write lock first: who is a member and who may post cannot change
+        // between the decision and the commit.
+        let mut heads = events::lock_heads(tx, &conv_ids).await?;
         let facts = events::send_facts(tx, &msgs).await?;
+        let now = Timestamp::now();
         let mut verdicts: Vec<Decision> = Vec::with_capacity(msgs.len());
         let mut accepted: Vec<&NewMessage> = Vec::new();
         for (k, m) in msgs.iter().enumerate() {
@@ -59,7 +65,7 @@ pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<
             {
                 Decision::SameAs(first)
             } else {
-                match rules::messages::check_send(&facts, m) {
+                match rules::messages::check_send(&facts, m, now) {
                     Ok(()) => {
                         accepted.push(m);
                         Decision::Append(accepted.len() - 1)
@@ -69,7 +75,7 @@ pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<
             };
             verdicts.push(verdict);
         }
-        let appended = events::append_messages(tx, &accepted).await.map_err(|e| match e {
+        let appended = events::append_messages(tx, &mut heads, &accepted).await.map_err(|e| match e {
             // Another writer committed the same (sender, client_msg_id) first: the retry finds it.
             StoreError::Unique(c) if c == "events_sender_client_msg_key" => StoreError::Retry(c),
             e => e,
@@ -148,8 +154,8 @@ pub async fn events<E: Env>(
         (None, None, None) => Page::After(0),
     };
     let db = env.db().await?;
-    rules::conversations::member(conversations::membership(&*db, conv, me.user_id).await?)?;
-    let (events, more) = events::page(&*db, conv, page, limit).await?;
+    let member = rules::conversations::member(conversations::membership(&*db, conv, me.user_id).await?)?;
+    let (events, more) = events::page(&*db, conv, page, member.visible_after(), limit).await?;
     let next_cursor = match (more, page) {
         (true, Page::After(_)) => events.last().map(|e| page.cursor(e.seq)),
         (true, Page::Before(_)) => events.first().map(|e| page.cursor(e.seq)),

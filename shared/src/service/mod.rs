@@ -10,6 +10,7 @@
 //! - [`social`]: friends, friend requests, blocks; [`notices`]: per-user notices.
 //! - [`presence`]: who is online, for the node.
 //! - [`conversations`]: direct conversations, the list, read positions.
+//! - [`groups`]: groups, their members, roles, settings, invites and join requests.
 //! - [`messages`]: sends (one or a group-committed batch) and pages of the log.
 //! - [`realtime`]: what realtime connections and the node's fan-out read: memberships, events
 //!   after positions, sync, typing.
@@ -17,6 +18,7 @@
 pub mod account;
 pub mod accounts;
 pub mod conversations;
+pub mod groups;
 pub mod messages;
 pub mod notices;
 pub mod presence;
@@ -50,6 +52,10 @@ pub trait Env {
     /// (clients then connect to its own origin).
     fn websocket_urls(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// Most members a new group may have (`--max-group-members`).
+    fn max_group_members(&self) -> i64 {
+        crate::rules::groups::DEFAULT_MAX_MEMBERS
     }
 }
 

@@ -18,6 +18,13 @@ pub(crate) async fn push<C: GenericClient>(c: &C, user: UserId, body: NoticeBody
     Ok(notice)
 }
 
+/// Stores the same notice for each of `users` and announces them in a few NOTIFYs (in the
+/// caller's transaction): a group's new members hear of it whatever their number.
+pub(crate) async fn push_many<C: GenericClient>(c: &C, users: &[UserId], body: NoticeBody) -> Result<(), StoreError> {
+    let (to, at) = notices::insert_many(c, users, &body).await?;
+    notify::send_notices(c, &to, at, &body).await
+}
+
 /// The caller's notices, newest first, older than the page cursor.
 pub async fn list<E: Env>(
     env: &E,

@@ -7,8 +7,9 @@ use std::time::Duration;
 use tokio_postgres::{Client, GenericClient};
 
 use crate::error::ApiError;
-use crate::ids::{ConnectionId, ConversationId, NodeId, Seq, UserId};
+use crate::ids::{ConnectionId, NodeId, UserId};
 use crate::model::{PresenceChange, PresenceView};
+use crate::store::conversations::Head;
 use crate::store::notify;
 use crate::store::presence::{self, HeldConnection};
 use crate::store::tx::transact;
@@ -18,7 +19,7 @@ use crate::store::{conversations, social};
 #[derive(Clone, Debug, Default)]
 pub struct ConnectionStart {
     /// The user's conversations with their last seq.
-    pub memberships: Vec<(ConversationId, Seq)>,
+    pub memberships: Vec<Head>,
     /// The user's friends (whose presence the connection follows).
     pub friends: Vec<UserId>,
     /// Those of them online now who show it.

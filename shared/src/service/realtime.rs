@@ -9,11 +9,13 @@ use crate::error::ApiError;
 use crate::ids::{ConversationId, Seq, SessionId, UserId};
 use crate::model::{Event, TypingIndicator};
 use crate::positions::SyncPlan;
+use crate::store::conversations::{Former, Head};
 use crate::store::notify::{self, Announcement};
 use crate::store::{conversations, events, sessions, social};
 
-/// Every conversation of `user` with its last seq (what a connection follows).
-pub async fn memberships<C: GenericClient>(db: &C, user: UserId) -> Result<Vec<(ConversationId, Seq)>, ApiError> {
+/// Every conversation of `user` with its last seq and where their view starts (what a
+/// connection follows).
+pub async fn memberships<C: GenericClient>(db: &C, user: UserId) -> Result<Vec<Head>, ApiError> {
     Ok(conversations::memberships(db, user).await?)
 }
 
@@ -34,14 +36,29 @@ pub async fn sync<C: GenericClient>(
     user: UserId,
     wanted: &BTreeMap<ConversationId, Seq>,
 ) -> Result<(SyncPlan, Vec<Event>, Vec<Event>), ApiError> {
-    let heads: HashMap<ConversationId, Seq> = conversations::memberships(db, user).await?.into_iter().collect();
-    let plan = SyncPlan::new(wanted, heads);
+    let heads: HashMap<ConversationId, (Seq, Seq)> = conversations::memberships(db, user)
+        .await?
+        .into_iter()
+        .map(|h| (h.conversation_id, (h.last_seq, h.visible_after)))
+        .collect();
+    let gone: Vec<ConversationId> = wanted.keys().filter(|c| !heads.contains_key(c)).copied().collect();
+    let left = conversations::former(db, user, &gone)
+        .await?
+        .into_iter()
+        .map(|f| (f.conversation_id, (f.left_seq, f.visible_after)))
+        .collect();
+    let plan = SyncPlan::new(wanted, heads, left);
     let (replay, latest) = futures_util::future::try_join(
         events::after_many(db, &plan.listed, SyncPlan::FETCH_PER_CONVERSATION),
         events::latest_many(db, &plan.unlisted),
     )
     .await?;
     Ok((plan, replay, latest))
+}
+
+/// Of `convs`, those `user` left, with where their view ended.
+pub async fn left<C: GenericClient>(db: &C, user: UserId, convs: &[ConversationId]) -> Result<Vec<Former>, ApiError> {
+    Ok(conversations::former(db, user, convs).await?)
 }
 
 /// Announces that `user` is typing in `conv` (the connection has checked the membership and

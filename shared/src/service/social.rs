@@ -39,6 +39,11 @@ async fn accept_in<C: GenericClient>(c: &C, r: &FriendRequest) -> Result<FriendR
     accepted.ok_or_else(|| StoreError::Corrupt("accepted request vanished".into()))
 }
 
+/// A request as stored after its decision (with `decided_at`).
+async fn decided<C: GenericClient>(c: &C, id: FriendRequestId) -> Result<FriendRequest, StoreError> {
+    social::request(c, id).await?.ok_or_else(|| StoreError::Corrupt("decided request vanished".into()))
+}
+
 /// `POST /v1/friends/requests`: a new pending request (201), or, when they already asked the
 /// caller, their request accepted (200).
 pub async fn send_request<E: Env>(
@@ -97,13 +102,13 @@ pub async fn decide<E: Env>(
             RequestAction::Decline => {
                 social::decide_request(tx, id, FriendRequestStatus::Declined).await?;
                 notices::push(tx, r.from.id, NoticeBody::FriendDeclined { request_id: id, user_id: r.to.id }).await?;
-                Ok(FriendRequest { status: FriendRequestStatus::Declined, ..r })
+                decided(tx, id).await
             }
             RequestAction::Cancel => {
                 social::decide_request(tx, id, FriendRequestStatus::Cancelled).await?;
                 notices::push(tx, r.to.id, NoticeBody::FriendRequestCancelled { request_id: id, user_id: r.from.id })
                     .await?;
-                Ok(FriendRequest { status: FriendRequestStatus::Cancelled, ..r })
+                decided(tx, id).await
             }
         }
     })?)

@@ -7,7 +7,7 @@ use super::events::{EVENT_COLS_LE, event_from_row};
 use super::users::user_from_row;
 use super::{StoreError, Type};
 use crate::ids::{ConversationId, Seq, UserId};
-use crate::model::conversation::Membership;
+use crate::model::conversation::{GroupFacts, Membership};
 use crate::model::{ConversationKind, ConversationSummary, DirectConversation, Role};
 use crate::time::Timestamp;
 
@@ -66,38 +66,107 @@ pub async fn get_or_create_direct<C: GenericClient>(
     ))
 }
 
-/// `user`'s membership of `conv`, if any.
+/// The membership columns [`membership_from_row`] reads, from `members m LEFT JOIN groups g`.
+pub(crate) const MEMBERSHIP_COLS: &str = "m.role, m.joined_seq, m.silenced_until, g.conversation_id IS NOT NULL, \
+     COALESCE(g.broadcast_only, false), COALESCE(g.history_visible, false), g.dissolved_at IS NOT NULL";
+/// How many columns [`MEMBERSHIP_COLS`] is.
+pub(crate) const MEMBERSHIP_COL_COUNT: usize = 7;
+
+/// `user`'s membership of `conv`, if any, with the group's settings for a group.
 pub async fn membership<C: GenericClient>(
     c: &C,
     conv: ConversationId,
     user: UserId,
 ) -> Result<Option<Membership>, StoreError> {
-    let rows = c
-        .query_typed(
-            "SELECT role, joined_seq FROM members WHERE conversation_id = $1 AND user_id = $2",
-            &[(&conv.0, Type::UUID), (&user.0, Type::UUID)],
-        )
-        .await?;
+    let sql = format!(
+        "SELECT {MEMBERSHIP_COLS} FROM members m LEFT JOIN groups g ON g.conversation_id = m.conversation_id \
+         WHERE m.conversation_id = $1 AND m.user_id = $2"
+    );
+    let rows = c.query_typed(&sql, &[(&conv.0, Type::UUID), (&user.0, Type::UUID)]).await?;
     rows.first().map(membership_from_row).transpose()
 }
 
-/// Reads `(role, joined_seq)` at columns 0 and 1.
+/// Reads [`MEMBERSHIP_COLS`] from column 0.
 pub(crate) fn membership_from_row(row: &tokio_postgres::Row) -> Result<Membership, StoreError> {
     let role: &str = row.get(0);
     let role = Role::from_db(role).ok_or_else(|| StoreError::Corrupt(format!("unknown role {role:?}")))?;
-    Ok(Membership { role, joined_seq: row.get(1) })
+    let group = row.get::<_, bool>(3).then(|| GroupFacts {
+        broadcast_only: row.get(4),
+        history_visible: row.get(5),
+        dissolved: row.get(6),
+    });
+    Ok(Membership {
+        role,
+        joined_seq: row.get(1),
+        muted_until: row.get::<_, Option<DateTime<Utc>>>(2).map(Timestamp),
+        group,
+    })
 }
 
-/// Every conversation of `user` with its current last seq (what a node subscribes a socket to).
-pub async fn memberships<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<(ConversationId, Seq)>, StoreError> {
+/// One of a user's conversations as a realtime connection follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Its last seq now.
+    pub last_seq: Seq,
+    /// The user reads events after this seq only (the history before they joined a group is
+    /// hidden unless it shows history).
+    pub visible_after: Seq,
+}
+
+/// Every conversation of `user` with its current last seq (what a node subscribes a connection
+/// to) and where the user's view of it starts.
+pub async fn memberships<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<Head>, StoreError> {
     let rows = c
         .query_typed(
-            "SELECT c.id, c.last_seq FROM members m JOIN conversations c ON c.id = m.conversation_id \
+            "SELECT c.id, c.last_seq, \
+                    CASE WHEN g.conversation_id IS NOT NULL AND NOT g.history_visible THEN m.joined_seq ELSE 0 END \
+             FROM members m JOIN conversations c ON c.id = m.conversation_id \
+             LEFT JOIN groups g ON g.conversation_id = m.conversation_id \
              WHERE m.user_id = $1",
             &[(&user.0, Type::UUID)],
         )
         .await?;
-    Ok(rows.iter().map(|r| (ConversationId(r.get(0)), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| Head { conversation_id: ConversationId(r.get(0)), last_seq: r.get(1), visible_after: r.get(2) })
+        .collect())
+}
+
+/// A conversation `user` left or was removed from: their view of it ended at `left_seq`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Former {
+    /// The conversation.
+    pub conversation_id: ConversationId,
+    /// Their view started after this seq.
+    pub visible_after: Seq,
+    /// Their `member_left` event: their view ends here.
+    pub left_seq: Seq,
+}
+
+/// Of `convs`, those `user` is a former member of (and not a member again).
+pub async fn former<C: GenericClient>(
+    c: &C,
+    user: UserId,
+    convs: &[ConversationId],
+) -> Result<Vec<Former>, StoreError> {
+    if convs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<uuid::Uuid> = convs.iter().map(|c| c.0).collect();
+    let rows = c
+        .query_typed(
+            "SELECT f.conversation_id, CASE WHEN g.history_visible THEN 0 ELSE f.joined_seq END, f.left_seq \
+             FROM former_members f LEFT JOIN groups g ON g.conversation_id = f.conversation_id \
+             WHERE f.user_id = $1 AND f.conversation_id = ANY($2)",
+            &[(&user.0, Type::UUID), (&ids, Type::UUID_ARRAY)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| Former { conversation_id: ConversationId(r.get(0)), visible_after: r.get(1), left_seq: r.get(2) })
+        .collect())
 }
 
 /// Moves `user`'s read position forward to `seq` (never back, never past the last event).
@@ -161,8 +230,9 @@ pub async fn list<C: GenericClient>(
                 (SELECT count(*) FROM events e WHERE e.conversation_id = c.id AND e.seq > m.read_seq \
                    AND m.user_id = ANY(e.mentions)) AS mention_count, \
                 peer.id IS NOT NULL, peer.id, peer.username, peer.display_name, peer.bio, peer.created_at, \
-                peer.deleted_at IS NOT NULL, le.id IS NOT NULL, {EVENT_COLS_LE} \
+                peer.deleted_at IS NOT NULL, le.id IS NOT NULL, {EVENT_COLS_LE}, g.member_count \
          FROM members m JOIN conversations c ON c.id = m.conversation_id \
+         LEFT JOIN groups g ON g.conversation_id = c.id \
          LEFT JOIN LATERAL (SELECT u.* FROM members pm JOIN users u ON u.id = pm.user_id \
                             WHERE c.kind = 'direct' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id \
                             LIMIT 1) peer ON true \
@@ -195,6 +265,7 @@ pub async fn list<C: GenericClient>(
             kind,
             title: r.get(2),
             peer,
+            member_count: r.get::<_, Option<i32>>(25).map(i64::from),
             last_event,
             last_seq,
             read_seq,

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use futures_util::TryFutureExt;
 use tokio_postgres::{GenericClient, Row};
 
-use super::conversations::membership_from_row;
+use super::conversations::{MEMBERSHIP_COL_COUNT, MEMBERSHIP_COLS, membership_from_row};
 use super::notify;
 use super::{StoreError, Type};
 use crate::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId};
@@ -96,8 +96,11 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
     let (existing, members, replies, direct) = futures_util::future::try_join4(
         c.query_typed(&existing_sql, &[(&senders, Type::UUID_ARRAY), (&cmids, Type::TEXT_ARRAY)]),
         c.query_typed(
-            "SELECT m.role, m.joined_seq, m.conversation_id, m.user_id FROM members m \
-             JOIN unnest($1::uuid[], $2::uuid[]) AS k(c, u) ON m.conversation_id = k.c AND m.user_id = k.u",
+            &format!(
+                "SELECT {MEMBERSHIP_COLS}, m.conversation_id, m.user_id FROM members m \
+                 LEFT JOIN groups g ON g.conversation_id = m.conversation_id \
+                 JOIN unnest($1::uuid[], $2::uuid[]) AS k(c, u) ON m.conversation_id = k.c AND m.user_id = k.u"
+            ),
             &[(&pair_convs, Type::UUID_ARRAY), (&pair_users, Type::UUID_ARRAY)],
         ),
         c.query_typed(
@@ -123,7 +126,8 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
         facts.existing.insert((ev.sender_id, r.get(6)), ev);
     }
     for r in &members {
-        facts.members.insert((ConversationId(r.get(2)), UserId(r.get(3))), membership_from_row(r)?);
+        let n = MEMBERSHIP_COL_COUNT;
+        facts.members.insert((ConversationId(r.get(n)), UserId(r.get(n + 1))), membership_from_row(r)?);
     }
     facts.messages = replies.iter().map(|r| (EventId(r.get(0)), ConversationId(r.get(1)))).collect();
     for r in &direct {
@@ -140,74 +144,134 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
     Ok(facts)
 }
 
-/// Appends accepted messages in the caller's transaction, in order, with one NOTIFY for the
-/// whole batch: this is both the group commit of a node's socket sends and, with a batch of one,
-/// the REST send. Returns each message's stored event, or `None` when its conversation no longer
-/// exists.
-///
-/// Conversations are locked in id order, so concurrent batches cannot deadlock; each message gets
-/// its conversation's next seq, in batch order; the sender's read position moves to their own
-/// message. The statements run in a fixed number of round trips whatever the batch size. A
-/// `StoreError::Unique` on `events_sender_client_msg_key` means another writer committed the same
-/// `(sender, client_msg_id)` first: roll back and decide the batch again.
-pub async fn append_messages<C: GenericClient>(c: &C, msgs: &[&NewMessage]) -> Result<Vec<Option<Event>>, StoreError> {
-    if msgs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut conv_ids: Vec<uuid::Uuid> = msgs.iter().map(|m| m.conversation_id.0).collect();
-    conv_ids.sort();
-    conv_ids.dedup();
+/// Locks these conversations' rows, in id order, and reads their last seqs: the per-conversation
+/// write lock that every append and every membership change takes first, so concurrent writers
+/// cannot deadlock and a decision made under it (who is a member, who may post) holds until
+/// commit. Conversations that do not exist are absent.
+pub async fn lock_heads<C: GenericClient>(
+    c: &C,
+    convs: &[ConversationId],
+) -> Result<BTreeMap<ConversationId, Seq>, StoreError> {
+    let mut ids: Vec<uuid::Uuid> = convs.iter().map(|c| c.0).collect();
+    ids.sort();
+    ids.dedup();
     let locked = c
         .query_typed(
             "SELECT id, last_seq FROM conversations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
-            &[(&conv_ids, Type::UUID_ARRAY)],
+            &[(&ids, Type::UUID_ARRAY)],
         )
         .await?;
-    let mut heads: BTreeMap<ConversationId, Seq> =
-        locked.iter().map(|r| (ConversationId(r.get(0)), r.get(1))).collect();
+    Ok(locked.iter().map(|r| (ConversationId(r.get(0)), r.get(1))).collect())
+}
 
-    let now: DateTime<Utc> = Timestamp::now_micros().0;
-    let mut out = Vec::with_capacity(msgs.len());
-    let mut ins = InsertColumns::default();
-    let mut read_upto: HashMap<(ConversationId, UserId), Seq> = HashMap::new();
-    for m in msgs {
-        let Some(head) = heads.get_mut(&m.conversation_id) else {
-            out.push(None);
-            continue;
-        };
-        *head += 1;
-        let ev = Event {
-            id: EventId::new(),
+/// An event to append; [`append`] gives it its id, seq and time.
+#[derive(Clone, Debug)]
+pub struct NewEvent {
+    /// Where.
+    pub conversation_id: ConversationId,
+    /// Who caused it.
+    pub sender_id: UserId,
+    /// What.
+    pub body: EventBody,
+}
+
+/// Gives each event the next seq of its conversation (`None` for a conversation not in `heads`).
+fn assign(heads: &mut BTreeMap<ConversationId, Seq>, events: Vec<NewEvent>, now: DateTime<Utc>) -> Vec<Option<Event>> {
+    events
+        .into_iter()
+        .map(|e| {
+            let head = heads.get_mut(&e.conversation_id)?;
+            *head += 1;
+            Some(Event {
+                id: EventId::new(),
+                conversation_id: e.conversation_id,
+                seq: *head,
+                sender_id: e.sender_id,
+                created_at: Timestamp(now),
+                body: e.body,
+            })
+        })
+        .collect()
+}
+
+/// Appends events, in order, to conversations locked by [`lock_heads`] (`heads` moves with
+/// them), with one NOTIFY for the batch; returns each stored event (`None` for a conversation
+/// that was not locked). Fixed round trips whatever the batch size.
+pub async fn append<C: GenericClient>(
+    c: &C,
+    heads: &mut BTreeMap<ConversationId, Seq>,
+    events: Vec<NewEvent>,
+) -> Result<Vec<Option<Event>>, StoreError> {
+    let now = Timestamp::now_micros().0;
+    let out = assign(heads, events, now);
+    write(c, heads, &out, &[], now).await?;
+    Ok(out)
+}
+
+/// Appends accepted messages (the group commit of a node's connections' sends and, with a batch
+/// of one, the REST send): [`append`], and each sender's read position moves to their own
+/// message. A `StoreError::Unique` on `events_sender_client_msg_key` means another writer
+/// committed the same `(sender, client_msg_id)` first: roll back and decide the batch again.
+pub async fn append_messages<C: GenericClient>(
+    c: &C,
+    heads: &mut BTreeMap<ConversationId, Seq>,
+    msgs: &[&NewMessage],
+) -> Result<Vec<Option<Event>>, StoreError> {
+    let now = Timestamp::now_micros().0;
+    let events = msgs
+        .iter()
+        .map(|m| NewEvent {
             conversation_id: m.conversation_id,
-            seq: *head,
             sender_id: m.sender_id,
-            created_at: Timestamp(now),
             body: EventBody::Message(m.draft.clone()),
-        };
-        ins.push(&ev, &m.draft.client_msg_id.0);
-        read_upto.insert((m.conversation_id, m.sender_id), *head);
-        out.push(Some(ev));
+        })
+        .collect();
+    let out = assign(heads, events, now);
+    let mut read_upto: HashMap<(ConversationId, UserId), Seq> = HashMap::new();
+    for ev in out.iter().flatten() {
+        read_upto.insert((ev.conversation_id, ev.sender_id), ev.seq);
     }
-    let head_list: Vec<(ConversationId, Seq)> = heads.iter().map(|(c, s)| (*c, *s)).collect();
+    let reads: Vec<(ConversationId, UserId, Seq)> = read_upto.into_iter().map(|((c, u), s)| (c, u, s)).collect();
+    write(c, heads, &out, &reads, now).await?;
+    Ok(out)
+}
+
+/// Inserts the events, bumps their conversations' heads, moves read positions, and announces
+/// the heads: four pipelined statements.
+async fn write<C: GenericClient>(
+    c: &C,
+    heads: &BTreeMap<ConversationId, Seq>,
+    events: &[Option<Event>],
+    reads: &[(ConversationId, UserId, Seq)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut ins = InsertColumns::default();
+    for ev in events.iter().flatten() {
+        ins.push(ev);
+    }
+    if ins.ids.is_empty() {
+        return Ok(());
+    }
+    let touched: std::collections::BTreeSet<ConversationId> =
+        events.iter().flatten().map(|e| e.conversation_id).collect();
+    let head_list: Vec<(ConversationId, Seq)> = touched.iter().filter_map(|c| heads.get(c).map(|s| (*c, *s))).collect();
     let head_ids: Vec<uuid::Uuid> = head_list.iter().map(|(c, _)| c.0).collect();
     let head_seqs: Vec<Seq> = head_list.iter().map(|(_, s)| *s).collect();
-    let (mut r_convs, mut r_users, mut r_seqs) = (Vec::new(), Vec::new(), Vec::new());
-    for ((conv, user), seq) in &read_upto {
-        r_convs.push(conv.0);
-        r_users.push(user.0);
-        r_seqs.push(*seq);
-    }
+    let r_convs: Vec<uuid::Uuid> = reads.iter().map(|r| r.0.0).collect();
+    let r_users: Vec<uuid::Uuid> = reads.iter().map(|r| r.1.0).collect();
+    let r_seqs: Vec<Seq> = reads.iter().map(|r| r.2).collect();
     futures_util::future::try_join4(
         c.query_typed(
             "INSERT INTO events (id, conversation_id, seq, kind, sender_id, client_msg_id, body, mentions, created_at) \
-             SELECT i, cv, s, 'message', u, m, b, \
-                    ARRAY(SELECT jsonb_array_elements_text(b->'mentions')::uuid), $7 \
-             FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::uuid[], $5::text[], $6::jsonb[]) \
-                  AS t(i, cv, s, u, m, b)",
+             SELECT i, cv, s, k, u, m, b, \
+                    ARRAY(SELECT jsonb_array_elements_text(b->'mentions')::uuid), $8 \
+             FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::uuid[], $6::text[], $7::jsonb[]) \
+                  AS t(i, cv, s, k, u, m, b)",
             &[
                 (&ins.ids, Type::UUID_ARRAY),
                 (&ins.convs, Type::UUID_ARRAY),
                 (&ins.seqs, Type::INT8_ARRAY),
+                (&ins.kinds, Type::TEXT_ARRAY),
                 (&ins.senders, Type::UUID_ARRAY),
                 (&ins.cmids, Type::TEXT_ARRAY),
                 (&ins.bodies, Type::JSONB_ARRAY),
@@ -231,7 +295,7 @@ pub async fn append_messages<C: GenericClient>(c: &C, msgs: &[&NewMessage]) -> R
         notify::send_events(c, &head_list),
     )
     .await?;
-    Ok(out)
+    Ok(())
 }
 
 /// The columns of one multi-row `INSERT ... SELECT FROM unnest(...)`.
@@ -240,18 +304,23 @@ struct InsertColumns {
     ids: Vec<uuid::Uuid>,
     convs: Vec<uuid::Uuid>,
     seqs: Vec<Seq>,
+    kinds: Vec<&'static str>,
     senders: Vec<uuid::Uuid>,
-    cmids: Vec<String>,
+    cmids: Vec<Option<String>>,
     bodies: Vec<serde_json::Value>,
 }
 
 impl InsertColumns {
-    fn push(&mut self, ev: &Event, cmid: &str) {
+    fn push(&mut self, ev: &Event) {
         self.ids.push(ev.id.0);
         self.convs.push(ev.conversation_id.0);
         self.seqs.push(ev.seq);
+        self.kinds.push(ev.body.kind());
         self.senders.push(ev.sender_id.0);
-        self.cmids.push(cmid.to_owned());
+        self.cmids.push(match &ev.body {
+            EventBody::Message(m) => Some(m.client_msg_id.0.clone()),
+            _ => None,
+        });
         self.bodies.push(serde_json::to_value(&ev.body).expect("event bodies serialise"));
     }
 }
@@ -286,28 +355,34 @@ impl Page {
     }
 }
 
-/// One page of `conv`'s log, ascending, and whether more exist in the paging direction.
+/// One page of `conv`'s log, ascending, never at or before `floor` (where the reader's view
+/// starts), and whether more exist in the paging direction.
 pub async fn page<C: GenericClient>(
     c: &C,
     conv: ConversationId,
     page: Page,
+    floor: Seq,
     limit: i64,
 ) -> Result<(Vec<Event>, bool), StoreError> {
     let (sql, n) = match page {
         Page::After(n) => (
             format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE e.conversation_id = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3"
+                "SELECT {EVENT_COLS} FROM events e WHERE e.conversation_id = $1 AND e.seq > $2 AND e.seq > $4 \
+                 ORDER BY e.seq LIMIT $3"
             ),
             n,
         ),
         Page::Before(n) => (
             format!(
-                "SELECT {EVENT_COLS} FROM events e WHERE e.conversation_id = $1 AND e.seq < $2 ORDER BY e.seq DESC LIMIT $3"
+                "SELECT {EVENT_COLS} FROM events e WHERE e.conversation_id = $1 AND e.seq < $2 AND e.seq > $4 \
+                 ORDER BY e.seq DESC LIMIT $3"
             ),
             n,
         ),
     };
-    let rows = c.query_typed(&sql, &[(&conv.0, Type::UUID), (&n, Type::INT8), (&(limit + 1), Type::INT8)]).await?;
+    let rows = c
+        .query_typed(&sql, &[(&conv.0, Type::UUID), (&n, Type::INT8), (&(limit + 1), Type::INT8), (&floor, Type::INT8)])
+        .await?;
     let more = rows.len() as i64 > limit;
     let mut events = events_from_rows(&rows[..rows.len().min(limit as usize)])?;
     if matches!(page, Page::Before(_)) {

@@ -8,12 +8,14 @@
 //! - [`users`], [`sessions`]: accounts, profiles, and auth sessions with their refresh tokens.
 //! - [`social`]: friends, friend requests, blocks; [`notices`]: per-user notices.
 //! - [`conversations`], [`events`]: membership and the per-conversation event log.
+//! - [`groups`]: groups, their members, invites and join requests.
 //! - [`notify`]: what commits announce on the NOTIFY channel.
 //! - [`presence`]: node leases, the realtime connections each node holds, who is online.
 //! - `schema` (native only): the migrations.
 
 pub mod conversations;
 pub mod events;
+pub mod groups;
 pub mod notices;
 pub mod notify;
 pub mod presence;

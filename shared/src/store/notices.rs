@@ -24,6 +24,29 @@ pub async fn insert<C: GenericClient>(c: &C, user: UserId, body: NoticeBody) -> 
     Ok(notice)
 }
 
+/// Stores the same notice for each of `users` (one statement); returns each one's id, and the
+/// time they share.
+pub async fn insert_many<C: GenericClient>(
+    c: &C,
+    users: &[UserId],
+    body: &NoticeBody,
+) -> Result<(Vec<(UserId, NoticeId)>, Timestamp), StoreError> {
+    let at = Timestamp::now_micros();
+    let to: Vec<(UserId, NoticeId)> = users.iter().map(|u| (*u, NoticeId::new())).collect();
+    if to.is_empty() {
+        return Ok((to, at));
+    }
+    let ids: Vec<uuid::Uuid> = to.iter().map(|(_, n)| n.0).collect();
+    let user_ids: Vec<uuid::Uuid> = to.iter().map(|(u, _)| u.0).collect();
+    let json = serde_json::to_value(body).expect("notices serialise");
+    c.query_typed(
+        "INSERT INTO notices (id, user_id, body, created_at) SELECT i, u, $3, $4 FROM unnest($1::uuid[], $2::uuid[]) AS t(i, u)",
+        &[(&ids, Type::UUID_ARRAY), (&user_ids, Type::UUID_ARRAY), (&json, Type::JSONB), (&at.0, Type::TIMESTAMPTZ)],
+    )
+    .await?;
+    Ok((to, at))
+}
+
 /// `user`'s notices, newest first, older than `before`; and how many are unseen.
 pub async fn list<C: GenericClient>(
     c: &C,
@@ -57,10 +80,14 @@ pub async fn list<C: GenericClient>(
     Ok((notices, unseen.get(0)))
 }
 
-/// Moves `user`'s seen marker forward to `up_to` (never back).
+/// Moves `user`'s seen marker forward to their newest notice at or before `up_to` (never back,
+/// never past a notice they have: an id from the future cannot mark notices seen before they
+/// exist).
 pub async fn mark_seen<C: GenericClient>(c: &C, user: UserId, up_to: NoticeId) -> Result<(), StoreError> {
     c.query_typed(
-        "UPDATE users SET notices_seen_id = GREATEST(COALESCE(notices_seen_id, $2), $2) WHERE id = $1",
+        "WITH upto AS (SELECT id FROM notices WHERE user_id = $1 AND id <= $2 ORDER BY id DESC LIMIT 1) \
+         UPDATE users SET notices_seen_id = GREATEST(COALESCE(notices_seen_id, upto.id), upto.id) \
+         FROM upto WHERE users.id = $1",
         &[(&user.0, Type::UUID), (&up_to.0, Type::UUID)],
     )
     .await?;

@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
 
 use super::{StoreError, Type};
-use crate::ids::{ConversationId, Seq, SessionId, UserId};
-use crate::model::{Notice, PresenceChange, ReadReceipt, TypingIndicator};
+use crate::ids::{ConversationId, NoticeId, Seq, SessionId, UserId};
+use crate::model::{Notice, NoticeBody, PresenceChange, ReadReceipt, TypingIndicator};
+use crate::time::Timestamp;
 
 /// The one channel every node LISTENs on. One channel keeps notices in commit order across kinds
 /// (a conversation's membership notice always precedes its first events notice).
@@ -34,6 +35,16 @@ pub enum Announcement {
         /// The conversation's last seq when they joined.
         seq: Seq,
     },
+    /// Users left a conversation (left, removed): after delivering its events up to `seq` (their
+    /// `member_left`), nodes stop sending it to their connections.
+    Left {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// Former members.
+        user_ids: Vec<UserId>,
+        /// The last seq they may see.
+        seq: Seq,
+    },
     /// A session was revoked (logout, refresh-token reuse): close its sockets.
     Revoked {
         /// The auth session.
@@ -49,6 +60,15 @@ pub enum Announcement {
         user_id: UserId,
         /// The notice, as stored.
         notice: Box<Notice>,
+    },
+    /// The same notice for many users (a group's new members), each with its own id.
+    Notices {
+        /// (user, notice id) pairs.
+        to: Vec<(UserId, NoticeId)>,
+        /// When.
+        created_at: Timestamp,
+        /// What.
+        body: Box<NoticeBody>,
     },
     /// Two users became friends, or stopped being friends: nodes update who sees whose presence.
     Friends {
@@ -77,6 +97,56 @@ impl Announcement {
 pub async fn send<C: GenericClient>(c: &C, notice: &Announcement) -> Result<(), StoreError> {
     let payload = serde_json::to_string(notice).expect("notices serialise");
     c.query_typed("SELECT pg_notify($1, $2)", &[(&CHANNEL, Type::TEXT), (&payload, Type::TEXT)]).await?;
+    Ok(())
+}
+
+/// Most users in one members, left or notices announcement: ~40 (or ~80) bytes each.
+const USERS_PER_NOTICE: usize = 80;
+
+/// Announces that `users` joined `conv` whose log stood at `seq`, split to respect the payload
+/// limit. Sent before the events that record the joins, so nodes follow before they fetch.
+pub async fn send_members<C: GenericClient>(
+    c: &C,
+    conv: ConversationId,
+    users: &[UserId],
+    seq: Seq,
+) -> Result<(), StoreError> {
+    send_users(c, users, |user_ids| Announcement::Members { conversation_id: conv, user_ids, seq }).await
+}
+
+/// Announces that `users` left `conv` at `seq`, split to respect the payload limit. Sent after
+/// the events that record it.
+pub async fn send_left<C: GenericClient>(
+    c: &C,
+    conv: ConversationId,
+    users: &[UserId],
+    seq: Seq,
+) -> Result<(), StoreError> {
+    send_users(c, users, |user_ids| Announcement::Left { conversation_id: conv, user_ids, seq }).await
+}
+
+/// One announcement per [`USERS_PER_NOTICE`] users.
+async fn send_users<C: GenericClient>(
+    c: &C,
+    users: &[UserId],
+    make: impl Fn(Vec<UserId>) -> Announcement,
+) -> Result<(), StoreError> {
+    for chunk in users.chunks(USERS_PER_NOTICE) {
+        send(c, &make(chunk.to_vec())).await?;
+    }
+    Ok(())
+}
+
+/// Announces one notice body stored for many users; bodies must be small (ids and a name).
+pub async fn send_notices<C: GenericClient>(
+    c: &C,
+    to: &[(UserId, NoticeId)],
+    created_at: Timestamp,
+    body: &NoticeBody,
+) -> Result<(), StoreError> {
+    for chunk in to.chunks(USERS_PER_NOTICE) {
+        send(c, &Announcement::Notices { to: chunk.to_vec(), created_at, body: Box::new(body.clone()) }).await?;
+    }
     Ok(())
 }
 
@@ -111,6 +181,28 @@ mod tests {
             .collect();
         let json = serde_json::to_string(&Announcement::Presence { changes }).unwrap();
         assert!(json.len() < 7900, "{}", json.len());
+    }
+
+    #[test]
+    fn user_lists_fit_the_payload_limit() {
+        let users: Vec<_> = (0..USERS_PER_NOTICE).map(|_| UserId::new()).collect();
+        let conv = ConversationId::new();
+        for a in [
+            Announcement::Members { conversation_id: conv, user_ids: users.clone(), seq: i64::MAX },
+            Announcement::Left { conversation_id: conv, user_ids: users.clone(), seq: i64::MAX },
+            Announcement::Notices {
+                to: users.iter().map(|u| (*u, NoticeId::new())).collect(),
+                created_at: crate::time::Timestamp::now(),
+                body: Box::new(NoticeBody::AddedToGroup {
+                    group_id: conv,
+                    name: "n".repeat(crate::rules::groups::MAX_NAME_CHARS * 4),
+                    by: UserId::new(),
+                }),
+            },
+        ] {
+            let json = serde_json::to_string(&a).unwrap();
+            assert!(json.len() < 7900, "{}", json.len());
+        }
     }
 
     #[test]

@@ -25,12 +25,21 @@ pub async fn take_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration)
         &[(&node.0, Type::TEXT), (&secs, Type::FLOAT8)],
     )
     .await?;
-    c.query_typed("DELETE FROM node_connections WHERE node_id = $1", &[(&node.0, Type::TEXT)]).await?;
+    // A restart under the same name: its previous run's connections are gone.
+    c.query_typed(
+        "WITH gone AS (DELETE FROM node_connections WHERE node_id = $1 RETURNING user_id) \
+         UPDATE presence p SET offline_since = now() \
+         WHERE p.online AND p.offline_since IS NULL AND p.user_id IN (SELECT user_id FROM gone) \
+           AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id AND nc.node_id <> $1)",
+        &[(&node.0, Type::TEXT)],
+    )
+    .await?;
     Ok(())
 }
 
 /// Extends `node`'s lease by `lease` from now, and deletes the expired leases of dead nodes
-/// (and, by cascade, their connections).
+/// (and, by cascade, their connections): their users left without a connection start their
+/// grace period. (The statement sees the connection rows as they were before the cascade.)
 pub async fn renew_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration) -> Result<(), StoreError> {
     let secs = lease.as_secs_f64();
     c.query_typed(
@@ -39,7 +48,22 @@ pub async fn renew_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration
         &[(&node.0, Type::TEXT), (&secs, Type::FLOAT8)],
     )
     .await?;
-    c.query_typed("DELETE FROM node_leases WHERE expires_at < now()", &[]).await?;
+    expire_leases(c).await
+}
+
+/// Deletes expired leases (their connections go by cascade) and starts the grace period of the
+/// users who had a connection only there. Only as much work as there were dead connections.
+async fn expire_leases<C: GenericClient>(c: &C) -> Result<(), StoreError> {
+    c.query_typed(
+        "WITH dead AS (DELETE FROM node_leases WHERE expires_at < now() RETURNING node_id) \
+         UPDATE presence p SET offline_since = now() \
+         WHERE p.online AND p.offline_since IS NULL \
+           AND p.user_id IN (SELECT nc.user_id FROM node_connections nc JOIN dead d ON d.node_id = nc.node_id) \
+           AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id \
+                             AND nc.node_id NOT IN (SELECT node_id FROM dead))",
+        &[],
+    )
+    .await?;
     Ok(())
 }
 
@@ -157,29 +181,23 @@ pub async fn apply_connections<C: GenericClient>(
         .collect())
 }
 
-/// Takes offline the users whose grace period (`grace`) ran out with no connection anywhere,
-/// and starts the grace period of online users whose connections vanished without a close
-/// (their node's lease expired). Answers who went offline (leaving out users who hide their
+/// Takes offline the users whose grace period (`grace`) ran out with no connection anywhere
+/// (an index scan over users in their grace period: the work follows departures, not the number
+/// online). Users whose connections vanished without a close started theirs when the node's
+/// lease expired ([`renew_lease`]). Answers who went offline (leaving out users who hide their
 /// presence). Safe on several nodes at once: each row changes once.
 pub async fn reap_offline<C: GenericClient>(c: &C, grace: Duration) -> Result<Vec<PresenceChange>, StoreError> {
     let secs = grace.as_secs_f64();
-    let (gone, _) = futures_util::future::try_join(
-        c.query_typed(
+    let gone = c
+        .query_typed(
             "UPDATE presence p SET online = false, last_seen_at = p.offline_since, offline_since = NULL \
              FROM users u \
              WHERE u.id = p.user_id AND p.online AND p.offline_since < now() - make_interval(secs => $1) \
                AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id) \
              RETURNING p.user_id, p.last_seen_at, u.show_presence",
             &[(&secs, Type::FLOAT8)],
-        ),
-        c.query_typed(
-            "UPDATE presence p SET offline_since = now() \
-             WHERE p.online AND p.offline_since IS NULL \
-               AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id)",
-            &[],
-        ),
-    )
-    .await?;
+        )
+        .await?;
     Ok(gone
         .iter()
         .filter(|r| r.get::<_, bool>(2))

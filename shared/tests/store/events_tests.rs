@@ -20,7 +20,7 @@ fn send(sender: UserId, conv: ConversationId, key: &str, text: &str) -> SendRequ
 }
 
 async fn log(c: &Client, conv: ConversationId) -> Vec<Event> {
-    events::page(c, conv, Page::After(0), 200).await.expect("page").0
+    events::page(c, conv, Page::After(0), 0, 200).await.expect("page").0
 }
 
 fn seqs(evs: &[Event]) -> Vec<Seq> {
@@ -195,7 +195,7 @@ async fn concurrent_batches_from_two_connections_keep_every_seq_once() {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let (page, more) = events::page(&c, conv, Page::After(after), 200).await.unwrap();
+            let (page, more) = events::page(&c, conv, Page::After(after), 0, 200).await.unwrap();
             after = page.last().map(|e| e.seq).unwrap_or(after);
             all.extend(page);
             if !more {

@@ -3,4 +3,6 @@
 
 mod db;
 mod events_tests;
+mod groups_tests;
+mod notices_tests;
 mod presence_tests;

@@ -76,11 +76,17 @@ async fn a_dead_nodes_users_start_their_grace_when_its_rows_vanish() {
     let db = TestDb::new().await;
     let mut c = db.connect().await;
     let bob = user(&c, "bob").await;
-    let (a, _b) = nodes(&c).await;
+    let (a, b) = nodes(&c).await;
     assert_eq!(apply(&mut c, &a, &[held(&a, bob)], &[]).await.len(), 1);
-    // The lease expires and is reaped: the rows go by cascade, no close ever came.
-    c.execute("DELETE FROM node_leases WHERE node_id = 'a'", &[]).await.unwrap();
-    assert!(presence::reap_offline(&c, Duration::ZERO).await.unwrap().is_empty(), "first the grace starts");
+    // The lease expires and another node's renewal reaps it: the rows go by cascade, no close
+    // ever came, and the grace starts then.
+    c.execute("UPDATE node_leases SET expires_at = now() - interval '1 second' WHERE node_id = 'a'", &[])
+        .await
+        .unwrap();
+    assert!(presence::reap_offline(&c, Duration::ZERO).await.unwrap().is_empty(), "nothing before the lease is reaped");
+    presence::renew_lease(&c, &b, Duration::from_secs(30)).await.unwrap();
+    let n: i64 = c.query_one("SELECT count(*) FROM node_connections", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0, "the dead node's rows went with its lease");
     let gone = presence::reap_offline(&c, Duration::ZERO).await.unwrap();
     assert_eq!(gone.iter().map(|g| (g.user_id, g.online)).collect::<Vec<_>>(), vec![(bob, false)]);
 }

@@ -636,10 +636,325 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a group
+         * @description A new group owned by the caller, with up to 500 first members (`member_ids`; unknown users and
+         *     users with a block between them and the caller are left out). Its log starts with
+         *     `group_created` and one `member_joined` per member; the members get an `added_to_group` notice.
+         *     The group's id is its conversation's id.
+         */
+        post: operations["groups_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/join": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Join with an invite code
+         * @description Joins the group the code belongs to (200, with the group), or, when the group wants approval,
+         *     leaves a request for its owner and admins (202, `pending: true`; they get a `join_requested`
+         *     notice). Joining a group the caller is in already changes nothing.
+         */
+        post: operations["groups_join"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group
+         * @description The group's name, settings, announcement, member count and the caller's role.
+         */
+        get: operations["groups_get"];
+        put?: never;
+        post?: never;
+        /**
+         * Dissolve a group
+         * @description The owner ends the group: a `group_dissolved` event, then its history stays readable for its
+         *     members and nothing more can be posted or changed (403). Safe to repeat.
+         */
+        delete: operations["groups_dissolve"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a group
+         * @description Name and description (owner, admins), broadcast-only, history visibility and join approval
+         *     (owner, admins). Absent fields stay; an empty description clears it. What changed is one
+         *     `group_updated` event; nothing changed, no event.
+         */
+        patch: operations["groups_update"];
+        trace?: never;
+    };
+    "/v1/groups/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's members
+         * @description In the order they joined, with their roles and mutes. The log's membership events rebuild the
+         *     same list.
+         */
+        get: operations["groups_members"];
+        put?: never;
+        /**
+         * Add members
+         * @description Owner and admins add up to 500 users at once, as `member`s: one `member_joined` each, and an
+         *     `added_to_group` notice. Users already in, unknown, or with a block between them and the caller
+         *     are skipped and listed with the reason. New members read from their join on, or the whole
+         *     history when the group shows it.
+         */
+        post: operations["groups_add_members"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Owner and admins remove a member below their rank (admins never the owner or another admin). A
+         *     `member_left` with reason `removed` (its `sender_id` is who removed them) is the last event the
+         *     removed member receives, on every node; they get a `removed_from_group` notice and 404 on the
+         *     group from then on. The caller's own id leaves the group.
+         */
+        delete: operations["groups_remove_member"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role or mute
+         * @description `role`: `admin` or back to `member` (owner only), `member` ↔ `guest` (owner, admins; below their
+         *     rank). `muted_until`: the member may not post until then (403); `null` or a time already past
+         *     unmutes (owner, admins; below their rank). Each change is an event: `role_changed`,
+         *     `member_muted`.
+         */
+        patch: operations["groups_update_member"];
+        trace?: never;
+    };
+    "/v1/groups/{id}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Leave a group
+         * @description A `member_left` with reason `left`. The owner transfers the group first, unless they are its
+         *     last member: the last member leaving dissolves it.
+         */
+        post: operations["groups_leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transfer ownership
+         * @description The owner gives the group to another member and becomes an admin: two `role_changed` events.
+         */
+        post: operations["groups_transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/announcement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the announcement
+         * @description Owner and admins pin a text for every member (an empty text clears it): an `announcement` event.
+         */
+        put: operations["groups_announcement"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/invites": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's invites
+         * @description For owner and admins: every invite, newest first, with its uses; revoked and expired ones
+         *     included.
+         */
+        get: operations["groups_invites"];
+        put?: never;
+        /**
+         * Create an invite
+         * @description Owner and admins make a code anyone may join with (`POST /v1/groups/join`) until it expires
+         *     (`expires_in` seconds, default 7 days) or has been used `max_uses` times.
+         */
+        post: operations["groups_create_invite"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/invites/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an invite
+         * @description Owner and admins end an invite: joining with it is a 404 from then on.
+         */
+        delete: operations["groups_revoke_invite"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/join-requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Waiting join requests
+         * @description For owner and admins of a group that wants approval: who asked to join, oldest first.
+         */
+        get: operations["groups_join_requests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/join-requests/{user_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a join request
+         * @description Owner and admins let the user in: a `member_joined` with `via: approved`, and an
+         *     `added_to_group` notice for them.
+         */
+        post: operations["groups_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/join-requests/{user_id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline a join request
+         * @description Owner and admins turn the request down; the user gets a `join_declined` notice and may ask
+         *     again.
+         */
+        post: operations["groups_decline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description `POST /v1/groups/{id}/members`. */
+        AddMembers: {
+            /** @description Who to add, 1 to 500 at a time. */
+            user_ids: components["schemas"]["UserId"][];
+        };
+        /** @description What `POST /v1/groups/{id}/members` did. */
+        AddOutcome: {
+            /** @description Added now, in the order asked. */
+            added: components["schemas"]["UserId"][];
+            /** @description Not added, and why. */
+            skipped: components["schemas"]["SkippedUser"][];
+        };
         /** @description `register`, `login` and `refresh` responses. */
         AuthResponse: {
             /** @description The account. */
@@ -715,6 +1030,11 @@ export interface components {
             /** @description Group name; null for direct conversations (clients show `peer`). */
             title: string | null;
             peer: null | components["schemas"]["User"];
+            /**
+             * Format: int64
+             * @description For a group, its members now; null for direct conversations.
+             */
+            member_count: number | null;
             last_event: null | components["schemas"]["Event"];
             /**
              * Format: int64
@@ -743,6 +1063,34 @@ export interface components {
             archived: boolean;
             /** @description When the conversation was created. */
             created_at: components["schemas"]["Timestamp"];
+        };
+        /** @description `POST /v1/groups`. */
+        CreateGroup: {
+            /** @description 1–64 characters. */
+            name: string;
+            /** @description At most 500 characters. */
+            description?: string | null;
+            /** @description The first members besides the creator (at most 500). */
+            member_ids?: components["schemas"]["UserId"][];
+            /** @description Only the owner and admins post. */
+            broadcast_only?: boolean;
+            /** @description New members read earlier history. */
+            history_visible?: boolean;
+            /** @description Joining by invite needs approval. */
+            join_approval?: boolean;
+        };
+        /** @description `POST /v1/groups/{id}/invites`. */
+        CreateInvite: {
+            /**
+             * Format: int64
+             * @description Seconds it stays usable: 60 to 30 days (default 7 days).
+             */
+            expires_in?: number | null;
+            /**
+             * Format: int64
+             * @description Most joins it admits, 1 to 10000 (default: any number).
+             */
+            max_uses?: number | null;
         };
         /** @description `DELETE /v1/users/me`. */
         DeleteAccount: {
@@ -837,15 +1185,47 @@ export interface components {
             /** @enum {string} */
             kind: "reaction";
         } | {
+            /** @description Its name. */
+            name: string;
+            /** @enum {string} */
+            kind: "group_created";
+        } | {
             /** @description Who. */
             user_id: components["schemas"]["UserId"];
+            via?: null | components["schemas"]["JoinedVia"];
+            role?: null | components["schemas"]["Role"];
             /** @enum {string} */
             kind: "member_joined";
         } | {
             /** @description Who. */
             user_id: components["schemas"]["UserId"];
+            reason?: null | components["schemas"]["LeftReason"];
             /** @enum {string} */
             kind: "member_left";
+        } | {
+            /** @description Whose. */
+            user_id: components["schemas"]["UserId"];
+            /** @description Their role now. */
+            role: components["schemas"]["Role"];
+            /** @enum {string} */
+            kind: "role_changed";
+        } | {
+            /** @description Who. */
+            user_id: components["schemas"]["UserId"];
+            until?: null | components["schemas"]["Timestamp"];
+            /** @enum {string} */
+            kind: "member_muted";
+        } | (components["schemas"]["GroupChanges"] & {
+            /** @enum {string} */
+            kind: "group_updated";
+        }) | {
+            /** @description The text. */
+            text?: string | null;
+            /** @enum {string} */
+            kind: "announcement";
+        } | {
+            /** @enum {string} */
+            kind: "group_dissolved";
         };
         /**
          * Format: uuid
@@ -906,6 +1286,136 @@ export interface components {
          * @enum {string}
          */
         FriendRequestStatus: "pending" | "accepted" | "declined" | "cancelled";
+        /** @description A group as its members see it. */
+        Group: {
+            /** @description Id (the same as `conversation_id`). */
+            id: components["schemas"]["ConversationId"];
+            /** @description Its conversation (the event log). */
+            conversation_id: components["schemas"]["ConversationId"];
+            /** @description Name, 1–64 characters. */
+            name: string;
+            /** @description What it is about. */
+            description: string | null;
+            /** @description The owner. */
+            owner_id: components["schemas"]["UserId"];
+            /**
+             * Format: int64
+             * @description Members now.
+             */
+            member_count: number;
+            /**
+             * Format: int64
+             * @description Most members it may have.
+             */
+            max_members: number;
+            /** @description Only the owner and admins post. */
+            broadcast_only: boolean;
+            /** @description New members read the history from before they joined. */
+            history_visible: boolean;
+            /** @description Joining by invite waits for an owner's or admin's approval. */
+            join_approval: boolean;
+            announcement: null | components["schemas"]["GroupAnnouncement"];
+            /** @description When it was created. */
+            created_at: components["schemas"]["Timestamp"];
+            dissolved_at: null | components["schemas"]["Timestamp"];
+            /** @description The caller's role. */
+            my_role: components["schemas"]["Role"];
+        };
+        /** @description A group's announcement. */
+        GroupAnnouncement: {
+            /** @description Text. */
+            text: string;
+            by: null | components["schemas"]["UserId"];
+            /** @description When. */
+            at: components["schemas"]["Timestamp"];
+        };
+        /** @description The settings a `group_updated` event changed (only those). */
+        GroupChanges: {
+            /** @description New name. */
+            name?: string | null;
+            /** @description New description (an empty string: cleared). */
+            description?: string | null;
+            /** @description Broadcast-only on or off. */
+            broadcast_only?: boolean | null;
+            /** @description History visible to new members on or off. */
+            history_visible?: boolean | null;
+            /** @description Join approval on or off. */
+            join_approval?: boolean | null;
+        };
+        /** @description An invite code. */
+        GroupInvite: {
+            /** @description The code to join with (`POST /v1/groups/join`). */
+            code: string;
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
+            created_by: null | components["schemas"]["UserId"];
+            /** @description When. */
+            created_at: components["schemas"]["Timestamp"];
+            /** @description Usable until then. */
+            expires_at: components["schemas"]["Timestamp"];
+            /**
+             * Format: int64
+             * @description Most joins it admits (null: any number).
+             */
+            max_uses: number | null;
+            /**
+             * Format: int64
+             * @description Joins so far.
+             */
+            uses: number;
+            revoked_at: null | components["schemas"]["Timestamp"];
+        };
+        /** @description A member, as `GET /v1/groups/{id}/members` lists them. */
+        GroupMember: {
+            /** @description The user. */
+            user: components["schemas"]["User"];
+            /** @description Their role. */
+            role: components["schemas"]["Role"];
+            /** @description When they joined. */
+            joined_at: components["schemas"]["Timestamp"];
+            muted_until: null | components["schemas"]["Timestamp"];
+        };
+        /** @description A page of invites. */
+        InvitePage: {
+            /** @description Newest first. */
+            invites: components["schemas"]["GroupInvite"][];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            next_cursor: string | null;
+        };
+        /** @description `POST /v1/groups/join`. */
+        JoinGroup: {
+            /** @description An invite code. */
+            code: string;
+        };
+        /** @description What joining by code did. */
+        JoinOutcome: {
+            /** @description The group: the caller is a member (`pending` false), or waits for approval. */
+            group_id: components["schemas"]["ConversationId"];
+            /** @description Waiting for an owner's or admin's approval. */
+            pending: boolean;
+            group: null | components["schemas"]["Group"];
+        };
+        /** @description Someone waiting to join a group that needs approval. */
+        JoinRequest: {
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
+            /** @description Who asks. */
+            user: components["schemas"]["User"];
+            /** @description Since when. */
+            created_at: components["schemas"]["Timestamp"];
+        };
+        /** @description A page of join requests. */
+        JoinRequestPage: {
+            /** @description Oldest first. */
+            requests: components["schemas"]["JoinRequest"][];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            next_cursor: string | null;
+        };
+        /**
+         * @description How a member came in, on their `member_joined` event.
+         * @enum {string}
+         */
+        JoinedVia: "created" | "added" | "invite" | "approved";
         /** @description An Ed25519 public key (RFC 8037). */
         Jwk: {
             /**
@@ -938,6 +1448,11 @@ export interface components {
             /** @description One per signing key in use. */
             keys: components["schemas"]["Jwk"][];
         };
+        /**
+         * @description Why a member left, on their `member_left` event.
+         * @enum {string}
+         */
+        LeftReason: "left" | "removed" | "account_deleted";
         /** @description `POST /v1/auth/login`. */
         Login: {
             /** @description The account's username (any case). */
@@ -966,6 +1481,13 @@ export interface components {
          * @example 019aa9f3-5c2e-7d41-9b0a-3f6e2d8c4a17
          */
         MediaId: string;
+        /** @description A page of members. */
+        MemberPage: {
+            /** @description In the order they joined. */
+            members: components["schemas"]["GroupMember"][];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            next_cursor: string | null;
+        };
         /**
          * @description A message as its sender writes it: the idempotency key and the content. The REST send body,
          *     the realtime `send` frame and the stored `message` event all carry exactly these fields at
@@ -1022,6 +1544,40 @@ export interface components {
             user_id: components["schemas"]["UserId"];
             /** @enum {string} */
             kind: "friend_removed";
+        } | {
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
+            /** @description Its name then. */
+            name: string;
+            /** @description Who added them. */
+            by: components["schemas"]["UserId"];
+            /** @enum {string} */
+            kind: "added_to_group";
+        } | {
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
+            /** @description Its name then. */
+            name: string;
+            /** @description Who removed them. */
+            by: components["schemas"]["UserId"];
+            /** @enum {string} */
+            kind: "removed_from_group";
+        } | {
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
+            /** @description Its name then. */
+            name: string;
+            /** @description Who asks. */
+            user: components["schemas"]["User"];
+            /** @enum {string} */
+            kind: "join_requested";
+        } | {
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
+            /** @description Its name then. */
+            name: string;
+            /** @enum {string} */
+            kind: "join_declined";
         };
         /**
          * Format: uuid
@@ -1101,6 +1657,12 @@ export interface components {
          * @enum {string}
          */
         Relationship: "friend" | "request_sent" | "request_received" | "blocked" | "none";
+        /**
+         * @description A member's role in a conversation, in rising rank. Both members of a direct conversation are
+         *     `member`s.
+         * @enum {string}
+         */
+        Role: "guest" | "member" | "admin" | "owner";
         /** @description `POST /v1/friends/requests`. */
         SendFriendRequest: {
             /** @description Whom to ask. */
@@ -1138,6 +1700,23 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor: string | null;
         };
+        /** @description `PUT /v1/groups/{id}/announcement`. */
+        SetAnnouncement: {
+            /** @description At most 2000 characters; an empty string clears it. */
+            text: string;
+        };
+        /**
+         * @description Why an add left a user out.
+         * @enum {string}
+         */
+        SkipReason: "already_member" | "not_found" | "not_allowed";
+        /** @description A user an add left out. */
+        SkippedUser: {
+            /** @description The user. */
+            user_id: components["schemas"]["UserId"];
+            /** @description Why. */
+            reason: components["schemas"]["SkipReason"];
+        };
         /** @description `/healthz` and `/readyz` answers. */
         Status: {
             /**
@@ -1152,6 +1731,29 @@ export interface components {
          * @example 2026-11-22T10:00:00.123Z
          */
         Timestamp: string;
+        /** @description `POST /v1/groups/{id}/transfer`. */
+        TransferGroup: {
+            /** @description The new owner (a member); the old owner becomes an admin. */
+            user_id: components["schemas"]["UserId"];
+        };
+        /** @description `PATCH /v1/groups/{id}`: absent fields stay as they are. */
+        UpdateGroup: {
+            /** @description 1–64 characters. */
+            name?: string | null;
+            /** @description At most 500 characters; an empty string clears it. */
+            description?: string | null;
+            /** @description Only the owner and admins post ("mute all"). */
+            broadcast_only?: boolean | null;
+            /** @description New members read earlier history. */
+            history_visible?: boolean | null;
+            /** @description Joining by invite needs approval. */
+            join_approval?: boolean | null;
+        };
+        /** @description `PATCH /v1/groups/{id}/members/{user_id}`. */
+        UpdateMember: {
+            role?: null | components["schemas"]["Role"];
+            muted_until?: null | components["schemas"]["Timestamp"];
+        };
         /** @description `PATCH /v1/users/me`: absent fields stay as they are. */
         UpdateProfile: {
             /** @description 1 to 64 characters. */
@@ -1206,6 +1808,15 @@ export interface components {
         };
         /** @description `not_found`: no such conversation, or the caller is not a member. */
         ConversationNotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorEnvelope"];
+            };
+        };
+        /** @description `not_found`: no such group, or the caller is not a member. */
+        GroupNotFound: {
             headers: {
                 [name: string]: unknown;
             };
@@ -2993,7 +3604,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: a block between the two users. */
+            /** @description `forbidden`: a block between the two users, the other accepts direct messages from friends only, or their account was deleted. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3070,7 +3681,7 @@ export interface operations {
             };
             400: components["responses"]["InvalidBody"];
             401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: blocked, or muted in the group. */
+            /** @description `forbidden`: in a direct conversation, a block between the two, the other accepts messages from friends only, or their account was deleted; in a group, the sender is a guest, muted, not an admin of a broadcast-only group, or the group was dissolved. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3236,6 +3847,1300 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ConversationNotFound"];
             413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateGroup"];
+            };
+        };
+        responses: {
+            /** @description The group. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description `invalid_request`: a name of 0 or over 64 characters, a description over 500, or over 500 `member_ids`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: more first members than a group may have. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_join: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["JoinGroup"];
+            };
+        };
+        responses: {
+            /** @description Joined (or already a member). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinOutcome"];
+                };
+            };
+            /** @description Waiting for approval. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinOutcome"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the invite expired or was used up, the group is full or dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such invite, or it was revoked. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_dissolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Dissolved; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: only the owner dissolves. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateGroup"];
+            };
+        };
+        responses: {
+            /** @description The group now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description `invalid_request`: a name of 0 or over 64 characters, a description over 500. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_members: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberPage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_add_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AddMembers"];
+            };
+        };
+        responses: {
+            /** @description Who was added, who was skipped. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddOutcome"];
+                };
+            };
+            /** @description `invalid_request`: no users, or over 500. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not add, the group is full or dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_remove_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The member. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role or rank may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group, the caller is not a member, or the user is not one. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_update_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The member. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateMember"];
+            };
+        };
+        responses: {
+            /** @description The member now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupMember"];
+                };
+            };
+            /** @description `invalid_request`: neither field, or `role: owner` (use transfer). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role or rank may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group, the caller is not a member, or the user is not one. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_leave: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Left; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the owner must transfer the group first. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_transfer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TransferGroup"];
+            };
+        };
+        responses: {
+            /** @description The group, as the caller (now an admin) sees it. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description `invalid_request`: the caller's own id. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: only the owner transfers, and not a dissolved group. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group, the caller is not a member, or the user is not one. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_announcement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAnnouncement"];
+            };
+        };
+        responses: {
+            /** @description The group now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description `invalid_request`: a text over 2000 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_invites: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_create_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvite"];
+            };
+        };
+        responses: {
+            /** @description The invite. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupInvite"];
+                };
+            };
+            /** @description `invalid_request`: `expires_in` outside 60 s to 30 days, `max_uses` outside 1 to 10000. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_revoke_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The invite code. */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group or active invite, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_join_requests: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinRequestPage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description Who asked. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Approved; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, the group is full or dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group or waiting request, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_decline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description Who asked. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Declined; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group or waiting request, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {

@@ -25,7 +25,12 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/conversations/direct");
             body = ErrorEnvelope
         ),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "`forbidden`: a block between the two users.", body = ErrorEnvelope),
+        (
+            status = 403,
+            description = "`forbidden`: a block between the two users, the other accepts direct messages from \
+                friends only, or their account was deleted.",
+            body = ErrorEnvelope
+        ),
         (status = 404, description = "`not_found`: no such user.", body = ErrorEnvelope),
         (status = 413, response = TooLarge),
         ServerErrors,

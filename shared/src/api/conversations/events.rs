@@ -47,7 +47,7 @@ struct Params {
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
     let me = call.caller()?;
-    let q = call.query();
+    let q = call.query()?;
     let query = EventsQuery {
         cursor: q.get("cursor"),
         after_seq: q.int("after_seq")?,

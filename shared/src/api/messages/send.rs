@@ -23,7 +23,13 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/conversations/{id}/messag
         (status = 201, description = "The message event (also for an idempotent retry).", body = Event),
         (status = 400, response = InvalidBody),
         (status = 401, response = Unauthorized),
-        (status = 403, description = "`forbidden`: blocked, or muted in the group.", body = ErrorEnvelope),
+        (
+            status = 403,
+            description = "`forbidden`: in a direct conversation, a block between the two, the other accepts \
+                messages from friends only, or their account was deleted; in a group, the sender is a guest, \
+                muted, not an admin of a broadcast-only group, or the group was dissolved.",
+            body = ErrorEnvelope
+        ),
         (status = 404, response = ConversationNotFound),
         (
             status = 409,

@@ -25,6 +25,6 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/sessions");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let me = call.caller()?;
-    let q = call.query();
+    let q = call.query()?;
     Ok(Response::json(200, &account::sessions(call.env, &me, q.get("cursor"), q.int("limit")?).await?))
 }

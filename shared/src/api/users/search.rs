@@ -39,7 +39,7 @@ struct UserSearchQuery {
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let me = call.caller()?;
-    let q = call.query();
+    let q = call.query()?;
     let page = users::search(call.env, &me, q.get("q"), q.get("cursor"), q.int("limit")?).await?;
     Ok(Response::json(200, &page))
 }

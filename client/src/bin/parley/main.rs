@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod group;
+
 use clap::{Parser, Subcommand};
 use parley_client::store::{SessionFile, StoredSession};
 use parley_client::{
@@ -15,7 +17,7 @@ use parley_client::{
 };
 use parley_shared::error::ErrorCode;
 use parley_shared::ids::{ClientMsgId, ConversationId, UserId, new_uuid_v7};
-use parley_shared::model::{ConversationSummary, Event, EventBody};
+use parley_shared::model::{ConversationSummary, Event, EventBody, LeftReason};
 use parley_shared::protocol::ServerFrame;
 use serde_json::json;
 
@@ -99,6 +101,11 @@ enum Cmd {
     },
     /// List conversations.
     Conversations,
+    /// Groups: create, members, roles, mutes, invites, ...
+    Group {
+        #[command(subcommand)]
+        action: group::GroupCmd,
+    },
 }
 
 #[tokio::main]
@@ -313,6 +320,11 @@ async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Group { action } => {
+            let stored = ctx.stored()?;
+            let auth = ctx.auth(&stored)?;
+            group::run(&ctx, &auth, action).await
+        }
         Cmd::Conversations => {
             let stored = ctx.stored()?;
             let auth = ctx.auth(&stored)?;
@@ -491,8 +503,25 @@ async fn print_event(ctx: &Ctx, names: &mut Names, e: &Event) {
         EventBody::Reaction { emoji, added, .. } => {
             format!("({} {emoji})", if *added { "reacted" } else { "unreacted" })
         }
-        EventBody::MemberJoined { user_id } => format!("(added {})", names.get(*user_id).await),
-        EventBody::MemberLeft { user_id } => format!("({} left)", names.get(*user_id).await),
+        EventBody::GroupCreated { name } => format!("(created the group {name:?})"),
+        EventBody::MemberJoined { user_id, .. } if *user_id == e.sender_id => "(joined)".into(),
+        EventBody::MemberJoined { user_id, .. } => format!("(added {})", names.get(*user_id).await),
+        EventBody::MemberLeft { user_id, reason } => match reason {
+            Some(LeftReason::Removed) => format!("(removed {})", names.get(*user_id).await),
+            Some(LeftReason::AccountDeleted) => "(account deleted)".into(),
+            _ => "(left)".into(),
+        },
+        EventBody::RoleChanged { user_id, role } => {
+            format!("(made {} {})", names.get(*user_id).await, role.as_str())
+        }
+        EventBody::MemberMuted { user_id, until: Some(t) } => {
+            format!("(muted {} until {})", names.get(*user_id).await, t.to_rfc3339())
+        }
+        EventBody::MemberMuted { user_id, until: None } => format!("(unmuted {})", names.get(*user_id).await),
+        EventBody::GroupUpdated(c) => format!("(changed the group: {})", serde_json::to_string(c).unwrap_or_default()),
+        EventBody::Announcement { text: Some(t) } => format!("(announcement) {t}"),
+        EventBody::Announcement { text: None } => "(cleared the announcement)".into(),
+        EventBody::GroupDissolved {} => "(dissolved the group)".into(),
     };
     ctx.say(&format!("[{time}] {who}: {what}"));
 }
