@@ -13,9 +13,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::bench_node;
 use anyhow::{Context, Result, bail, ensure};
 use hdrhistogram::Histogram;
-use parley_tests::{Api, Edge, Node, NodeOptions, Session, TestDb, cluster::workspace_root, cmid};
+use parley_tests::{Api, Edge, Node, Session, TestDb, cluster::workspace_root, cmid};
 use serde_json::json;
 
 use crate::Args;
@@ -36,7 +37,7 @@ pub async fn bench(args: &Args) -> Result<()> {
         starts.iter().map(|d| format!("{:.2} s", d.as_secs_f64())).collect::<Vec<_>>().join(", ")
     );
 
-    let node = Node::start_with(&db, NodeOptions::new("bench-edge-node")).await?;
+    let node = Node::start_with(&db, bench_node("bench-edge-node")).await?;
     let edge = Edge::start(&db).await?;
     let (napi, eapi) = (node.api(), edge.api());
     argon2(&eapi).await?;

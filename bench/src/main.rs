@@ -11,11 +11,15 @@
 //!
 //! `parley-bench --big-group` runs the big-group phase instead (`parley_tests::big_group`).
 //!
+//! `parley-bench --search` runs the search phase (see `search.rs`); `--receipts` compares sends
+//! with delivered receipts on and off.
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
 
 mod edge;
+mod search;
 mod transports;
 
 use std::collections::HashMap;
@@ -83,6 +87,18 @@ pub(crate) struct Args {
     /// Friends per user in the presence phase (even).
     #[arg(long, default_value_t = 20)]
     presence_friends: usize,
+    /// Run the search phase only: search latency over many stored messages.
+    #[arg(long)]
+    search: bool,
+    /// Messages stored for the search phase.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: usize,
+    /// Queries per kind in the search phase.
+    #[arg(long, default_value_t = 100)]
+    search_queries: usize,
+    /// Run the receipts phase only: sends with delivered receipts on against off.
+    #[arg(long)]
+    receipts: bool,
     /// Run the big-group phase only: one group, most members offline, many connected across
     /// two nodes; send → last receipt, deliveries per second, database work per send.
     #[arg(long)]
@@ -127,9 +143,14 @@ async fn bench(args: Args) -> Result<()> {
     if args.big_group {
         return big_group_phase(&args).await;
     }
+    if args.search {
+        return search::bench(&args).await;
+    }
+    if args.receipts {
+        return receipts_phase(&args).await;
+    }
     if args.presence {
-        let mut env =
-            parley_tests::TestEnv::start_with(vec![NodeOptions::new("bench1"), NodeOptions::new("bench2")]).await?;
+        let mut env = parley_tests::TestEnv::start_with(vec![bench_node("bench1"), bench_node("bench2")]).await?;
         let r = parley_tests::storm::presence_storm(&mut env, args.presence_users, args.presence_friends).await?;
         println!(
             "presence  {} users x {} friends connect to node 1: all online in {:.2} s, {} presence NOTIFYs carrying \
@@ -152,8 +173,8 @@ async fn bench(args: Args) -> Result<()> {
     let db = TestDb::create().await.context("creating the bench database")?;
 
     // Phase 1: cross-node latency.
-    let node1 = Node::start_with(&db, NodeOptions::new("bench1")).await?;
-    let node2 = Node::start_with(&db, NodeOptions::new("bench2")).await?;
+    let node1 = Node::start_with(&db, bench_node("bench1")).await?;
+    let node2 = Node::start_with(&db, bench_node("bench2")).await?;
     let (p50, p99, max, n) = latency(&args, &node1, &node2).await?;
     println!(
         "latency  node1 ws send -> node2 ws receive at {} msg/s, {} pairs, {} s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({n} messages)",
@@ -163,10 +184,10 @@ async fn bench(args: Args) -> Result<()> {
     drop(node2);
 
     // Phase 2: sustained acknowledged sends, group commit vs one transaction per message.
-    let grouped = Node::start_with(&db, NodeOptions::new("bench-group")).await?;
+    let grouped = Node::start_with(&db, bench_node("bench-group")).await?;
     let g = throughput(&args, &grouped).await?;
     drop(grouped);
-    let mut opts = NodeOptions::new("bench-single").max_batch(1);
+    let mut opts = bench_node("bench-single").max_batch(1);
     opts.extra_args = vec!["--commit-workers".into(), args.baseline_workers.to_string()];
     let single = Node::start_with(&db, opts).await?;
     let s = throughput(&args, &single).await?;
@@ -188,8 +209,8 @@ async fn bench(args: Args) -> Result<()> {
 async fn transports_phase(args: &Args) -> Result<()> {
     use parley_client::connection::Transport;
     let db = TestDb::create().await.context("creating the bench database")?;
-    let node1 = Node::start_with(&db, NodeOptions::new("bench1")).await?;
-    let node2 = Node::start_with(&db, NodeOptions::new("bench2")).await?;
+    let node1 = Node::start_with(&db, bench_node("bench1")).await?;
+    let node2 = Node::start_with(&db, bench_node("bench2")).await?;
     for t in [Transport::Ws, Transport::Quic] {
         let (p50, p99, max, n) = transports::latency(args, &node1, &node2, t).await?;
         println!(
@@ -201,7 +222,7 @@ async fn transports_phase(args: &Args) -> Result<()> {
     drop(node2);
     let mut rates = Vec::new();
     for t in [Transport::Ws, Transport::Quic] {
-        let node = Node::start_with(&db, NodeOptions::new(&format!("bench-{t:?}").to_lowercase())).await?;
+        let node = Node::start_with(&db, bench_node(&format!("bench-{t:?}").to_lowercase())).await?;
         let r = transports::throughput(args, &node, t).await?;
         println!(
             "throughput {t:?}  {} clients x {} in flight, {} s, group commit: {r:.0} sends/s",
@@ -211,11 +232,20 @@ async fn transports_phase(args: &Args) -> Result<()> {
     }
     println!("throughput ratio QUIC / WebSocket: {:.2}", rates[1] / rates[0].max(1.0));
     for t in [Transport::Ws, Transport::Quic] {
-        let node = Node::start_with(&db, NodeOptions::new(&format!("bench-idle-{t:?}").to_lowercase())).await?;
+        let node = Node::start_with(&db, bench_node(&format!("bench-idle-{t:?}").to_lowercase())).await?;
         let kib = transports::idle_memory(&node, t, args.idle_connections).await?;
         println!("memory {t:?}  node RSS per idle connection at {} connections: {kib:.1} KiB", args.idle_connections);
     }
     Ok(())
+}
+
+/// A node for the bench: the per-user send limit is set far above what the bench's clients send
+/// (its bookkeeping still runs on every send), so the figures measure the node, not the limit.
+pub(crate) fn bench_node(id: &str) -> NodeOptions {
+    let mut o = NodeOptions::new(id);
+    o.env.push(("PARLEY_USER_SEND_RATE".into(), "1000000".into()));
+    o.env.push(("PARLEY_USER_SEND_BURST".into(), "1000000".into()));
+    o
 }
 
 fn machine() -> String {
@@ -329,12 +359,23 @@ async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f
 }
 
 async fn throughput(args: &Args, node: &Node) -> Result<f64> {
+    throughput_to(args, node, false).await
+}
+
+/// Acknowledged sends per second; with `receivers`, each pair's other member is connected too
+/// and reads everything (so deliveries, and their receipts, happen).
+async fn throughput_to(args: &Args, node: &Node, receivers: bool) -> Result<f64> {
     let acked = Arc::new(AtomicU64::new(0));
     let tag = node.id().replace('-', "");
     let mut sockets = Vec::new();
+    let mut readers = Vec::new();
     for i in 0..args.clients {
-        let (a, _b, conv) = pair(node, &tag, i).await?;
+        let (a, b, conv) = pair(node, &tag, i).await?;
         sockets.push((connect(node, a.token()).await?, conv));
+        if receivers {
+            let mut rx = connect(node, b.token()).await?;
+            readers.push(tokio::spawn(async move { while let Some(Ok(_)) = rx.next().await {} }));
+        }
     }
     let start = Instant::now();
     let deadline = start + Duration::from_secs(args.throughput_secs);
@@ -378,8 +419,34 @@ async fn throughput(args: &Args, node: &Node) -> Result<f64> {
     for t in tasks {
         t.await??;
     }
+    for r in readers {
+        r.abort();
+    }
     let secs = deadline.duration_since(start).as_secs_f64();
     Ok(acked.load(Ordering::Relaxed) as f64 / secs)
+}
+
+/// Sends with delivered receipts on, against the same load with them off (every message is
+/// received, so with receipts on every delivery is recorded and announced).
+async fn receipts_phase(args: &Args) -> Result<()> {
+    let db = TestDb::create().await.context("creating the bench database")?;
+    let mut rates = Vec::new();
+    for on in [true, false] {
+        let mut opts = bench_node(if on { "bench-receipts-on" } else { "bench-receipts-off" });
+        opts.env.push(("PARLEY_DELIVERY_RECEIPTS".into(), on.to_string()));
+        let node = Node::start_with(&db, opts).await?;
+        let r = throughput_to(args, &node, true).await?;
+        println!(
+            "receipts {}  {} ws senders x {} in flight, each message received by a connected member, {} s: {r:.0} sends/s",
+            if on { "on " } else { "off" },
+            args.clients,
+            args.window,
+            args.throughput_secs
+        );
+        rates.push(r);
+    }
+    println!("receipts  on / off: {:.2}", rates[0] / rates[1].max(1.0));
+    Ok(())
 }
 
 /// One 10,000-member group with 2,000 members connected across two nodes.
@@ -394,7 +461,7 @@ async fn big_group_phase(args: &Args) -> Result<()> {
             )
         };
     }
-    let env = parley_tests::TestEnv::start_with(vec![NodeOptions::new("bench1"), NodeOptions::new("bench2")]).await?;
+    let env = parley_tests::TestEnv::start_with(vec![bench_node("bench1"), bench_node("bench2")]).await?;
     let r = parley_tests::big_group::big_group(
         &env,
         args.group_members,

@@ -14,8 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parley_shared::error::ErrorCode;
-use parley_shared::ids::{ClientMsgId, ConversationId, Seq, UserId, new_uuid_v7};
-use parley_shared::model::{Event, MessageDraft, Notice, PresenceChange, ReadReceipt, TypingIndicator};
+use parley_shared::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId, new_uuid_v7};
+use parley_shared::model::{
+    DeliveryReceipt, Event, MessageDraft, Notice, PresenceChange, ReadReceipt, TypingIndicator,
+};
 use parley_shared::protocol::{ClientFrame, ConnectionCode, FrameErrorCode, RequestId, ServerFrame};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -90,6 +92,15 @@ pub enum ClientEvent {
     Read(ReadReceipt),
     /// Someone is typing.
     Typing(TypingIndicator),
+    /// Someone's devices received a conversation up to a seq.
+    Delivered(DeliveryReceipt),
+    /// The user deleted a message for themselves on another device.
+    MessageHidden {
+        /// Where.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+    },
     /// A notice for the user (a friend request, ...).
     Notice(Box<Notice>),
     /// A friend went online or offline.
@@ -212,9 +223,10 @@ impl Client {
         self.cmd.send(Command::Frame(ClientFrame::Read { conversation_id, seq })).map_err(|_| Error::Closed)
     }
 
-    /// Typing indicator (dropped while disconnected).
-    pub fn typing(&self, conversation_id: ConversationId) -> Result<()> {
-        self.cmd.send(Command::Frame(ClientFrame::Typing { conversation_id })).map_err(|_| Error::Closed)
+    /// Typing indicator: started (`true`, repeat every few seconds while typing) or stopped
+    /// (dropped while disconnected).
+    pub fn typing(&self, conversation_id: ConversationId, active: bool) -> Result<()> {
+        self.cmd.send(Command::Frame(ClientFrame::Typing { conversation_id, active })).map_err(|_| Error::Closed)
     }
 
     /// Follows a conversation from `seq` (takes effect for events after it and at the next sync).
@@ -554,6 +566,10 @@ impl Actor {
             ServerFrame::Reply { .. } | ServerFrame::Pong { .. } | ServerFrame::Ready(_) => {}
             ServerFrame::Read(r) => self.emit(ClientEvent::Read(r)),
             ServerFrame::Typing(t) => self.emit(ClientEvent::Typing(t)),
+            ServerFrame::Delivered(d) => self.emit(ClientEvent::Delivered(d)),
+            ServerFrame::MessageHidden { conversation_id, message_id, .. } => {
+                self.emit(ClientEvent::MessageHidden { conversation_id, message_id })
+            }
             ServerFrame::Notice(n) => self.emit(ClientEvent::Notice(n)),
             ServerFrame::Presence(p) => self.emit(ClientEvent::Presence(p)),
             ServerFrame::PresenceSnapshot { online } => self.emit(ClientEvent::PresenceSnapshot(online)),

@@ -3,10 +3,13 @@
 
 use std::cell::RefCell;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use parley_shared::auth::{PasswordParams, Signer, Verifier, passwords};
 use parley_shared::error::ApiError;
-use parley_shared::service::Env;
+use parley_shared::rules::words::WordFilter;
+use parley_shared::service::{Env, moderation};
+use parley_shared::time::Timestamp;
 
 use crate::db::{self, EdgeDb};
 
@@ -128,4 +131,27 @@ impl Env for EdgeEnv<'_> {
             .filter(|n| (2..=1_000_000).contains(n))
             .unwrap_or(parley_shared::rules::groups::DEFAULT_MAX_MEMBERS)
     }
+
+    async fn words(&self) -> Result<Arc<WordFilter>, ApiError> {
+        let now = Timestamp::now();
+        let cached = WORDS.with(|w| w.borrow().clone());
+        if let Some((at, words)) = cached
+            && (now.0 - at.0).num_seconds() < WORDS_TTL_SECS
+        {
+            return Ok(words);
+        }
+        let db = self.db().await?;
+        let words = Arc::new(moderation::load_words(&*db).await?);
+        WORDS.with(|w| *w.borrow_mut() = Some((now, words.clone())));
+        Ok(words)
+    }
 }
+
+thread_local! {
+    /// The sensitive-word list as this isolate last loaded it, and when.
+    static WORDS: RefCell<Option<(Timestamp, Arc<WordFilter>)>> = const { RefCell::new(None) };
+}
+
+/// How long an isolate keeps the word list before reading it again: an operator's change
+/// reaches the edge within this.
+const WORDS_TTL_SECS: i64 = 30;

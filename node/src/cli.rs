@@ -22,13 +22,46 @@ pub enum Command {
     /// WebSocket on one port.
     Dev(DevArgs),
     /// A fleet node.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply the schema (safe to run again).
     Migrate(MigrateArgs),
     /// Print a new Ed25519 signing key and its JWKS as one JSON object.
     Keygen,
     /// Print the REST API's OpenAPI 3.1 document (JSON; committed as `docs/openapi.json`).
     Openapi,
+    /// The sensitive-word list (every node and the edge pick up a change within seconds).
+    Words(WordsArgs),
+}
+
+/// `words` options.
+#[derive(Debug, Args)]
+pub struct WordsArgs {
+    /// Postgres connection string.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: WordsAction,
+}
+
+/// What `words` does.
+#[derive(Debug, Subcommand)]
+pub enum WordsAction {
+    /// Print the list, one `word<TAB>action` per line.
+    List,
+    /// List a word: texts holding it are masked (`***`), or with `--reject` refused.
+    Add {
+        /// The word (matched case-insensitively, also inside longer text).
+        word: String,
+        /// Refuse texts that hold it instead of masking it.
+        #[arg(long)]
+        reject: bool,
+    },
+    /// Unlist a word.
+    Remove {
+        /// The word.
+        word: String,
+    },
 }
 
 /// `dev` options.
@@ -104,6 +137,33 @@ pub struct ServeArgs {
     #[arg(long, env = "PARLEY_MAX_GROUP_MEMBERS", default_value_t = parley_shared::rules::groups::DEFAULT_MAX_MEMBERS,
           value_parser = clap::value_parser!(i64).range(2..=1_000_000))]
     pub max_group_members: i64,
+    /// Messages, edits and the like.
+    #[command(flatten)]
+    pub messages: MessageArgs,
+}
+
+/// How messages are held and followed up.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct MessageArgs {
+    /// Sends per second a user may make, sustained, across all their connections and REST (0: no
+    /// limit).
+    #[arg(long, env = "PARLEY_USER_SEND_RATE", default_value_t = 100)]
+    pub user_send_rate: u32,
+    /// Sends a user may make at once beyond the sustained rate.
+    #[arg(long, env = "PARLEY_USER_SEND_BURST", default_value_t = 200)]
+    pub user_send_burst: u32,
+    /// Seconds after sending during which a sender may recall a message.
+    #[arg(long, env = "PARLEY_RECALL_WINDOW", default_value_t = 120)]
+    pub recall_window: u64,
+    /// Record and announce delivered receipts (`false` turns them off, for comparison).
+    #[arg(long, env = "PARLEY_DELIVERY_RECEIPTS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub delivery_receipts: bool,
+}
+
+impl Default for MessageArgs {
+    fn default() -> Self {
+        MessageArgs { user_send_rate: 100, user_send_burst: 200, recall_window: 120, delivery_receipts: true }
+    }
 }
 
 /// `migrate` options.

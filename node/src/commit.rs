@@ -14,6 +14,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::warn;
 
 use crate::db;
+use crate::policy::Policy;
 
 struct Request {
     send: SendRequest,
@@ -31,11 +32,11 @@ pub type Pending = oneshot::Receiver<Result<Event, ApiError>>;
 
 impl Committer {
     /// Starts `workers` commit workers, each committing up to `max_batch` sends per transaction.
-    pub fn spawn(pool: Pool, max_batch: usize, workers: usize) -> Self {
+    pub fn spawn(pool: Pool, max_batch: usize, workers: usize, policy: Arc<Policy>) -> Self {
         let (tx, rx) = mpsc::channel::<Request>(max_batch.max(1) * 64);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..workers.max(1) {
-            tokio::spawn(worker(pool.clone(), rx.clone(), max_batch.max(1)));
+            tokio::spawn(worker(pool.clone(), rx.clone(), max_batch.max(1), policy.clone()));
         }
         Self { tx }
     }
@@ -51,7 +52,7 @@ impl Committer {
     }
 }
 
-async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: usize) {
+async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: usize, policy: Arc<Policy>) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
     loop {
         {
@@ -69,7 +70,7 @@ async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: 
         let n = sends.len();
         let started = Instant::now();
         let outcome = match db::get(&pool).await {
-            Ok(mut conn) => send_batch(&mut conn, sends).await,
+            Ok(mut conn) => send_batch(&mut conn, &policy.send_policy(), sends).await,
             Err(e) => Err(e),
         };
         metrics::histogram!("parley_commit_batch_size").record(n as f64);

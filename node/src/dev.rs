@@ -73,6 +73,7 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         limits: crate::limits::LimitArgs::default(),
         web_dir: web_dir(args),
         max_group_members: parley_shared::rules::groups::DEFAULT_MAX_MEMBERS,
+        messages: crate::cli::MessageArgs::default(),
     };
     serve::run(cfg, serve::signal(), |l| {
         let addr = l.http;

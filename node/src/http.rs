@@ -25,8 +25,8 @@ use crate::db::{self, PooledClient};
 use crate::state::NodeState;
 use crate::transport;
 
-/// The shared handlers' view of the node.
-struct NodeEnv<'a>(&'a NodeState);
+/// The shared use cases' view of the node (REST handlers and realtime frames alike).
+pub(crate) struct NodeEnv<'a>(pub(crate) &'a NodeState);
 
 impl Env for NodeEnv<'_> {
     type Db = PooledClient;
@@ -61,6 +61,18 @@ impl Env for NodeEnv<'_> {
 
     fn max_group_members(&self) -> i64 {
         self.0.max_group_members
+    }
+
+    async fn words(&self) -> Result<std::sync::Arc<parley_shared::rules::words::WordFilter>, ApiError> {
+        Ok(self.0.policy.words())
+    }
+
+    fn user_send_rate(&self) -> parley_shared::rules::limits::UserRate {
+        self.0.policy.per_user
+    }
+
+    fn recall_window(&self) -> std::time::Duration {
+        self.0.policy.recall_window
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`transport`]: WebSocket (with its upgrade) and QUIC (with its certificate), thin adapters.
 //! - [`connection`]: the transport-neutral core of one realtime connection.
 //! - [`fanout`]: LISTEN and the hub; [`commit`]: group commit of connections' sends.
-//! - [`presence`]: this node's lease and the connections it holds.
+//! - [`presence`]: this node's lease and the connections it holds; [`receipts`]: delivered
+//!   positions, batched; [`policy`]: the word list, the per-user send rate, the recall window.
 //! - [`serve`]: wiring and shutdown; [`dev`]: the all-in-one dev mode.
 #![warn(missing_docs)]
 
@@ -20,7 +21,9 @@ pub mod fanout;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod policy;
 pub mod presence;
+pub mod receipts;
 pub mod serve;
 pub mod state;
 pub mod transport;

@@ -49,7 +49,8 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             }
             Command::Dev(a) => dev::run(a).await.context("dev mode"),
-            Command::Serve(a) => serve_cmd(a).await,
+            Command::Words(a) => words_cmd(a).await,
+            Command::Serve(a) => serve_cmd(*a).await,
         }
     })
 }
@@ -76,6 +77,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         limits: a.limits,
         web_dir: a.web_dir,
         max_group_members: a.max_group_members,
+        messages: a.messages,
     };
     serve::run(cfg, serve::signal(), |l| {
         let kind = if l.self_signed { "self-signed certificate" } else { "certificate" };
@@ -100,4 +102,31 @@ fn raise_open_files_limit() {
             }
         }
     }
+}
+
+/// `parley-node words ...`: edits the sensitive-word list and tells every node.
+async fn words_cmd(a: parley_node::cli::WordsArgs) -> anyhow::Result<()> {
+    use parley_node::cli::WordsAction;
+    use parley_shared::rules::words::WordAction;
+    use parley_shared::service::moderation;
+    let pool = db::pool(&a.database_url, 1, "parley-node:words")?;
+    let c = db::get(&pool).await.map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    match a.action {
+        WordsAction::List => {
+            for (w, action) in parley_shared::store::moderation::words(&*c).await? {
+                println!("{w}\t{}", action.as_str());
+            }
+        }
+        WordsAction::Add { word, reject } => {
+            anyhow::ensure!(!word.trim().is_empty() && !word.contains('\0'), "a word, please");
+            let action = if reject { WordAction::Reject } else { WordAction::Mask };
+            moderation::set_word(&*c, &word, Some(action)).await?;
+            eprintln!("listed {:?} ({})", word.trim(), action.as_str());
+        }
+        WordsAction::Remove { word } => {
+            let gone = moderation::set_word(&*c, &word, None).await?;
+            eprintln!("{}", if gone { "unlisted" } else { "was not listed" });
+        }
+    }
+    Ok(())
 }

@@ -79,6 +79,8 @@ pub struct ServeConfig {
     pub web_dir: Option<PathBuf>,
     /// Most members a new group may have.
     pub max_group_members: i64,
+    /// Send rate, recall window, receipts.
+    pub messages: crate::cli::MessageArgs,
 }
 
 /// Where a started node listens, for its one `listening` line.
@@ -147,7 +149,15 @@ pub async fn run(
     presence::start(&pool, &node_id).await.map_err(ServeError::Lease)?;
     let lease_task = tokio::spawn(presence::renew_forever(pool.clone(), node_id.clone()));
 
-    let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers);
+    let m = cfg.messages;
+    let policy = crate::policy::Policy::new(
+        parley_shared::rules::limits::UserRate { per_sec: m.user_send_rate, burst: m.user_send_burst },
+        Duration::from_secs(m.recall_window),
+    );
+    crate::policy::spawn_reloader(policy.clone(), pool.clone()).await;
+    hub.on_words_changed(policy.clone());
+    let receipts = m.delivery_receipts.then(|| crate::receipts::spawn(pool.clone()));
+    let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers, policy.clone());
     let presence = presence::spawn(pool.clone(), node_id.clone());
     let state = Arc::new(NodeState {
         node_id: node_id.clone(),
@@ -161,6 +171,8 @@ pub async fn run(
         presence,
         draining: AtomicBool::new(false),
         max_group_members: cfg.max_group_members,
+        policy,
+        receipts,
     });
 
     let listener = TcpListener::bind(cfg.http_addr).await?;

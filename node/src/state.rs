@@ -33,4 +33,8 @@ pub struct NodeState {
     pub draining: AtomicBool,
     /// Most members a new group may have.
     pub max_group_members: i64,
+    /// The word list, send rate, recall window.
+    pub policy: std::sync::Arc<crate::policy::Policy>,
+    /// Where connections report deliveries (`None`: receipts off).
+    pub receipts: Option<crate::receipts::ReceiptsHandle>,
 }

@@ -77,6 +77,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "friends", description = "Friends, friend requests and blocks."),
         (name = "notices", description = "What happened to the caller outside their conversations."),
         (name = "conversations", description = "Conversations, their event logs, messages and read positions."),
+        (name = "search", description = "Full-text search over what the caller can read."),
+        (name = "moderation", description = "Reports for operators."),
         (name = "groups", description = "Groups: roles, settings, members, invites and join requests (docs/groups.md)."),
     ),
 )]
@@ -179,20 +181,18 @@ mod tests {
     }
 
     /// A variant's own object schema: itself, or the inline part of an `allOf` beside its `$ref`s.
+    /// The properties of a schema, following `$ref`s and nested `allOf`s.
     fn variant_properties<'a>(v: &'a Value, schemas: &'a Value) -> Vec<(String, &'a Value)> {
-        let mut out = Vec::new();
-        let parts: Vec<&Value> = match v["allOf"].as_array() {
-            Some(all) => all.iter().collect(),
-            None => vec![v],
+        let v = match v["$ref"].as_str() {
+            Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+            None => v,
         };
-        for p in parts {
-            let p = match p["$ref"].as_str() {
-                Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
-                None => p,
-            };
-            if let Some(props) = p["properties"].as_object() {
-                out.extend(props.iter().map(|(k, v)| (k.clone(), v)));
-            }
+        let mut out: Vec<(String, &Value)> = match v["properties"].as_object() {
+            Some(props) => props.iter().map(|(k, v)| (k.clone(), v)).collect(),
+            None => Vec::new(),
+        };
+        for part in v["allOf"].as_array().into_iter().flatten() {
+            out.extend(variant_properties(part, schemas));
         }
         out
     }

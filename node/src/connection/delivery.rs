@@ -37,6 +37,12 @@ impl<S: FrameSink> Connection<S> {
             }
             Push::Left(conv) => self.leave(&[conv]).await,
             Push::Read(r) => self.send(&ServerFrame::Read(r)).await,
+            // A user's own devices need not hear that they received something.
+            Push::Delivered(r) if r.user_id == self.claims.user_id => Ok(()),
+            Push::Delivered(r) => self.send(&ServerFrame::Delivered(r)).await,
+            Push::Hidden { conversation_id, message_id, seq } => {
+                self.send(&ServerFrame::MessageHidden { conversation_id, message_id, seq }).await
+            }
             Push::Typing(t) => {
                 if t.user_id == self.claims.user_id {
                     return Ok(());
@@ -104,7 +110,7 @@ impl<S: FrameSink> Connection<S> {
     /// read (a seq commits only after every lower one, so they always should be).
     async fn fill_gap(&mut self, conv: ConversationId, after: Seq, before: Seq) -> Result<bool, SinkError> {
         let missing = match db::get(&self.node.pool).await {
-            Ok(db) => realtime::events_after(&*db, &[(conv, after)], before - after - 1).await,
+            Ok(db) => realtime::events_for(&*db, self.claims.user_id, &[(conv, after)], before - after - 1).await,
             Err(e) => Err(e),
         };
         match missing {
@@ -131,7 +137,19 @@ impl<S: FrameSink> Connection<S> {
             return Ok(());
         }
         metrics::counter!("parley_events_sent_total").increment(1);
-        self.send(&ServerFrame::event(ev.clone())).await
+        self.send(&ServerFrame::event(ev.clone())).await?;
+        self.delivered(ev);
+        Ok(())
+    }
+
+    /// Reports that the client received `ev` (written out to its transport), for the delivered
+    /// receipts; the node batches these.
+    pub(crate) fn delivered(&self, ev: &Event) {
+        if let Some(r) = &self.node.receipts
+            && ev.sender_id != self.claims.user_id
+        {
+            r.delivered(ev.conversation_id, self.claims.user_id, ev.seq);
+        }
     }
 
     /// The user left these conversations: sends what they may still see of each (up to their
@@ -151,7 +169,9 @@ impl<S: FrameSink> Connection<S> {
                                     ends.iter().find(|f| f.conversation_id == *c && f.left_seq > *at).map(|_| (*c, *at))
                                 })
                                 .collect();
-                            realtime::events_after(&*db, &rest, SYNC_REPLAY_LIMIT).await.map(|evs| (ends, evs))
+                            realtime::events_for(&*db, self.claims.user_id, &rest, SYNC_REPLAY_LIMIT)
+                                .await
+                                .map(|evs| (ends, evs))
                         }
                         Err(e) => Err(e),
                     }
@@ -217,7 +237,7 @@ impl<S: FrameSink> Connection<S> {
         };
         loop {
             let positions: Vec<(ConversationId, Seq)> = self.positions.iter().collect();
-            let list = match realtime::events_after(&*db, &positions, SYNC_REPLAY_LIMIT).await {
+            let list = match realtime::events_for(&*db, self.claims.user_id, &positions, SYNC_REPLAY_LIMIT).await {
                 Ok(l) => l,
                 Err(e) => {
                     warn!("catch-up: {e:?}");

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
 use parley_shared::ApiError;
-use parley_shared::ids::{ConnectionId, ConversationId, Seq, SessionId, UserId};
-use parley_shared::model::{Event, Notice, PresenceChange, ReadReceipt, TypingIndicator};
+use parley_shared::ids::{ConnectionId, ConversationId, EventId, Seq, SessionId, UserId};
+use parley_shared::model::{DeliveryReceipt, Event, Notice, PresenceChange, ReadReceipt, TypingIndicator};
 use parley_shared::protocol::ConnectionCode;
 use parley_shared::service::realtime;
 use parley_shared::store::notify::Announcement;
@@ -47,6 +47,17 @@ pub enum Push {
     Left(ConversationId),
     /// A member's read position moved.
     Read(ReadReceipt),
+    /// A member's devices received the log up to a seq.
+    Delivered(DeliveryReceipt),
+    /// The user deleted a message for themselves (on another device, maybe).
+    Hidden {
+        /// Where.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+        /// Its seq.
+        seq: Seq,
+    },
     /// A member is typing.
     Typing(TypingIndicator),
     /// A notice for the user.
@@ -102,6 +113,7 @@ pub struct Registration {
 }
 
 enum Cmd {
+    OnWords(Arc<crate::policy::Policy>),
     Register(Registration, oneshot::Sender<()>),
     Unregister(ConnectionId),
     Notices(Vec<Announcement>),
@@ -123,6 +135,10 @@ impl HubHandle {
         if self.tx.send(Cmd::Register(reg, done)).is_ok() {
             let _ = wait.await;
         }
+    }
+    /// Tells `policy` when the sensitive-word list changed.
+    pub fn on_words_changed(&self, policy: Arc<crate::policy::Policy>) {
+        let _ = self.tx.send(Cmd::OnWords(policy));
     }
     /// Forgets a connection.
     pub fn unregister(&self, conn: ConnectionId) {
@@ -195,6 +211,7 @@ pub fn spawn(pool: Pool) -> HubHandle {
         users: HashMap::new(),
         watchers: HashMap::new(),
         recent: VecDeque::new(),
+        policy: None,
     };
     tokio::spawn(hub.run(rx));
     HubHandle { tx }
@@ -209,6 +226,8 @@ struct Hub {
     watchers: HashMap<UserId, HashSet<ConnectionId>>,
     /// Membership changes of the last [`RECENT_FOR`], oldest first.
     recent: VecDeque<Recent>,
+    /// Told when the word list changes.
+    policy: Option<Arc<crate::policy::Policy>>,
 }
 
 impl Hub {
@@ -226,6 +245,7 @@ impl Hub {
             let mut resync = false;
             for cmd in batch {
                 match cmd {
+                    Cmd::OnWords(p) => self.policy = Some(p),
                     Cmd::Register(reg, done) => {
                         self.register(reg);
                         let _ = done.send(());
@@ -366,7 +386,26 @@ impl Hub {
                     });
                 }
             }
-            Announcement::Read(r) => self.broadcast(r.conversation_id, Push::Read(r)),
+            Announcement::Read { receipt, all } => {
+                self.receipt(receipt.conversation_id, receipt.user_id, all, Push::Read(receipt))
+            }
+            Announcement::Delivered { receipts } => {
+                for (r, all) in receipts {
+                    self.receipt(r.conversation_id, r.user_id, all, Push::Delivered(r));
+                }
+            }
+            Announcement::Hidden { user_id, conversation_id, message_id, seq } => {
+                for conn in self.conns_of(user_id) {
+                    if let Some(c) = self.conns.get(&conn) {
+                        Self::offer(c, Push::Hidden { conversation_id, message_id, seq });
+                    }
+                }
+            }
+            Announcement::Words => {
+                if let Some(p) = &self.policy {
+                    p.words_changed.notify_one();
+                }
+            }
             Announcement::Typing(t) => self.broadcast(t.conversation_id, Push::Typing(t)),
             Announcement::Notice { user_id, notice } => {
                 for conn in self.conns_of(user_id) {
@@ -485,6 +524,18 @@ impl Hub {
         let msg = Push::Joined(conv, seq);
         Self::offer(c, msg);
         self.subscribe(conn, conv, seq);
+    }
+
+    /// A receipt: to every connection following `conv` when `all`, else to `user`'s own.
+    fn receipt(&self, conv: ConversationId, user: UserId, all: bool, msg: Push) {
+        if all {
+            return self.broadcast(conv, msg);
+        }
+        for conn in self.conns_of(user) {
+            if let Some(c) = self.conns.get(&conn).filter(|c| c.convs.contains(&conv)) {
+                Self::offer(c, msg.clone());
+            }
+        }
     }
 
     fn broadcast(&self, conv: ConversationId, msg: Push) {

@@ -50,6 +50,17 @@ impl<'a, E: Env> Call<'a, E> {
         let raw = self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_default();
         raw.parse().map_err(|_| ApiError::not_found(format!("{what} not found")))
     }
+
+    /// The path segment `{name}`, percent-decoded (an emoji, say); a 400 naming it when it is
+    /// not UTF-8 or holds U+0000.
+    pub fn text_param(&self, name: &str) -> Result<String, ApiError> {
+        let raw = self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).unwrap_or_default();
+        let text = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| ApiError::invalid(format!("{name}: not UTF-8")))?;
+        crate::rules::text::refuse_nul(name, &text)?;
+        Ok(text.into_owned())
+    }
 }
 
 /// Parses a JSON body into `T`; serde's message names the offending field.

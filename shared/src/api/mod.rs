@@ -21,6 +21,8 @@ pub mod groups;
 pub mod messages;
 pub mod notices;
 pub mod ops;
+pub mod reports;
+pub mod search;
 pub mod sessions;
 pub mod users;
 

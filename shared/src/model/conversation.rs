@@ -134,6 +134,15 @@ pub struct ConversationSummary {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub member_count: Option<i64>,
+    /// For a direct conversation, how far the other member has read (null for groups: see
+    /// `GET /v1/groups/{id}/members`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<i64>))]
+    pub peer_read_seq: Option<Seq>,
+    /// For a direct conversation, how far the other member's devices have received the log.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true, value_type = Option<i64>))]
+    pub peer_delivered_seq: Option<Seq>,
     /// The latest event, if any.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub last_event: Option<Event>,
@@ -143,9 +152,10 @@ pub struct ConversationSummary {
     /// The caller's read position.
     #[cfg_attr(feature = "openapi", schema(value_type = i64))]
     pub read_seq: Seq,
-    /// Events after `read_seq` that were sent by others.
+    /// Messages after `read_seq` sent by others (never the caller's own, never edits,
+    /// reactions or membership events; not recalled ones, not ones the caller deleted).
     pub unread_count: i64,
-    /// Unread messages that mention the caller.
+    /// Of those, the ones that mention the caller or `@all`.
     pub mention_count: i64,
     /// Pinned by the caller.
     pub pinned: bool,
@@ -209,11 +219,36 @@ pub struct ReadReceipt {
     pub seq: Seq,
 }
 
-/// A member is typing: the `typing` frame to the other members, and its notice. Never stored.
+/// A member is typing (or stopped): the `typing` frame to the other members, and its notice.
+/// Never stored; clients drop an indicator not refreshed within [`TYPING_EXPIRES_SECS`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypingIndicator {
     /// Conversation.
     pub conversation_id: ConversationId,
     /// Typist.
     pub user_id: UserId,
+    /// Started (or still) typing; false: stopped.
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+/// Seconds after which a client shows a typing indicator as stopped unless refreshed (typing
+/// clients send `typing` every few seconds while they type).
+pub const TYPING_EXPIRES_SECS: u64 = 6;
+
+fn yes() -> bool {
+    true
+}
+
+/// A member's devices have received the log up to `seq`: the `delivered` frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeliveryReceipt {
+    /// Conversation.
+    pub conversation_id: ConversationId,
+    /// The member.
+    pub user_id: UserId,
+    /// Their delivered seq now.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub seq: Seq,
 }

@@ -36,6 +36,13 @@ pub struct MessageDraft {
     #[serde(default, deserialize_with = "named::mentions")]
     #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub mentions: Vec<UserId>,
+    /// `@all`: mentions every member of a group (its owner and admins only). Absent: false.
+    #[serde(default, deserialize_with = "named::mention_all", skip_serializing_if = "is_false")]
+    pub mention_all: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl MessageDraft {
@@ -47,6 +54,7 @@ impl MessageDraft {
             media_ids: Vec::new(),
             reply_to: None,
             mentions: Vec::new(),
+            mention_all: false,
         }
     }
 }
@@ -72,6 +80,7 @@ mod named {
         media_ids: Vec<MediaId>,
         reply_to: Option<EventId>,
         mentions: Vec<UserId>,
+        mention_all: bool,
     );
 }
 
@@ -106,19 +115,76 @@ pub struct Event {
     pub body: EventBody,
 }
 
+/// A message as the log holds it now: what the sender wrote (after edits), and what happened to
+/// it since.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    /// The content (`text` is the latest edit's; recalled: no text, media or mentions).
+    #[serde(flatten)]
+    pub draft: MessageDraft,
+    /// What happened to it.
+    #[serde(flatten)]
+    pub state: MessageState,
+}
+
+impl std::ops::Deref for Message {
+    type Target = MessageDraft;
+    fn deref(&self) -> &MessageDraft {
+        &self.draft
+    }
+}
+
+impl From<MessageDraft> for Message {
+    fn from(draft: MessageDraft) -> Message {
+        Message { draft, state: MessageState::default() }
+    }
+}
+
+/// What happened to a message after it was sent. Each field is absent until it applies.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageState {
+    /// When its text last changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<Timestamp>,
+    /// When it was recalled: its text, media and mentions are gone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recalled_at: Option<Timestamp>,
+    /// The reader deleted it for themselves: only its place in the log remains (REST and sync
+    /// show it so, to that user only).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub hidden: bool,
+    /// Reactions, counted per emoji, with the reader's own (REST history only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// One emoji's reactions on a message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReactionCount {
+    /// The emoji.
+    pub emoji: String,
+    /// How many members reacted with it.
+    pub count: i64,
+    /// Whether the reader is one of them.
+    pub me: bool,
+}
+
 /// The kinds of event and their fields.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EventBody {
-    /// A message: the sender's draft as it was accepted.
-    Message(MessageDraft),
+    /// A message: the sender's draft as it was accepted, and its state now.
+    Message(Message),
     /// A message's text changed.
     Edit {
         /// The edited message.
         message_id: EventId,
-        /// Its new text.
-        text: String,
+        /// Its new text (null once the message was recalled).
+        text: Option<String>,
     },
     /// A message was recalled (withdrawn for everyone).
     Recall {
@@ -227,7 +293,7 @@ mod tests {
             seq: 3,
             sender_id: UserId::new(),
             created_at: Timestamp::now(),
-            body: EventBody::Message(draft.clone()),
+            body: EventBody::Message(draft.clone().into()),
         };
         let v = serde_json::to_value(&ev).unwrap();
         for key in ["id", "conversation_id", "seq", "kind", "sender_id", "created_at", "client_msg_id", "text"] {

@@ -71,6 +71,12 @@ pub struct GroupMember {
     /// Muted (may not post) until then.
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub muted_until: Option<Timestamp>,
+    /// How far they have read.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub read_seq: crate::ids::Seq,
+    /// How far their devices have received the log.
+    #[cfg_attr(feature = "openapi", schema(value_type = i64))]
+    pub delivered_seq: crate::ids::Seq,
 }
 
 /// A page of members.

@@ -6,6 +6,7 @@ pub mod account;
 pub mod conversation;
 pub mod event;
 pub mod group;
+pub mod message;
 pub mod notice;
 pub mod ops;
 pub mod requests;
@@ -14,15 +15,16 @@ pub mod user;
 
 pub use account::{SessionInfo, SessionPage};
 pub use conversation::{
-    ConversationKind, ConversationPage, ConversationSummary, DirectConversation, ReadReceipt, ReadState, Role,
-    TypingIndicator,
+    ConversationKind, ConversationPage, ConversationSummary, DeliveryReceipt, DirectConversation, ReadReceipt,
+    ReadState, Role, TYPING_EXPIRES_SECS, TypingIndicator,
 };
-pub use event::{Event, EventBody, EventPage, MessageDraft, NewMessage};
+pub use event::{Event, EventBody, EventPage, Message, MessageDraft, MessageState, NewMessage, ReactionCount};
 pub use group::{
     AddMembers, AddOutcome, CreateGroup, CreateInvite, Group, GroupAnnouncement, GroupChanges, GroupInvite,
     GroupMember, InvitePage, JoinGroup, JoinOutcome, JoinRequest, JoinRequestPage, JoinedVia, LeftReason, MemberPage,
     SetAnnouncement, SkipReason, SkippedUser, TransferGroup, UpdateGroup, UpdateMember,
 };
+pub use message::{ConversationSettings, CreateReport, EditMessage, Report, SearchHit, SearchPage, UpdateSettings};
 pub use notice::{Notice, NoticeBody, NoticePage};
 pub use ops::{ClientConfig, Status};
 pub use requests::{

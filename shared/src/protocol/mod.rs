@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 pub use close::{ALPN, Close, ConnectionCode, FrameErrorCode};
 
 use crate::error::{ApiError, ErrorBody};
-use crate::ids::{ConversationId, NodeId, Seq, SessionId, UserId};
-use crate::model::{Event, MessageDraft, Notice, PresenceChange, ReadReceipt, TypingIndicator};
+use crate::ids::{ConversationId, EventId, NodeId, Seq, SessionId, UserId};
+use crate::model::{DeliveryReceipt, Event, MessageDraft, Notice, PresenceChange, ReadReceipt, TypingIndicator};
 
 /// Largest frame a client may send or will receive, in bytes.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -68,10 +68,47 @@ pub enum ClientFrame {
         /// Read up to and including this seq.
         seq: Seq,
     },
-    /// The user is typing.
+    /// The user is typing (`active` absent or true), or stopped (false).
     Typing {
         /// Conversation.
         conversation_id: ConversationId,
+        /// Started or still typing; false: stopped.
+        #[serde(default = "yes")]
+        active: bool,
+    },
+    /// Change a message's text (as `PATCH .../messages/{message_id}`).
+    Edit {
+        /// Request id.
+        id: RequestId,
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+        /// The new text.
+        text: String,
+    },
+    /// Recall a message (as `POST .../messages/{message_id}/recall`).
+    Recall {
+        /// Request id.
+        id: RequestId,
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+    },
+    /// Add (`added` absent or true) or remove a reaction (as `PUT|DELETE .../reactions/{emoji}`).
+    React {
+        /// Request id.
+        id: RequestId,
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+        /// The emoji.
+        emoji: String,
+        /// Add (true) or remove (false).
+        #[serde(default = "yes")]
+        added: bool,
     },
     /// Liveness check.
     Ping {
@@ -80,11 +117,20 @@ pub enum ClientFrame {
     },
 }
 
+fn yes() -> bool {
+    true
+}
+
 impl ClientFrame {
     /// The request id of frames that get an answer.
     pub fn request_id(&self) -> Option<&RequestId> {
         match self {
-            ClientFrame::Send { id, .. } | ClientFrame::Sync { id, .. } | ClientFrame::Ping { id } => Some(id),
+            ClientFrame::Send { id, .. }
+            | ClientFrame::Sync { id, .. }
+            | ClientFrame::Ping { id }
+            | ClientFrame::Edit { id, .. }
+            | ClientFrame::Recall { id, .. }
+            | ClientFrame::React { id, .. } => Some(id),
             _ => None,
         }
     }
@@ -138,6 +184,17 @@ pub enum ServerFrame {
     },
     /// Someone's read position moved.
     Read(ReadReceipt),
+    /// Someone's devices received the log up to a seq.
+    Delivered(DeliveryReceipt),
+    /// The user deleted a message for themselves on another device: drop its content here too.
+    MessageHidden {
+        /// Conversation.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+        /// Its seq.
+        seq: Seq,
+    },
     /// Someone is typing.
     Typing(TypingIndicator),
     /// Something happened to the user outside their conversations (a friend request, ...); the

@@ -6,6 +6,9 @@
 //! - [`groups`]: the permission matrix, ranks, who may post, group limits and invites.
 //! - [`messages`]: message content, idempotency keys, mentions, replies: what a send may be.
 //! - [`pagination`]: page sizes.
+//! - [`limits`]: the per-user send limit (GCRA).
+//! - [`search`]: search terms (unspaced scripts too), queries, snippets.
+//! - [`words`]: the sensitive-word filter.
 //! - [`text`]: U+0000, which Postgres cannot store, refused in any JSON string or query text.
 //! - [`social`]: friend requests, blocks, who may message whom, who sees whose presence.
 //! - [`users`]: user search and profile edits.
@@ -13,11 +16,14 @@
 pub mod accounts;
 pub mod conversations;
 pub mod groups;
+pub mod limits;
 pub mod messages;
 pub mod pagination;
+pub mod search;
 pub mod social;
 pub mod text;
 pub mod users;
+pub mod words;
 
 use crate::error::ApiError;
 

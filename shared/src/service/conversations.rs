@@ -6,12 +6,14 @@ use super::Env;
 use crate::auth::AccessClaims;
 use crate::error::ApiError;
 use crate::ids::{ConversationId, Seq, UserId};
-use crate::model::{ConversationPage, DirectConversation, OpenDirect, ReadReceipt, ReadState};
+use crate::model::{
+    ConversationPage, ConversationSettings, DirectConversation, OpenDirect, ReadReceipt, ReadState, UpdateSettings,
+};
 use crate::rules;
 use crate::store::conversations::{self, ListCursor};
 use crate::store::notify::{self, Announcement};
-use crate::store::social;
 use crate::store::tx::transact;
+use crate::store::{messages, social};
 
 /// The pair's one direct conversation, and whether this call created it.
 pub async fn open_direct<E: Env>(
@@ -52,8 +54,28 @@ pub async fn list<E: Env>(
         None => None,
     };
     let db = env.db().await?;
-    let (conversations, next) = conversations::list(&*db, me.user_id, cursor, limit).await?;
+    let (mut conversations, next) = conversations::list(&*db, me.user_id, cursor, limit).await?;
+    // The latest event as the caller sees it (a message they deleted shows as hidden).
+    let latest: Vec<crate::model::Event> = conversations.iter().filter_map(|c| c.last_event.clone()).collect();
+    let mut seen = messages::as_seen_by(&*db, me.user_id, latest, false).await?.into_iter();
+    for c in conversations.iter_mut().filter(|c| c.last_event.is_some()) {
+        c.last_event = seen.next();
+    }
     Ok(ConversationPage { conversations, next_cursor: next.map(|c| c.encode()) })
+}
+
+/// `PATCH /v1/conversations/{id}/settings`: the caller's pin, mute and archive; 404 for
+/// non-members.
+pub async fn update_settings<E: Env>(
+    env: &E,
+    me: &AccessClaims,
+    conv: ConversationId,
+    b: UpdateSettings,
+) -> Result<ConversationSettings, ApiError> {
+    let db = env.db().await?;
+    conversations::update_settings(&*db, conv, me.user_id, b.pinned, b.muted_until, b.archived)
+        .await?
+        .ok_or_else(rules::conversations::not_found)
 }
 
 /// Moves `user`'s read position forward to `seq` and announces it when it moved: the REST
@@ -64,7 +86,8 @@ pub async fn mark_read(db: &mut Client, conv: ConversationId, user: UserId, seq:
         let r = conversations::mark_read(tx, conv, user, seq).await?;
         if let Some((read_seq, true)) = r {
             let receipt = ReadReceipt { conversation_id: conv, user_id: user, seq: read_seq };
-            notify::send(tx, &Announcement::Read(receipt)).await?;
+            let all = conversations::receipts_to_all(tx, conv).await?;
+            notify::send(tx, &Announcement::Read { receipt, all }).await?;
         }
         Ok(r)
     })?;

@@ -116,8 +116,9 @@ fn refused(e: ApiError) -> StoreError {
 
 /// `POST /v1/groups`: a new group owned by the caller, with its first members.
 pub async fn create<E: Env>(env: &E, me: &AccessClaims, b: CreateGroup) -> Result<Group, ApiError> {
-    let name = rules::groups::name(&b.name)?;
-    let description = rules::groups::description(b.description)?;
+    let words = env.words().await?;
+    let name = words.apply("name", &rules::groups::name(&b.name)?)?;
+    let description = words.apply_opt("description", rules::groups::description(b.description)?)?;
     let wanted = rules::groups::users_to_add(me.user_id, &b.member_ids, "member_ids")?;
     let max = env.max_group_members();
     rules::groups::room_for(1, wanted.len(), max)?;
@@ -203,9 +204,12 @@ pub async fn get<E: Env>(env: &E, me: &AccessClaims, id: ConversationId) -> Resu
 /// `PATCH /v1/groups/{id}`: name and description (`edit info`), broadcast-only, history and
 /// approval (`settings`); one `group_updated` event with what changed.
 pub async fn update<E: Env>(env: &E, me: &AccessClaims, id: ConversationId, b: UpdateGroup) -> Result<Group, ApiError> {
+    let words = env.words().await?;
     let name = b.name.as_deref().map(rules::groups::name).transpose()?;
+    let name = name.map(|n| words.apply("name", &n)).transpose()?;
     // `Some(None)`: clear the description.
     let description = b.description.map(|d| rules::groups::description(Some(d))).transpose()?;
+    let description = description.map(|d| words.apply_opt("description", d)).transpose()?;
     let mut db = env.db().await?;
     Ok(transact!(db, |tx| {
         let (mut g, mine) = lock(tx, id, me.user_id).await?;
@@ -463,7 +467,7 @@ pub async fn announce<E: Env>(
     id: ConversationId,
     b: SetAnnouncement,
 ) -> Result<Group, ApiError> {
-    let text = rules::groups::announcement(&b.text)?;
+    let text = env.words().await?.apply_opt("text", rules::groups::announcement(&b.text)?)?;
     let mut db = env.db().await?;
     Ok(transact!(db, |tx| {
         let (mut g, mine) = lock(tx, id, me.user_id).await?;

@@ -6,6 +6,8 @@
 //! transaction with one NOTIFY. REST sends (node and edge) are a batch of one; the node's group
 //! commit batches its sockets' sends.
 
+use std::sync::Arc;
+
 use tokio_postgres::Client;
 
 use super::Env;
@@ -14,9 +16,12 @@ use crate::error::ApiError;
 use crate::ids::{ConversationId, Seq, UserId};
 use crate::model::{Event, EventPage, MessageDraft, NewMessage, SendMessage};
 use crate::rules;
+use crate::rules::limits::UserRate;
+use crate::rules::words::WordFilter;
+use crate::store;
 use crate::store::events::{self, Page};
 use crate::store::tx::transact;
-use crate::store::{StoreError, conversations};
+use crate::store::{StoreError, conversations, moderation};
 use crate::time::Timestamp;
 
 /// One send as it arrives: who, where, what.
@@ -30,15 +35,29 @@ pub struct SendRequest {
     pub draft: MessageDraft,
 }
 
+/// What a host applies to every send: the sensitive-word list and the per-user rate.
+#[derive(Clone, Debug, Default)]
+pub struct SendPolicy {
+    /// Words to mask or refuse.
+    pub words: Arc<WordFilter>,
+    /// Sends per second per user, across all their connections and REST.
+    pub per_user: UserRate,
+}
+
 /// Sends a batch in one transaction (retried on conflicts), one outcome per request, in order.
 /// Idempotent on `(sender, client_msg_id)`: a retry gets the stored event again, and two copies
-/// in one batch share the first one's outcome. Refused sends write nothing. `Err` only when the
-/// transaction itself failed: then nothing of the batch was stored.
-pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<Result<Event, ApiError>>, ApiError> {
+/// in one batch share the first one's outcome. Refused sends write nothing (a send over the
+/// user's rate is refused with 429 and never acknowledged). `Err` only when the transaction
+/// itself failed: then nothing of the batch was stored.
+pub async fn send_batch(
+    db: &mut Client,
+    policy: &SendPolicy,
+    batch: Vec<SendRequest>,
+) -> Result<Vec<Result<Event, ApiError>>, ApiError> {
     let mut out: Vec<Option<Result<Event, ApiError>>> = Vec::with_capacity(batch.len());
     let mut prepared: Vec<(usize, NewMessage)> = Vec::with_capacity(batch.len());
     for (i, r) in batch.into_iter().enumerate() {
-        match rules::messages::prepare(r.sender, r.conversation_id, r.draft) {
+        match rules::messages::prepare(r.sender, r.conversation_id, r.draft, &policy.words) {
             Ok(m) => {
                 prepared.push((i, m));
                 out.push(None);
@@ -52,30 +71,43 @@ pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<
         // The conversations' write lock first: who is a member and who may post cannot change
         // between the decision and the commit.
         let mut heads = events::lock_heads(tx, &conv_ids).await?;
-        let facts = events::send_facts(tx, &msgs).await?;
+        // With no limit configured the limit's rows are not touched at all.
+        let senders: Vec<UserId> =
+            if policy.per_user.per_sec == 0 { Vec::new() } else { msgs.iter().map(|m| m.sender_id).collect() };
+        let (facts, mut tats) =
+            futures_util::future::try_join(events::send_facts(tx, &msgs), moderation::lock_send_limits(tx, &senders))
+                .await?;
         let now = Timestamp::now();
         let mut verdicts: Vec<Decision> = Vec::with_capacity(msgs.len());
         let mut accepted: Vec<&NewMessage> = Vec::new();
         for (k, m) in msgs.iter().enumerate() {
             let key = (m.sender_id, m.draft.client_msg_id.0.as_str());
             let verdict = if let Some(ev) = facts.existing(m.sender_id, &m.draft.client_msg_id) {
-                Decision::Done(rules::messages::idempotent_retry(ev, m))
+                Decision::Done(Box::new(rules::messages::idempotent_retry(ev, m)))
             } else if let Some(first) =
                 msgs[..k].iter().position(|p| (p.sender_id, p.draft.client_msg_id.0.as_str()) == key)
             {
                 Decision::SameAs(first)
             } else {
-                match rules::messages::check_send(&facts, m, now) {
-                    Ok(()) => {
+                let admitted = rules::messages::check_send(&facts, m, now)
+                    .and_then(|()| rules::limits::admit(tats.get(&m.sender_id).copied(), now, policy.per_user));
+                match admitted {
+                    Ok(tat) => {
+                        tats.insert(m.sender_id, tat);
                         accepted.push(m);
                         Decision::Append(accepted.len() - 1)
                     }
-                    Err(e) => Decision::Done(Err(e)),
+                    Err(e) => Decision::Done(Box::new(Err(e))),
                 }
             };
             verdicts.push(verdict);
         }
-        let appended = events::append_messages(tx, &mut heads, &accepted).await.map_err(|e| match e {
+        let (appended, ()) = futures_util::future::try_join(
+            events::append_messages(tx, &mut heads, &accepted),
+            moderation::set_send_limits(tx, &tats),
+        )
+        .await
+        .map_err(|e| match e {
             // Another writer committed the same (sender, client_msg_id) first: the retry finds it.
             StoreError::Unique(c) if c == "events_sender_client_msg_key" => StoreError::Retry(c),
             e => e,
@@ -86,7 +118,7 @@ pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<
     let mut results: Vec<Result<Event, ApiError>> = Vec::with_capacity(verdicts.len());
     for v in verdicts {
         let r = match v {
-            Decision::Done(r) => r,
+            Decision::Done(r) => *r,
             Decision::Append(j) => appended[j].clone().ok_or_else(rules::conversations::not_found),
             Decision::SameAs(first) => results[first].clone(),
         };
@@ -102,7 +134,7 @@ pub async fn send_batch(db: &mut Client, batch: Vec<SendRequest>) -> Result<Vec<
 /// How [`send_batch`] settled one prepared message.
 enum Decision {
     /// Refused, or an idempotent retry of a stored event.
-    Done(Result<Event, ApiError>),
+    Done(Box<Result<Event, ApiError>>),
     /// The `n`th appended message.
     Append(usize),
     /// A copy of an earlier message of the batch (the same idempotency key).
@@ -116,11 +148,12 @@ pub async fn send<E: Env>(
     conv: ConversationId,
     body: SendMessage,
 ) -> Result<Event, ApiError> {
+    let policy = env.send_policy().await?;
     // Validate before taking a connection: a bad draft costs no database work.
-    rules::messages::prepare(me.user_id, conv, body.message.clone())?;
+    rules::messages::prepare(me.user_id, conv, body.message.clone(), &policy.words)?;
     let req = SendRequest { sender: me.user_id, conversation_id: conv, draft: body.message };
     let mut db = env.db().await?;
-    send_batch(&mut db, vec![req]).await?.pop().expect("one outcome per request")
+    send_batch(&mut db, &policy, vec![req]).await?.pop().expect("one outcome per request")
 }
 
 /// Where a page of events starts: the query of `GET /v1/conversations/{id}/events`.
@@ -156,6 +189,7 @@ pub async fn events<E: Env>(
     let db = env.db().await?;
     let member = rules::conversations::member(conversations::membership(&*db, conv, me.user_id).await?)?;
     let (events, more) = events::page(&*db, conv, page, member.visible_after(), limit).await?;
+    let events = store::messages::as_seen_by(&*db, me.user_id, events, true).await?;
     let next_cursor = match (more, page) {
         (true, Page::After(_)) => events.last().map(|e| page.cursor(e.seq)),
         (true, Page::Before(_)) => events.first().map(|e| page.cursor(e.seq)),

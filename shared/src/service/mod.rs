@@ -12,27 +12,42 @@
 //! - [`conversations`]: direct conversations, the list, read positions.
 //! - [`groups`]: groups, their members, roles, settings, invites and join requests.
 //! - [`messages`]: sends (one or a group-committed batch) and pages of the log.
+//! - [`edits`]: edits, recalls, delete-for-me; [`reactions`]: reactions.
+//! - [`receipts`]: delivered positions (the node's batches); read positions are in
+//!   [`conversations`].
+//! - [`search`]: full-text search over what the caller can read.
+//! - [`moderation`]: the sensitive-word list and reports.
 //! - [`realtime`]: what realtime connections and the node's fan-out read: memberships, events
 //!   after positions, sync, typing.
 
 pub mod account;
 pub mod accounts;
 pub mod conversations;
+pub mod edits;
 pub mod groups;
 pub mod messages;
+pub mod moderation;
 pub mod notices;
 pub mod presence;
+pub mod reactions;
 pub mod realtime;
+pub mod receipts;
+pub mod search;
 pub mod social;
 pub mod users;
 
 use std::future::Future;
 use std::ops::DerefMut;
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_postgres::Client;
 
 use crate::auth::{Signer, Verifier};
 use crate::error::ApiError;
+use crate::rules::limits::UserRate;
+use crate::rules::words::WordFilter;
+use messages::SendPolicy;
 
 /// What a use case needs from its host, implemented once by the node and once by the edge.
 pub trait Env {
@@ -56,6 +71,23 @@ pub trait Env {
     /// Most members a new group may have (`--max-group-members`).
     fn max_group_members(&self) -> i64 {
         crate::rules::groups::DEFAULT_MAX_MEMBERS
+    }
+    /// The sensitive-word list. Hosts cache it (the node reloads it when it changes); this
+    /// default reads it on every call.
+    fn words(&self) -> impl Future<Output = Result<Arc<WordFilter>, ApiError>> {
+        async { Ok(Arc::new(moderation::load_words(&*self.db().await?).await?)) }
+    }
+    /// Sends per second per user (`--user-send-rate`, `--user-send-burst`).
+    fn user_send_rate(&self) -> UserRate {
+        UserRate::default()
+    }
+    /// How long a sender may recall a message (`--recall-window`).
+    fn recall_window(&self) -> Duration {
+        crate::rules::messages::DEFAULT_RECALL_WINDOW
+    }
+    /// What every send is held to.
+    fn send_policy(&self) -> impl Future<Output = Result<SendPolicy, ApiError>> {
+        async { Ok(SendPolicy { words: self.words().await?, per_user: self.user_send_rate() }) }
     }
 }
 

@@ -11,7 +11,7 @@ use crate::model::{Event, TypingIndicator};
 use crate::positions::SyncPlan;
 use crate::store::conversations::{Former, Head};
 use crate::store::notify::{self, Announcement};
-use crate::store::{conversations, events, sessions, social};
+use crate::store::{conversations, events, messages, sessions, social};
 
 /// Every conversation of `user` with its last seq and where their view starts (what a
 /// connection follows).
@@ -26,6 +26,18 @@ pub async fn events_after<C: GenericClient>(
     per_conversation: i64,
 ) -> Result<Vec<Event>, ApiError> {
     Ok(events::after_many(db, positions, per_conversation).await?)
+}
+
+/// [`events_after`] as `user` sees them (messages they deleted for themselves show as hidden):
+/// what a connection's gap fills and catch-ups send.
+pub async fn events_for<C: GenericClient>(
+    db: &C,
+    user: UserId,
+    positions: &[(ConversationId, Seq)],
+    per_conversation: i64,
+) -> Result<Vec<Event>, ApiError> {
+    let evs = events::after_many(db, positions, per_conversation).await?;
+    Ok(messages::as_seen_by(db, user, evs, false).await?)
 }
 
 /// What a `sync` frame needs from the database: the plan (from the user's conversations and
@@ -53,6 +65,11 @@ pub async fn sync<C: GenericClient>(
         events::latest_many(db, &plan.unlisted),
     )
     .await?;
+    let (replay, latest) = futures_util::future::try_join(
+        messages::as_seen_by(db, user, replay, false),
+        messages::as_seen_by(db, user, latest, false),
+    )
+    .await?;
     Ok((plan, replay, latest))
 }
 
@@ -61,10 +78,16 @@ pub async fn left<C: GenericClient>(db: &C, user: UserId, convs: &[ConversationI
     Ok(conversations::former(db, user, convs).await?)
 }
 
-/// Announces that `user` is typing in `conv` (the connection has checked the membership and
-/// the rate).
-pub async fn typing<C: GenericClient>(db: &C, conv: ConversationId, user: UserId) -> Result<(), ApiError> {
-    Ok(notify::send(db, &Announcement::Typing(TypingIndicator { conversation_id: conv, user_id: user })).await?)
+/// Announces that `user` started (`active`) or stopped typing in `conv` (the connection has
+/// checked the membership and the rate).
+pub async fn typing<C: GenericClient>(
+    db: &C,
+    conv: ConversationId,
+    user: UserId,
+    active: bool,
+) -> Result<(), ApiError> {
+    let t = TypingIndicator { conversation_id: conv, user_id: user, active };
+    Ok(notify::send(db, &Announcement::Typing(t)).await?)
 }
 
 /// The ids of `user`'s friends.

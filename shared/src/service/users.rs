@@ -38,9 +38,10 @@ pub async fn me<E: Env>(env: &E, me: &AccessClaims) -> Result<OwnProfile, ApiErr
 /// offline to friends; showing it again, like coming back.
 pub async fn update_me<E: Env>(env: &E, me: &AccessClaims, b: UpdateProfile) -> Result<OwnProfile, ApiError> {
     let edit = rules::users::profile_edit(&b)?;
+    let words = env.words().await?;
     let update = ProfileUpdate {
-        display_name: edit.display_name,
-        bio: edit.bio,
+        display_name: words.apply_opt("display_name", edit.display_name)?,
+        bio: edit.bio.map(|b| words.apply_opt("bio", b)).transpose()?,
         dm_policy: b.dm_policy,
         show_presence: b.show_presence,
     };

@@ -8,7 +8,7 @@ use super::users::user_from_row;
 use super::{StoreError, Type};
 use crate::ids::{ConversationId, Seq, UserId};
 use crate::model::conversation::{GroupFacts, Membership};
-use crate::model::{ConversationKind, ConversationSummary, DirectConversation, Role};
+use crate::model::{ConversationKind, ConversationSettings, ConversationSummary, DirectConversation, Role};
 use crate::time::Timestamp;
 
 fn direct_key(a: UserId, b: UserId) -> String {
@@ -181,7 +181,8 @@ pub async fn mark_read<C: GenericClient>(
     let rows = c
         .query_typed(
             "WITH old AS (SELECT read_seq FROM members WHERE conversation_id = $1 AND user_id = $2 FOR UPDATE) \
-             UPDATE members m SET read_seq = GREATEST(m.read_seq, LEAST($3, c.last_seq)) \
+             UPDATE members m SET read_seq = GREATEST(m.read_seq, LEAST($3, c.last_seq)), \
+                    delivered_seq = GREATEST(m.delivered_seq, m.read_seq, LEAST($3, c.last_seq)) \
              FROM conversations c, old \
              WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id \
              RETURNING m.read_seq, m.read_seq <> old.read_seq",
@@ -189,6 +190,91 @@ pub async fn mark_read<C: GenericClient>(
         )
         .await?;
     Ok(rows.first().map(|r| (r.get(0), r.get(1))))
+}
+
+/// Conversations larger than this tell only the member's own devices about their read and
+/// delivered positions (everyone else reads them from `GET /v1/groups/{id}/members`): in a
+/// 10,000-member group a receipt per member per message to every member would be millions of
+/// frames.
+pub const RECEIPTS_TO_ALL_MAX_MEMBERS: i32 = 100;
+
+/// Whether `conv`'s receipts go to all its members ([`RECEIPTS_TO_ALL_MAX_MEMBERS`]).
+pub async fn receipts_to_all<C: GenericClient>(c: &C, conv: ConversationId) -> Result<bool, StoreError> {
+    let row = c
+        .query_typed_one(
+            "SELECT COALESCE((SELECT member_count <= $2 FROM groups WHERE conversation_id = $1), true)",
+            &[(&conv.0, Type::UUID), (&RECEIPTS_TO_ALL_MAX_MEMBERS, Type::INT4)],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// Moves delivered positions forward (never back, never past the log), one statement for the
+/// batch; answers the positions that moved, each with whether all the conversation's members
+/// hear of it.
+pub async fn mark_delivered<C: GenericClient>(
+    c: &C,
+    marks: &[(ConversationId, UserId, Seq)],
+) -> Result<Vec<(ConversationId, UserId, Seq, bool)>, StoreError> {
+    if marks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let convs: Vec<uuid::Uuid> = marks.iter().map(|m| m.0.0).collect();
+    let users: Vec<uuid::Uuid> = marks.iter().map(|m| m.1.0).collect();
+    let seqs: Vec<Seq> = marks.iter().map(|m| m.2).collect();
+    let rows = c
+        .query_typed(
+            "UPDATE members m SET delivered_seq = LEAST(k.s, c.last_seq) \
+             FROM (SELECT cv, u, max(s) AS s FROM unnest($1::uuid[], $2::uuid[], $3::int8[]) AS t(cv, u, s) \
+                   GROUP BY cv, u) k, conversations c \
+             WHERE m.conversation_id = k.cv AND m.user_id = k.u AND c.id = k.cv \
+               AND m.delivered_seq < LEAST(k.s, c.last_seq) \
+             RETURNING m.conversation_id, m.user_id, m.delivered_seq, \
+                       COALESCE((SELECT g.member_count <= $4 FROM groups g WHERE g.conversation_id = m.conversation_id), true)",
+            &[
+                (&convs, Type::UUID_ARRAY),
+                (&users, Type::UUID_ARRAY),
+                (&seqs, Type::INT8_ARRAY),
+                (&RECEIPTS_TO_ALL_MAX_MEMBERS, Type::INT4),
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (ConversationId(r.get(0)), UserId(r.get(1)), r.get(2), r.get(3))).collect())
+}
+
+/// Writes `user`'s settings of `conv` (`None` leaves one; `muted_until: Some(None)` unmutes);
+/// `None` when they are not a member.
+pub async fn update_settings<C: GenericClient>(
+    c: &C,
+    conv: ConversationId,
+    user: UserId,
+    pinned: Option<bool>,
+    muted_until: Option<Option<Timestamp>>,
+    archived: Option<bool>,
+) -> Result<Option<ConversationSettings>, StoreError> {
+    let set_mute = muted_until.is_some();
+    let mute = muted_until.flatten().map(|t| t.0);
+    let rows = c
+        .query_typed(
+            "UPDATE members SET pinned = COALESCE($3, pinned), \
+                    muted_until = CASE WHEN $4 THEN $5 ELSE muted_until END, archived = COALESCE($6, archived) \
+             WHERE conversation_id = $1 AND user_id = $2 RETURNING pinned, muted_until, archived",
+            &[
+                (&conv.0, Type::UUID),
+                (&user.0, Type::UUID),
+                (&pinned, Type::BOOL),
+                (&set_mute, Type::BOOL),
+                (&mute, Type::TIMESTAMPTZ),
+                (&archived, Type::BOOL),
+            ],
+        )
+        .await?;
+    Ok(rows.first().map(|r| ConversationSettings {
+        conversation_id: conv,
+        pinned: r.get(0),
+        muted_until: r.get::<_, Option<DateTime<Utc>>>(1).map(Timestamp),
+        archived: r.get(2),
+    }))
 }
 
 /// Opaque position in the conversation list: (last activity, id) of the last item returned.
@@ -227,15 +313,21 @@ pub async fn list<C: GenericClient>(
     let sql = format!(
         "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.last_event_at, \
                 m.read_seq, m.pinned, m.muted_until, m.archived, \
-                (SELECT count(*) FROM events e WHERE e.conversation_id = c.id AND e.seq > m.read_seq \
-                   AND m.user_id = ANY(e.mentions)) AS mention_count, \
+                counts.mentions, \
                 peer.id IS NOT NULL, peer.id, peer.username, peer.display_name, peer.bio, peer.created_at, \
-                peer.deleted_at IS NOT NULL, le.id IS NOT NULL, {EVENT_COLS_LE}, g.member_count \
+                peer.deleted_at IS NOT NULL, le.id IS NOT NULL, {EVENT_COLS_LE}, g.member_count, \
+                counts.unread, peer.read_seq, peer.delivered_seq \
          FROM members m JOIN conversations c ON c.id = m.conversation_id \
          LEFT JOIN groups g ON g.conversation_id = c.id \
-         LEFT JOIN LATERAL (SELECT u.* FROM members pm JOIN users u ON u.id = pm.user_id \
+         LEFT JOIN LATERAL (SELECT u.*, pm.read_seq, pm.delivered_seq FROM members pm JOIN users u ON u.id = pm.user_id \
                             WHERE c.kind = 'direct' AND pm.conversation_id = c.id AND pm.user_id <> m.user_id \
                             LIMIT 1) peer ON true \
+         CROSS JOIN LATERAL (SELECT count(*) AS unread, \
+                                    count(*) FILTER (WHERE e.mention_all OR m.user_id = ANY(e.mentions)) AS mentions \
+                             FROM events e WHERE e.conversation_id = c.id AND e.seq > m.read_seq \
+                               AND e.kind = 'message' AND e.recalled_at IS NULL AND e.sender_id <> m.user_id \
+                               AND NOT EXISTS (SELECT 1 FROM hidden_events h \
+                                               WHERE h.user_id = m.user_id AND h.event_id = e.id)) counts \
          LEFT JOIN LATERAL (SELECT * FROM events e WHERE e.conversation_id = c.id \
                             ORDER BY e.seq DESC LIMIT 1) le ON true \
          WHERE m.user_id = $1 AND ($2::timestamptz IS NULL OR (c.last_event_at, c.id) < ($2, $3::uuid)) \
@@ -269,8 +361,10 @@ pub async fn list<C: GenericClient>(
             last_event,
             last_seq,
             read_seq,
-            unread_count: (last_seq - read_seq).max(0),
+            unread_count: r.get(26),
             mention_count: r.get(10),
+            peer_read_seq: r.get(27),
+            peer_delivered_seq: r.get(28),
             pinned: r.get(7),
             muted_until: r.get::<_, Option<DateTime<Utc>>>(8).map(Timestamp),
             archived: r.get(9),

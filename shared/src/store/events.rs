@@ -12,7 +12,7 @@ use super::{StoreError, Type};
 use crate::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId};
 use crate::model::conversation::Membership;
 use crate::model::{DmPolicy, Event, EventBody, NewMessage};
-use crate::rules::messages::SendFacts;
+use crate::rules::messages::{MessageFacts, SendFacts};
 use crate::rules::social::DirectFacts;
 use crate::time::Timestamp;
 
@@ -45,7 +45,7 @@ fn events_from_rows(rows: &[Row]) -> Result<Vec<Event>, StoreError> {
 pub struct SendBatchFacts {
     existing: HashMap<(UserId, String), Event>,
     members: HashMap<(ConversationId, UserId), Membership>,
-    messages: HashMap<EventId, ConversationId>,
+    messages: HashMap<EventId, MessageFacts>,
     direct: HashMap<(ConversationId, UserId), DirectFacts>,
 }
 
@@ -61,7 +61,7 @@ impl SendFacts for SendBatchFacts {
         self.members.get(&(conv, user)).copied()
     }
 
-    fn message_conversation(&self, id: EventId) -> Option<ConversationId> {
+    fn message(&self, id: EventId) -> Option<MessageFacts> {
         self.messages.get(&id).copied()
     }
 
@@ -104,7 +104,8 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
             &[(&pair_convs, Type::UUID_ARRAY), (&pair_users, Type::UUID_ARRAY)],
         ),
         c.query_typed(
-            "SELECT id, conversation_id FROM events WHERE id = ANY($1) AND kind = 'message'",
+            "SELECT id, conversation_id, seq, sender_id, created_at, recalled_at IS NOT NULL FROM events \
+             WHERE id = ANY($1) AND kind = 'message'",
             &[(&reply_ids, Type::UUID_ARRAY)],
         ),
         c.query_typed(
@@ -129,7 +130,7 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
         let n = MEMBERSHIP_COL_COUNT;
         facts.members.insert((ConversationId(r.get(n)), UserId(r.get(n + 1))), membership_from_row(r)?);
     }
-    facts.messages = replies.iter().map(|r| (EventId(r.get(0)), ConversationId(r.get(1)))).collect();
+    facts.messages = replies.iter().map(|r| (EventId(r.get(0)), message_facts(r, 1))).collect();
     for r in &direct {
         facts.direct.insert(
             (ConversationId(r.get(0)), UserId(r.get(1))),
@@ -142,6 +143,17 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
         );
     }
     Ok(facts)
+}
+
+/// Reads a message's facts from `conversation_id, seq, sender_id, created_at, recalled` at `at`.
+pub(crate) fn message_facts(r: &Row, at: usize) -> MessageFacts {
+    MessageFacts {
+        conversation_id: ConversationId(r.get(at)),
+        seq: r.get(at + 1),
+        sender_id: UserId(r.get(at + 2)),
+        sent_at: Timestamp(r.get(at + 3)),
+        recalled: r.get(at + 4),
+    }
 }
 
 /// Locks these conversations' rows, in id order, and reads their last seqs: the per-conversation
@@ -223,7 +235,7 @@ pub async fn append_messages<C: GenericClient>(
         .map(|m| NewEvent {
             conversation_id: m.conversation_id,
             sender_id: m.sender_id,
-            body: EventBody::Message(m.draft.clone()),
+            body: EventBody::Message(m.draft.clone().into()),
         })
         .collect();
     let out = assign(heads, events, now);
@@ -262,11 +274,14 @@ async fn write<C: GenericClient>(
     let r_seqs: Vec<Seq> = reads.iter().map(|r| r.2).collect();
     futures_util::future::try_join4(
         c.query_typed(
-            "INSERT INTO events (id, conversation_id, seq, kind, sender_id, client_msg_id, body, mentions, created_at) \
+            "INSERT INTO events (id, conversation_id, seq, kind, sender_id, client_msg_id, body, mentions, created_at, \
+                                 mention_all, target_id, search) \
              SELECT i, cv, s, k, u, m, b, \
-                    ARRAY(SELECT jsonb_array_elements_text(b->'mentions')::uuid), $8 \
-             FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::uuid[], $6::text[], $7::jsonb[]) \
-                  AS t(i, cv, s, k, u, m, b)",
+                    ARRAY(SELECT jsonb_array_elements_text(b->'mentions')::uuid), $8, \
+                    COALESCE((b->>'mention_all')::boolean, false), tg, sv::tsvector \
+             FROM unnest($1::uuid[], $2::uuid[], $3::int8[], $4::text[], $5::uuid[], $6::text[], $7::jsonb[], \
+                         $9::uuid[], $10::text[]) \
+                  AS t(i, cv, s, k, u, m, b, tg, sv)",
             &[
                 (&ins.ids, Type::UUID_ARRAY),
                 (&ins.convs, Type::UUID_ARRAY),
@@ -276,6 +291,8 @@ async fn write<C: GenericClient>(
                 (&ins.cmids, Type::TEXT_ARRAY),
                 (&ins.bodies, Type::JSONB_ARRAY),
                 (&now, Type::TIMESTAMPTZ),
+                (&ins.targets, Type::UUID_ARRAY),
+                (&ins.search, Type::TEXT_ARRAY),
             ],
         )
         .map_err(StoreError::from),
@@ -308,6 +325,8 @@ struct InsertColumns {
     senders: Vec<uuid::Uuid>,
     cmids: Vec<Option<String>>,
     bodies: Vec<serde_json::Value>,
+    targets: Vec<Option<uuid::Uuid>>,
+    search: Vec<Option<String>>,
 }
 
 impl InsertColumns {
@@ -322,6 +341,16 @@ impl InsertColumns {
             _ => None,
         });
         self.bodies.push(serde_json::to_value(&ev.body).expect("event bodies serialise"));
+        self.targets.push(match &ev.body {
+            EventBody::Edit { message_id, .. }
+            | EventBody::Recall { message_id }
+            | EventBody::Reaction { message_id, .. } => Some(message_id.0),
+            _ => None,
+        });
+        self.search.push(match &ev.body {
+            EventBody::Message(m) => m.text.as_deref().and_then(crate::rules::search::tsvector),
+            _ => None,
+        });
     }
 }
 

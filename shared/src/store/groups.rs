@@ -64,7 +64,7 @@ impl GroupRow {
 
 /// A member row: the user's columns, then role, joined_at, silenced_until.
 fn member_cols() -> String {
-    format!("{USER_COLS}, m.role, m.joined_at, m.silenced_until")
+    format!("{USER_COLS}, m.role, m.joined_at, m.silenced_until, m.read_seq, m.delivered_seq")
 }
 
 const GROUP_COLS: &str = "g.conversation_id, c.title, g.description, g.owner_id, g.member_count, g.max_members, \
@@ -427,6 +427,8 @@ fn member_from_row(r: &Row) -> Result<(GroupMember, TimeCursor), StoreError> {
         role,
         joined_at: Timestamp(joined),
         muted_until: r.get::<_, Option<DateTime<Utc>>>(n + 2).map(Timestamp),
+        read_seq: r.get(n + 3),
+        delivered_seq: r.get(n + 4),
     };
     Ok((m, cursor))
 }

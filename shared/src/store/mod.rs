@@ -16,11 +16,14 @@
 pub mod conversations;
 pub mod events;
 pub mod groups;
+pub mod messages;
+pub mod moderation;
 pub mod notices;
 pub mod notify;
 pub mod presence;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod schema;
+pub mod search;
 pub mod sessions;
 pub mod social;
 pub mod tx;

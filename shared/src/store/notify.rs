@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use tokio_postgres::GenericClient;
 
 use super::{StoreError, Type};
-use crate::ids::{ConversationId, NoticeId, Seq, SessionId, UserId};
-use crate::model::{Notice, NoticeBody, PresenceChange, ReadReceipt, TypingIndicator};
+use crate::ids::{ConversationId, EventId, NoticeId, Seq, SessionId, UserId};
+use crate::model::{DeliveryReceipt, Notice, NoticeBody, PresenceChange, ReadReceipt, TypingIndicator};
 use crate::time::Timestamp;
 
 /// The one channel every node LISTENs on. One channel keeps notices in commit order across kinds
@@ -50,8 +50,33 @@ pub enum Announcement {
         /// The auth session.
         session_id: SessionId,
     },
-    /// A member's read position moved.
-    Read(ReadReceipt),
+    /// A member's read position moved; `all`: every member hears of it (else only the member's
+    /// own devices: a big group).
+    Read {
+        /// The new position.
+        receipt: ReadReceipt,
+        /// Whether all members hear of it.
+        all: bool,
+    },
+    /// Members' devices received the log up to these seqs (a batch per node per tick), each
+    /// with whether all members hear of it.
+    Delivered {
+        /// The new positions.
+        receipts: Vec<(DeliveryReceipt, bool)>,
+    },
+    /// A user deleted a message for themselves: their other devices drop it.
+    Hidden {
+        /// The user.
+        user_id: UserId,
+        /// Where.
+        conversation_id: ConversationId,
+        /// The message.
+        message_id: EventId,
+        /// Its seq.
+        seq: Seq,
+    },
+    /// The sensitive-word list changed: reload it.
+    Words,
     /// A member is typing.
     Typing(TypingIndicator),
     /// A notice for one user's connected devices (small: it travels whole).
@@ -150,6 +175,17 @@ pub async fn send_notices<C: GenericClient>(
     Ok(())
 }
 
+/// Most delivery receipts in one announcement: ~120 bytes each.
+const RECEIPTS_PER_NOTICE: usize = 50;
+
+/// Announces delivered positions, split to respect the payload limit.
+pub async fn send_delivered<C: GenericClient>(c: &C, receipts: &[(DeliveryReceipt, bool)]) -> Result<(), StoreError> {
+    for chunk in receipts.chunks(RECEIPTS_PER_NOTICE) {
+        send(c, &Announcement::Delivered { receipts: chunk.to_vec() }).await?;
+    }
+    Ok(())
+}
+
 /// Most presence changes in one announcement: ~110 bytes each keeps it far under 8000.
 const PRESENCE_PER_NOTICE: usize = 50;
 
@@ -180,6 +216,14 @@ mod tests {
             .map(|_| PresenceChange { user_id: UserId::new(), online: false, last_seen_at: Some(t) })
             .collect();
         let json = serde_json::to_string(&Announcement::Presence { changes }).unwrap();
+        assert!(json.len() < 7900, "{}", json.len());
+    }
+
+    #[test]
+    fn receipts_fit_the_payload_limit() {
+        let r = DeliveryReceipt { conversation_id: ConversationId::new(), user_id: UserId::new(), seq: i64::MAX };
+        let json =
+            serde_json::to_string(&Announcement::Delivered { receipts: vec![(r, true); RECEIPTS_PER_NOTICE] }).unwrap();
         assert!(json.len() < 7900, "{}", json.len());
     }
 

@@ -7,13 +7,19 @@ use std::time::Duration;
 use parley_shared::error::ErrorCode;
 use parley_shared::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId};
 use parley_shared::model::{Event, EventBody, MessageDraft, NewMessage};
+use parley_shared::rules::limits::UserRate;
 use parley_shared::rules::messages::SendFacts;
-use parley_shared::service::messages::{SendRequest, send_batch};
+use parley_shared::service::messages::{SendPolicy, SendRequest, send_batch};
 use parley_shared::store::conversations;
 use parley_shared::store::events::{self, Page};
 use tokio_postgres::Client;
 
 use crate::db::{TestDb, direct, user};
+
+/// No word list, no rate limit: these tests are about the log.
+fn open() -> SendPolicy {
+    SendPolicy { per_user: UserRate { per_sec: 0, burst: 0 }, ..SendPolicy::default() }
+}
 
 fn send(sender: UserId, conv: ConversationId, key: &str, text: &str) -> SendRequest {
     SendRequest { sender, conversation_id: conv, draft: MessageDraft::text(ClientMsgId(key.to_owned()), text) }
@@ -41,8 +47,9 @@ async fn appends_get_consecutive_seqs_and_move_the_senders_read_position() {
     let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
     let conv = direct(&mut c, alice, bob).await;
 
-    let first = send_batch(&mut c, vec![send(alice, conv, "a1", "one"), send(bob, conv, "b1", "two")]).await.unwrap();
-    let second = send_batch(&mut c, vec![send(alice, conv, "a2", "three")]).await.unwrap();
+    let first =
+        send_batch(&mut c, &open(), vec![send(alice, conv, "a1", "one"), send(bob, conv, "b1", "two")]).await.unwrap();
+    let second = send_batch(&mut c, &open(), vec![send(alice, conv, "a2", "three")]).await.unwrap();
     let stored: Vec<Event> = first.into_iter().chain(second).map(|r| r.unwrap()).collect();
     assert_eq!(seqs(&stored), vec![1, 2, 3]);
     let history = log(&c, conv).await;
@@ -63,13 +70,14 @@ async fn a_retry_returns_the_stored_event_and_a_key_reused_elsewhere_is_409() {
     let ab = direct(&mut c, alice, bob).await;
     let ac = direct(&mut c, alice, carol).await;
 
-    let first = send_batch(&mut c, vec![send(alice, ab, "k", "hello")]).await.unwrap().remove(0).unwrap();
-    let again = send_batch(&mut c, vec![send(alice, ab, "k", "hello (retried)")]).await.unwrap().remove(0).unwrap();
+    let first = send_batch(&mut c, &open(), vec![send(alice, ab, "k", "hello")]).await.unwrap().remove(0).unwrap();
+    let again =
+        send_batch(&mut c, &open(), vec![send(alice, ab, "k", "hello (retried)")]).await.unwrap().remove(0).unwrap();
     assert_eq!(again, first, "a retry answers the stored event");
-    let elsewhere = send_batch(&mut c, vec![send(alice, ac, "k", "hi")]).await.unwrap().remove(0).unwrap_err();
+    let elsewhere = send_batch(&mut c, &open(), vec![send(alice, ac, "k", "hi")]).await.unwrap().remove(0).unwrap_err();
     assert_eq!(elsewhere.code, ErrorCode::Conflict);
     // Another sender may use the same key.
-    let bobs = send_batch(&mut c, vec![send(bob, ab, "k", "mine")]).await.unwrap().remove(0).unwrap();
+    let bobs = send_batch(&mut c, &open(), vec![send(bob, ab, "k", "mine")]).await.unwrap().remove(0).unwrap();
     assert_eq!(bobs.seq, 2);
     assert_eq!(seqs(&log(&c, ab).await), vec![1, 2]);
     assert!(log(&c, ac).await.is_empty());
@@ -83,6 +91,7 @@ async fn copies_in_one_batch_share_one_event() {
     let conv = direct(&mut c, alice, bob).await;
     let out = send_batch(
         &mut c,
+        &open(),
         vec![send(alice, conv, "k", "x"), send(bob, conv, "k", "y"), send(alice, conv, "k", "x again")],
     )
     .await
@@ -105,6 +114,7 @@ async fn refused_sends_write_nothing_and_do_not_stop_the_batch() {
     let empty = send(alice, conv, "e", "   ");
     let out = send_batch(
         &mut c,
+        &open(),
         vec![
             send(alice, conv, "ok1", "fine"),
             send(mallory, conv, "x", "let me in"),
@@ -140,7 +150,7 @@ async fn send_facts_read_memberships_replies_and_earlier_sends() {
     let (alice, bob, carol) = (user(&c, "alice").await, user(&c, "bob").await, user(&c, "carol").await);
     let ab = direct(&mut c, alice, bob).await;
     let ac = direct(&mut c, alice, carol).await;
-    let earlier = send_batch(&mut c, vec![send(alice, ab, "k", "first")]).await.unwrap().remove(0).unwrap();
+    let earlier = send_batch(&mut c, &open(), vec![send(alice, ab, "k", "first")]).await.unwrap().remove(0).unwrap();
     let mut probe = send(bob, ab, "new", "reply");
     probe.draft.reply_to = Some(earlier.id);
     probe.draft.mentions = vec![alice, carol];
@@ -152,7 +162,7 @@ async fn send_facts_read_memberships_replies_and_earlier_sends() {
     assert!(facts.membership(ab, bob).is_some());
     assert!(facts.membership(ab, alice).is_some(), "a mentioned member");
     assert!(facts.membership(ab, carol).is_none(), "a mentioned non-member");
-    assert_eq!(facts.message_conversation(earlier.id), Some(ab));
+    assert_eq!(facts.message(earlier.id).map(|m| m.conversation_id), Some(ab));
     assert_eq!(facts.existing(alice, &ClientMsgId("k".into())).map(|e| e.id), Some(earlier.id));
     assert!(facts.existing(bob, &ClientMsgId("new".into())).is_none());
 }
@@ -179,7 +189,7 @@ async fn concurrent_batches_from_two_connections_keep_every_seq_once() {
                 let batch: Vec<SendRequest> = (0..PER_BATCH)
                     .map(|i| send(alice, order[i % 2], &format!("{name}-{b}-{i}"), &format!("{name} {b} {i}")))
                     .collect();
-                for r in send_batch(&mut c, batch).await.expect("batch") {
+                for r in send_batch(&mut c, &open(), batch).await.expect("batch") {
                     stored.push(r.expect("accepted"));
                 }
             }
@@ -216,9 +226,10 @@ async fn a_race_on_one_idempotency_key_stores_one_event() {
     let (mut c1, mut c2) = (db.connect().await, db.connect().await);
     for round in 0..20 {
         let key = format!("race-{round}");
+        let policy = open();
         let (r1, r2) = tokio::join!(
-            send_batch(&mut c1, vec![send(alice, conv, &key, "from one")]),
-            send_batch(&mut c2, vec![send(alice, conv, &key, "from two")]),
+            send_batch(&mut c1, &policy, vec![send(alice, conv, &key, "from one")]),
+            send_batch(&mut c2, &policy, vec![send(alice, conv, &key, "from two")]),
         );
         let e1 = r1.unwrap().remove(0).unwrap();
         let e2 = r2.unwrap().remove(0).unwrap();

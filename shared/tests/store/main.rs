@@ -4,5 +4,6 @@
 mod db;
 mod events_tests;
 mod groups_tests;
+mod messages_tests;
 mod notices_tests;
 mod presence_tests;

@@ -307,6 +307,8 @@ export class AppState {
         last_event: null,
         last_seq: d.last_seq,
         read_seq: d.last_seq,
+        peer_read_seq: 0,
+        peer_delivered_seq: 0,
         unread_count: 0,
         mention_count: 0,
         pinned: false,

@@ -593,6 +593,84 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/conversations/{id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a message for me
+         * @description Hides the message from the caller only: their history, sync and search show it as `hidden` (its
+         *     place in the log stays, without content), their unread counts leave it out, and their other
+         *     devices get a `message_hidden` frame. The other members see nothing. Safe to repeat.
+         */
+        delete: operations["messages_hide"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit a message
+         * @description The sender changes the text (at most 8000 characters; sensitive words masked or refused): an
+         *     `edit` event, and the message shows the new text and `edited_at` in history and search. A
+         *     recalled message cannot be edited.
+         */
+        patch: operations["messages_edit"];
+        trace?: never;
+    };
+    "/v1/conversations/{id}/messages/{message_id}/recall": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recall a message
+         * @description Withdraws a message for everyone: a `recall` event; its text, media, mentions, reactions, search
+         *     entry and the text of its edits are removed from storage. The sender may recall within the
+         *     recall window (2 minutes by default, `--recall-window`); a group's owner and admins at any time
+         *     (another member's message only below their rank).
+         */
+        post: operations["messages_recall"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/conversations/{id}/messages/{message_id}/reactions/{emoji}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add a reaction
+         * @description One reaction per user per emoji (the emoji percent-encoded in the path: a short Unicode string,
+         *     no spaces): a `reaction` event with `added: true`. Already there: 204 and no event. Guests may
+         *     react.
+         */
+        put: operations["messages_react"];
+        post?: never;
+        /**
+         * Remove a reaction
+         * @description Removes the caller's reaction: a `reaction` event with `added: false`. Not there: 204 and no
+         *     event.
+         */
+        delete: operations["messages_unreact"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/conversations/{id}/events": {
         parameters: {
             query?: never;
@@ -630,6 +708,72 @@ export interface paths {
          *     the other members' devices get a `read` frame.
          */
         post: operations["conversations_read"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/conversations/{id}/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change my settings of a conversation
+         * @description Pin, mute until a time (`null` unmutes; a muted conversation never produces a push) and archive,
+         *     for the caller only; `GET /v1/conversations` reflects them.
+         */
+        patch: operations["conversations_settings"];
+        trace?: never;
+    };
+    "/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search messages
+         * @description Full-text search over what the caller can read (their conversations, from where their view
+         *     starts; not recalled, not deleted for them), best match first, with a snippet around the first
+         *     match and where the matches are. Unspaced scripts (Chinese, Japanese, Korean, Thai, ...) match
+         *     by character pairs, so a query of two or more characters finds them inside longer runs; the last
+         *     word of a query also matches words it starts.
+         */
+        get: operations["search_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a message or a user
+         * @description Stores a report for the operators: a message the caller can read (`message_id`; its sender is
+         *     recorded too) or a user (`user_id`), with a reason of 1 to 1000 characters.
+         */
+        post: operations["reports_create"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1021,6 +1165,16 @@ export interface components {
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor: string | null;
         };
+        /** @description A member's own settings of a conversation. */
+        ConversationSettings: {
+            /** @description The conversation. */
+            conversation_id: components["schemas"]["ConversationId"];
+            /** @description Pinned. */
+            pinned: boolean;
+            muted_until: null | components["schemas"]["Timestamp"];
+            /** @description Archived. */
+            archived: boolean;
+        };
         /** @description One entry of `GET /v1/conversations`, from the caller's point of view. */
         ConversationSummary: {
             /** @description Id. */
@@ -1035,6 +1189,17 @@ export interface components {
              * @description For a group, its members now; null for direct conversations.
              */
             member_count: number | null;
+            /**
+             * Format: int64
+             * @description For a direct conversation, how far the other member has read (null for groups: see
+             *     `GET /v1/groups/{id}/members`).
+             */
+            peer_read_seq: number | null;
+            /**
+             * Format: int64
+             * @description For a direct conversation, how far the other member's devices have received the log.
+             */
+            peer_delivered_seq: number | null;
             last_event: null | components["schemas"]["Event"];
             /**
              * Format: int64
@@ -1048,12 +1213,13 @@ export interface components {
             read_seq: number;
             /**
              * Format: int64
-             * @description Events after `read_seq` that were sent by others.
+             * @description Messages after `read_seq` sent by others (never the caller's own, never edits,
+             *     reactions or membership events; not recalled ones, not ones the caller deleted).
              */
             unread_count: number;
             /**
              * Format: int64
-             * @description Unread messages that mention the caller.
+             * @description Of those, the ones that mention the caller or `@all`.
              */
             mention_count: number;
             /** @description Pinned by the caller. */
@@ -1092,6 +1258,13 @@ export interface components {
              */
             max_uses?: number | null;
         };
+        /** @description `POST /v1/reports`: one of `message_id` or `user_id`. */
+        CreateReport: {
+            message_id?: null | components["schemas"]["EventId"];
+            user_id?: null | components["schemas"]["UserId"];
+            /** @description What is wrong, 1 to 1000 characters. */
+            reason: string;
+        };
         /** @description `DELETE /v1/users/me`. */
         DeleteAccount: {
             /** @description The account's password, to confirm. */
@@ -1118,6 +1291,11 @@ export interface components {
          * @enum {string}
          */
         DmPolicy: "everyone" | "friends";
+        /** @description `PATCH /v1/conversations/{id}/messages/{message_id}`. */
+        EditMessage: {
+            /** @description The new text, at most 8000 characters. */
+            text: string;
+        };
         /** @description The body inside [`ErrorEnvelope`] (also the `error` of a failed realtime `reply`). */
         ErrorBody: {
             /** @description Contract code. */
@@ -1160,14 +1338,14 @@ export interface components {
             created_at: components["schemas"]["Timestamp"];
         };
         /** @description The kinds of event and their fields. */
-        EventBody: (components["schemas"]["MessageDraft"] & {
+        EventBody: (components["schemas"]["Message"] & {
             /** @enum {string} */
             kind: "message";
         }) | {
             /** @description The edited message. */
             message_id: components["schemas"]["EventId"];
-            /** @description Its new text. */
-            text: string;
+            /** @description Its new text (null once the message was recalled). */
+            text?: string | null;
             /** @enum {string} */
             kind: "edit";
         } | {
@@ -1374,6 +1552,16 @@ export interface components {
             /** @description When they joined. */
             joined_at: components["schemas"]["Timestamp"];
             muted_until: null | components["schemas"]["Timestamp"];
+            /**
+             * Format: int64
+             * @description How far they have read.
+             */
+            read_seq: number;
+            /**
+             * Format: int64
+             * @description How far their devices have received the log.
+             */
+            delivered_seq: number;
         };
         /** @description A page of invites. */
         InvitePage: {
@@ -1489,6 +1677,11 @@ export interface components {
             next_cursor: string | null;
         };
         /**
+         * @description A message as the log holds it now: what the sender wrote (after edits), and what happened to
+         *     it since.
+         */
+        Message: components["schemas"]["MessageDraft"] & components["schemas"]["MessageState"];
+        /**
          * @description A message as its sender writes it: the idempotency key and the content. The REST send body,
          *     the realtime `send` frame and the stored `message` event all carry exactly these fields at
          *     their top level. A sender may leave out `text` or `media_ids` (not both), `reply_to` and
@@ -1504,6 +1697,20 @@ export interface components {
             reply_to?: null | components["schemas"]["EventId"];
             /** @description Users mentioned (members of the conversation), at most 50. */
             mentions?: components["schemas"]["UserId"][];
+            /** @description `@all`: mentions every member of a group (its owner and admins only). Absent: false. */
+            mention_all?: boolean;
+        };
+        /** @description What happened to a message after it was sent. Each field is absent until it applies. */
+        MessageState: {
+            edited_at?: null | components["schemas"]["Timestamp"];
+            recalled_at?: null | components["schemas"]["Timestamp"];
+            /**
+             * @description The reader deleted it for themselves: only its place in the log remains (REST and sync
+             *     show it so, to that user only).
+             */
+            hidden?: boolean;
+            /** @description Reactions, counted per emoji, with the reader's own (REST history only). */
+            reactions?: components["schemas"]["ReactionCount"][];
         };
         /** @description One notice. */
         Notice: components["schemas"]["NoticeBody"] & {
@@ -1626,6 +1833,18 @@ export interface components {
             /** @description How the caller stands with them. */
             relationship: components["schemas"]["Relationship"];
         };
+        /** @description One emoji's reactions on a message. */
+        ReactionCount: {
+            /** @description The emoji. */
+            emoji: string;
+            /**
+             * Format: int64
+             * @description How many members reacted with it.
+             */
+            count: number;
+            /** @description Whether the reader is one of them. */
+            me: boolean;
+        };
         /** @description Answer of `POST /v1/conversations/{id}/read`. */
         ReadState: {
             /** @description The conversation. */
@@ -1657,12 +1876,45 @@ export interface components {
          * @enum {string}
          */
         Relationship: "friend" | "request_sent" | "request_received" | "blocked" | "none";
+        /** @description A stored report. */
+        Report: {
+            /** @description Id. */
+            id: components["schemas"]["ReportId"];
+            message_id: null | components["schemas"]["EventId"];
+            user_id: null | components["schemas"]["UserId"];
+            /** @description Why. */
+            reason: string;
+            /** @description When. */
+            created_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * Format: uuid
+         * @description A report of a message or a user, for operators.
+         * @example 019aa9f3-5c2e-7d41-9b0a-3f6e2d8c4a17
+         */
+        ReportId: string;
         /**
          * @description A member's role in a conversation, in rising rank. Both members of a direct conversation are
          *     `member`s.
          * @enum {string}
          */
         Role: "guest" | "member" | "admin" | "owner";
+        /** @description One search result. */
+        SearchHit: {
+            /** @description The message, as the caller's history shows it. */
+            event: components["schemas"]["Event"];
+            /** @description Its text around the first match. */
+            snippet: string;
+            /** @description Where the matches are in `snippet`: `[start, end)` in Unicode scalar values. */
+            highlights: number[][];
+        };
+        /** @description A page of search results, best first. */
+        SearchPage: {
+            /** @description Best match first. */
+            hits: components["schemas"]["SearchHit"][];
+            /** @description Pass as `cursor` for the next page; null at the end. */
+            next_cursor: string | null;
+        };
         /** @description `POST /v1/friends/requests`. */
         SendFriendRequest: {
             /** @description Whom to ask. */
@@ -1763,6 +2015,14 @@ export interface components {
             dm_policy?: null | components["schemas"]["DmPolicy"];
             /** @description Whether friends see the caller online. */
             show_presence?: boolean | null;
+        };
+        /** @description `PATCH /v1/conversations/{id}/settings`: absent fields stay as they are. */
+        UpdateSettings: {
+            /** @description Pinned to the top of the caller's list. */
+            pinned?: boolean | null;
+            muted_until?: null | components["schemas"]["Timestamp"];
+            /** @description Folded away in the caller's list. */
+            archived?: boolean | null;
         };
         /** @description A user as anyone may see them. */
         User: {
@@ -3732,6 +3992,429 @@ export interface operations {
             };
         };
     };
+    messages_hide: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The message's id. */
+                message_id: components["schemas"]["EventId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Hidden; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    messages_edit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The message's id. */
+                message_id: components["schemas"]["EventId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditMessage"];
+            };
+        };
+        responses: {
+            /** @description The `edit` event. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: not the sender, or the sender may not post here now (muted, guest, dissolved group). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: the message was recalled. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    messages_recall: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The message's id. */
+                message_id: components["schemas"]["EventId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The `recall` event. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: not the sender, past the window, or below the sender's rank. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: recalled already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    messages_react: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The message's id. */
+                message_id: components["schemas"]["EventId"];
+                /** @description The emoji, percent-encoded. */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The `reaction` event. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description It was there already; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: not an emoji. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: a dissolved group. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: the message was recalled. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    messages_unreact: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The message's id. */
+                message_id: components["schemas"]["EventId"];
+                /** @description The emoji, percent-encoded. */
+                emoji: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The `reaction` event. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description It was not there; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: not an emoji. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: the message was recalled. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     conversations_events: {
         parameters: {
             query?: {
@@ -3846,6 +4529,208 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             404: components["responses"]["ConversationNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateSettings"];
+            };
+        };
+        responses: {
+            /** @description The caller's settings now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationSettings"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["ConversationNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    search_messages: {
+        parameters: {
+            query: {
+                /** @description What to look for (at most 200 characters). */
+                q: string;
+                /** @description Only in this conversation. */
+                conversation_id?: components["schemas"]["ConversationId"];
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page, best first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description `invalid_request`: no `q`, nothing to search for in it, over 200 characters, `limit` out of range, or a `cursor` not from this API. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["ConversationNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    reports_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateReport"];
+            };
+        };
+        responses: {
+            /** @description The report. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
+            };
+            /** @description `invalid_request`: neither or both targets, or no reason. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such message visible to the caller, or no such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             413: components["responses"]["TooLarge"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {

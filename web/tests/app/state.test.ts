@@ -19,6 +19,8 @@ function summary(id: string, over: Partial<ConversationSummary> = {}): Conversat
     last_event: null,
     last_seq: 0,
     read_seq: 0,
+    peer_read_seq: 0,
+    peer_delivered_seq: 0,
     unread_count: 0,
     mention_count: 0,
     pinned: false,

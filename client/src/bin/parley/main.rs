@@ -498,7 +498,7 @@ async fn print_event(ctx: &Ctx, names: &mut Names, e: &Event) {
             }
             s
         }
-        EventBody::Edit { text, .. } => format!("(edited) {text}"),
+        EventBody::Edit { text, .. } => format!("(edited) {}", text.as_deref().unwrap_or("(recalled)")),
         EventBody::Recall { .. } => "(recalled a message)".into(),
         EventBody::Reaction { emoji, added, .. } => {
             format!("({} {emoji})", if *added { "reacted" } else { "unreacted" })
@@ -572,6 +572,18 @@ async fn tail(ctx: &Ctx) -> Result<()> {
             ClientEvent::Read(r) => {
                 if ctx.cli.json {
                     ctx.out(ServerFrame::Read(r));
+                }
+            }
+            ClientEvent::Delivered(d) => {
+                if ctx.cli.json {
+                    ctx.out(ServerFrame::Delivered(d));
+                }
+            }
+            ClientEvent::MessageHidden { conversation_id, message_id } => {
+                if ctx.cli.json {
+                    ctx.out(
+                        json!({"type": "message_hidden", "conversation_id": conversation_id, "message_id": message_id}),
+                    );
                 }
             }
             ClientEvent::Typing(t) => {

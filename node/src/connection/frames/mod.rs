@@ -1,6 +1,7 @@
 //! One function per client frame, as mini-redis has one file per command: [`dispatch`] parses a
 //! frame, applies the per-connection rate limit, and hands it to its file.
 
+mod edits;
 mod ping;
 mod read;
 mod send;
@@ -44,6 +45,15 @@ pub(crate) async fn dispatch<S: FrameSink>(
         }
         ClientFrame::Sync { id, positions } => sync::sync(c, id, positions).await,
         ClientFrame::Read { conversation_id, seq } => read::read(c, conversation_id, seq).await,
-        ClientFrame::Typing { conversation_id } => typing::typing(c, conversation_id).await,
+        ClientFrame::Typing { conversation_id, active } => typing::typing(c, conversation_id, active).await,
+        ClientFrame::Edit { id, conversation_id, message_id, text } => {
+            edits::change(c, id, conversation_id, message_id, edits::Change::Edit(text)).await
+        }
+        ClientFrame::Recall { id, conversation_id, message_id } => {
+            edits::change(c, id, conversation_id, message_id, edits::Change::Recall).await
+        }
+        ClientFrame::React { id, conversation_id, message_id, emoji, added } => {
+            edits::change(c, id, conversation_id, message_id, edits::Change::React(emoji, added)).await
+        }
     }
 }

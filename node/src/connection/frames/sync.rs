@@ -32,7 +32,8 @@ pub(super) async fn sync<S: FrameSink>(
     let outcome = plan.resolve(&mut c.positions, replay, latest);
     for ev in outcome.send {
         metrics::counter!("parley_events_sent_total").increment(1);
-        c.send(&ServerFrame::event(ev)).await?;
+        c.send(&ServerFrame::event(ev.clone())).await?;
+        c.delivered(&ev);
     }
     c.send(&ServerFrame::Synced { id, truncated: outcome.truncated }).await?;
     if c.hold.is_holding() {

@@ -16,18 +16,28 @@ use crate::db;
 /// A typing indicator is forwarded at most this often per conversation and connection.
 const TYPING_EVERY: Duration = Duration::from_secs(2);
 
-/// Announces that the user is typing; 404 for a conversation the connection does not follow.
-pub(super) async fn typing<S: FrameSink>(c: &mut Connection<S>, conv: ConversationId) -> Result<(), SinkError> {
+/// Announces that the user started or stopped typing; 404 for a conversation the connection
+/// does not follow. Starts are forwarded at most every [`TYPING_EVERY`]; a stop only after a
+/// start was forwarded (there is nothing to stop otherwise), and at once.
+pub(super) async fn typing<S: FrameSink>(
+    c: &mut Connection<S>,
+    conv: ConversationId,
+    active: bool,
+) -> Result<(), SinkError> {
     if let Err(e) = rules::conversations::require_member(c.positions.contains(&conv)) {
         return c.send(&ServerFrame::api_error(&e)).await;
     }
     let now = Instant::now();
-    if c.typing.get(&conv).is_some_and(|t| now.duration_since(*t) < TYPING_EVERY) {
+    if active {
+        if c.typing.get(&conv).is_some_and(|t| now.duration_since(*t) < TYPING_EVERY) {
+            return Ok(());
+        }
+        c.typing.insert(conv, now);
+    } else if c.typing.remove(&conv).is_none() {
         return Ok(());
     }
-    c.typing.insert(conv, now);
     let sent = match db::get(&c.node.pool).await {
-        Ok(db) => realtime::typing(&*db, conv, c.claims.user_id).await,
+        Ok(db) => realtime::typing(&*db, conv, c.claims.user_id, active).await,
         Err(e) => Err(e),
     };
     if let Err(e) = sent {

@@ -4,3 +4,4 @@ pub mod direct;
 pub mod events;
 pub mod list;
 pub mod read;
+pub mod settings;

@@ -1,3 +1,8 @@
-//! `/v1/conversations/{id}/messages/*`: sending (and, later, changing) messages.
+//! `/v1/conversations/{id}/messages/*`: sending messages and changing them after.
 
+pub mod edit;
+pub mod hide;
+pub mod react;
+pub mod recall;
 pub mod send;
+pub mod unreact;

@@ -13,20 +13,24 @@ function ProfileForm() {
   const [dmPolicy, setDmPolicy] = useState<DmPolicy>(p?.dm_policy ?? 'everyone');
   const [showPresence, setShowPresence] = useState(p?.show_presence ?? true);
   const [saved, setSaved] = useState(false);
+  // Once the user has typed, a late-arriving profile must not overwrite the form.
+  const [dirty, setDirty] = useState(false);
   const [busy, error, run] = useAction();
   // The profile arrives (or changes elsewhere) after the first render.
   useEffect(() => {
-    if (!p) return;
+    if (!p || dirty) return;
     setDisplayName(p.display_name);
     setBio(p.bio ?? '');
     setDmPolicy(p.dm_policy);
     setShowPresence(p.show_presence);
-  }, [p]);
+  }, [p, dirty]);
 
   return (
     <form
       class="section"
       aria-labelledby="profile-h"
+      onInput={() => setDirty(true)}
+      onChange={() => setDirty(true)}
       onSubmit={(e) => {
         e.preventDefault();
         setSaved(false);
@@ -37,6 +41,7 @@ function ProfileForm() {
             dm_policy: dmPolicy,
             show_presence: showPresence,
           });
+          setDirty(false);
           setSaved(true);
         });
       }}

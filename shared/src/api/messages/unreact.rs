@@ -1,0 +1,38 @@
+//! `DELETE /v1/conversations/{id}/messages/{message_id}/reactions/{emoji}`.
+
+use crate::api::prelude::*;
+use crate::service::reactions;
+
+/// The route.
+pub const ROUTE: Route = Route::new(Method::Delete, "/v1/conversations/{id}/messages/{message_id}/reactions/{emoji}");
+
+/// Remove a reaction
+///
+/// Removes the caller's reaction: a `reaction` event with `added: false`. Not there: 204 and no
+/// event.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    delete,
+    path = ROUTE.path,
+    tag = "conversations",
+    security(("bearer" = [])),
+    params(("id" = ConversationId, Path, description = "The conversation's id."), ("message_id" = EventId, Path, description = "The message's id."), ("emoji" = String, Path, description = "The emoji, percent-encoded.")),
+    responses(
+        (status = 200, description = "The `reaction` event.", body = Event),
+        (status = 204, description = "It was not there; no body."),
+        (status = 400, description = "`invalid_request`: not an emoji.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`not_found`: no such message in this conversation, or the caller is not a member.", body = ErrorEnvelope),
+        (status = 409, description = "`conflict`: the message was recalled.", body = ErrorEnvelope),
+        ServerErrors,
+    ),
+))]
+pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
+    let conv: ConversationId = call.id("id", "conversation")?;
+    let message: EventId = call.id("message_id", "message")?;
+    let emoji = call.text_param("emoji")?;
+    let me = call.caller()?;
+    Ok(match reactions::react(call.env, &me, conv, message, &emoji, false).await? {
+        Some(ev) => Response::json(200, &ev),
+        None => Response::empty(204),
+    })
+}

@@ -1,0 +1,3 @@
+//! `/v1/reports`: reports for operators.
+
+pub mod create;

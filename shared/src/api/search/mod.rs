@@ -1,0 +1,3 @@
+//! `/v1/search/*`: full-text search.
+
+pub mod messages;

@@ -1,0 +1,189 @@
+//! A sent message's life: its facts, edits and recalls rewriting the stored row (the log keeps
+//! the `edit` / `recall` events; the message row holds the current state, so history shows the
+//! latest text and a recall really removes the content), reactions, and delete-for-me.
+
+use std::collections::{HashMap, HashSet};
+
+use tokio_postgres::GenericClient;
+
+use super::events::message_facts;
+use super::{StoreError, Type};
+use crate::ids::{ConversationId, EventId, Seq, UserId};
+use crate::model::{Event, EventBody, ReactionCount};
+use crate::rules::messages::MessageFacts;
+use crate::time::Timestamp;
+
+/// Message `id`'s facts (`None` for an unknown id or an event that is not a message).
+pub async fn facts<C: GenericClient>(c: &C, id: EventId) -> Result<Option<MessageFacts>, StoreError> {
+    let rows = c
+        .query_typed(
+            "SELECT conversation_id, seq, sender_id, created_at, recalled_at IS NOT NULL FROM events \
+             WHERE id = $1 AND kind = 'message'",
+            &[(&id.0, Type::UUID)],
+        )
+        .await?;
+    Ok(rows.first().map(|r| message_facts(r, 0)))
+}
+
+/// Rewrites message `id`'s text (and its search terms) after an edit at `at`.
+pub async fn set_text<C: GenericClient>(c: &C, id: EventId, text: &str, at: Timestamp) -> Result<(), StoreError> {
+    let patch = serde_json::json!({ "text": text, "edited_at": at });
+    let search = crate::rules::search::tsvector(text);
+    c.query_typed(
+        "UPDATE events SET body = body || $2, edited_at = $3, search = $4::tsvector WHERE id = $1",
+        &[(&id.0, Type::UUID), (&patch, Type::JSONB), (&at.0, Type::TIMESTAMPTZ), (&search, Type::TEXT)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes message `id`'s content for good (text, media, mentions, search entry, the text of its
+/// edits, its reactions) and marks it recalled at `at`.
+pub async fn scrub<C: GenericClient>(c: &C, id: EventId, at: Timestamp) -> Result<(), StoreError> {
+    let patch = serde_json::json!({
+        "text": null, "media_ids": [], "mentions": [], "mention_all": false, "recalled_at": at,
+    });
+    futures_util::future::try_join3(
+        c.query_typed(
+            "UPDATE events SET body = body || $2, mentions = '{}', mention_all = false, recalled_at = $3, \
+                    search = NULL WHERE id = $1",
+            &[(&id.0, Type::UUID), (&patch, Type::JSONB), (&at.0, Type::TIMESTAMPTZ)],
+        ),
+        c.query_typed(
+            "UPDATE events SET body = body || '{\"text\": null}'::jsonb WHERE target_id = $1 AND kind = 'edit'",
+            &[(&id.0, Type::UUID)],
+        ),
+        c.query_typed("DELETE FROM reactions WHERE message_id = $1", &[(&id.0, Type::UUID)]),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Records `user`'s `emoji` on `message`; false when it was there already.
+pub async fn add_reaction<C: GenericClient>(
+    c: &C,
+    message: EventId,
+    user: UserId,
+    emoji: &str,
+) -> Result<bool, StoreError> {
+    let rows = c
+        .query_typed(
+            "INSERT INTO reactions (message_id, user_id, emoji) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING \
+             RETURNING 1",
+            &[(&message.0, Type::UUID), (&user.0, Type::UUID), (&emoji, Type::TEXT)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Removes `user`'s `emoji` from `message`; false when it was not there.
+pub async fn remove_reaction<C: GenericClient>(
+    c: &C,
+    message: EventId,
+    user: UserId,
+    emoji: &str,
+) -> Result<bool, StoreError> {
+    let rows = c
+        .query_typed(
+            "DELETE FROM reactions WHERE message_id = $1 AND user_id = $2 AND emoji = $3 RETURNING 1",
+            &[(&message.0, Type::UUID), (&user.0, Type::UUID), (&emoji, Type::TEXT)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Hides message `id` (seq `seq` of `conv`) from `user`; false when it was hidden already.
+pub async fn hide<C: GenericClient>(
+    c: &C,
+    user: UserId,
+    id: EventId,
+    conv: ConversationId,
+    seq: Seq,
+) -> Result<bool, StoreError> {
+    let rows = c
+        .query_typed(
+            "INSERT INTO hidden_events (user_id, event_id, conversation_id, seq) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING RETURNING 1",
+            &[(&user.0, Type::UUID), (&id.0, Type::UUID), (&conv.0, Type::UUID), (&seq, Type::INT8)],
+        )
+        .await?;
+    Ok(!rows.is_empty())
+}
+
+/// Of `events`, the ids `user` deleted for themselves.
+async fn hidden_among<C: GenericClient>(c: &C, user: UserId, events: &[Event]) -> Result<HashSet<EventId>, StoreError> {
+    let ids: Vec<uuid::Uuid> =
+        events.iter().filter(|e| matches!(e.body, EventBody::Message(_))).map(|e| e.id.0).collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = c
+        .query_typed(
+            "SELECT event_id FROM hidden_events WHERE user_id = $1 AND event_id = ANY($2)",
+            &[(&user.0, Type::UUID), (&ids, Type::UUID_ARRAY)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| EventId(r.get(0))).collect())
+}
+
+/// Reactions on `events`' messages, counted per emoji, with whether `viewer` is among them.
+async fn reactions_on<C: GenericClient>(
+    c: &C,
+    viewer: UserId,
+    events: &[Event],
+) -> Result<HashMap<EventId, Vec<ReactionCount>>, StoreError> {
+    let ids: Vec<uuid::Uuid> =
+        events.iter().filter(|e| matches!(e.body, EventBody::Message(_))).map(|e| e.id.0).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = c
+        .query_typed(
+            "SELECT message_id, emoji, count(*), bool_or(user_id = $2), min(created_at) FROM reactions \
+             WHERE message_id = ANY($1) GROUP BY message_id, emoji ORDER BY message_id, min(created_at), emoji",
+            &[(&ids, Type::UUID_ARRAY), (&viewer.0, Type::UUID)],
+        )
+        .await?;
+    let mut out: HashMap<EventId, Vec<ReactionCount>> = HashMap::new();
+    for r in &rows {
+        out.entry(EventId(r.get(0))).or_default().push(ReactionCount {
+            emoji: r.get(1),
+            count: r.get(2),
+            me: r.get(3),
+        });
+    }
+    Ok(out)
+}
+
+/// What `viewer` sees of `events`: messages they deleted for themselves lose their content
+/// (`hidden`); with `with_reactions`, messages carry their reaction counts.
+pub async fn as_seen_by<C: GenericClient>(
+    c: &C,
+    viewer: UserId,
+    mut events: Vec<Event>,
+    with_reactions: bool,
+) -> Result<Vec<Event>, StoreError> {
+    let (hidden, reactions) = if with_reactions {
+        futures_util::future::try_join(hidden_among(c, viewer, &events), reactions_on(c, viewer, &events)).await?
+    } else {
+        (hidden_among(c, viewer, &events).await?, HashMap::new())
+    };
+    if hidden.is_empty() && reactions.is_empty() {
+        return Ok(events);
+    }
+    for e in &mut events {
+        if let EventBody::Message(m) = &mut e.body {
+            if hidden.contains(&e.id) {
+                m.draft.text = None;
+                m.draft.media_ids.clear();
+                m.draft.mentions.clear();
+                m.draft.mention_all = false;
+                m.draft.reply_to = None;
+                m.state.hidden = true;
+            } else if let Some(r) = reactions.get(&e.id) {
+                m.state.reactions = r.clone();
+            }
+        }
+    }
+    Ok(events)
+}
