@@ -17,6 +17,8 @@ use crate::db::{self, EdgeDb};
 pub const SIGNING_KEY: &str = "PARLEY_JWT_SIGNING_KEY";
 /// The var naming the connection nodes' WebSocket URLs (comma-separated), for `/v1/config`.
 pub const WS_URLS: &str = "PARLEY_WS_URLS";
+/// The upload size cap in bytes (the node's `--max-media-size`).
+pub const MAX_MEDIA_SIZE: &str = "PARLEY_MAX_MEDIA_SIZE";
 /// Most members a new group may have (the node's `--max-group-members`).
 pub const MAX_GROUP_MEMBERS: &str = "PARLEY_MAX_GROUP_MEMBERS";
 
@@ -77,6 +79,7 @@ fn keys(secret: String) -> Result<Rc<Keys>, ApiError> {
 pub struct EdgeEnv<'a> {
     env: &'a worker::Env,
     keys: Rc<Keys>,
+    objects: Option<crate::objects::EdgeObjects>,
 }
 
 impl<'a> EdgeEnv<'a> {
@@ -87,12 +90,23 @@ impl<'a> EdgeEnv<'a> {
                 "{SIGNING_KEY} is not set: `wrangler secret put {SIGNING_KEY}` with the signing_key of `parley-node keygen`"
             ))
         })?;
-        Ok(Self { env, keys: keys(secret)? })
+        Ok(Self { env, keys: keys(secret)?, objects: crate::objects::EdgeObjects::from_bindings(env) })
     }
 }
 
 impl Env for EdgeEnv<'_> {
     type Db = EdgeDb;
+    type Objects = crate::objects::EdgeObjects;
+
+    fn objects(&self) -> Option<(&parley_shared::objects::Presigner, &crate::objects::EdgeObjects)> {
+        self.objects.as_ref().map(|o| (o.presigner(), o))
+    }
+
+    fn max_media_size(&self) -> u64 {
+        string_binding(self.env, MAX_MEDIA_SIZE)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(parley_shared::rules::media::DEFAULT_MAX_SIZE)
+    }
 
     async fn db(&self) -> Result<EdgeDb, ApiError> {
         db::connect(self.env).await

@@ -94,6 +94,9 @@ fn to_worker(r: api::Response, origin: Option<&str>) -> worker::Result<Response>
     if let Some(allow) = &r.allow {
         headers.set("Allow", allow)?;
     }
+    if let Some(to) = &r.location {
+        headers.set("Location", to)?;
+    }
     if let Some(origin) = origin {
         cors::apply(&headers, origin)?;
     }

@@ -24,6 +24,7 @@ mod cors;
 mod db;
 mod env;
 mod http;
+mod objects;
 mod test_hooks;
 
 use worker::{Context, Env, Request, Response, event};

@@ -140,6 +140,9 @@ pub struct ServeArgs {
     /// Messages, edits and the like.
     #[command(flatten)]
     pub messages: MessageArgs,
+    /// Media storage.
+    #[command(flatten)]
+    pub media: MediaArgs,
 }
 
 /// How messages are held and followed up.
@@ -163,6 +166,48 @@ pub struct MessageArgs {
 impl Default for MessageArgs {
     fn default() -> Self {
         MessageArgs { user_send_rate: 100, user_send_burst: 200, recall_window: 120, delivery_receipts: true }
+    }
+}
+
+/// Object storage for media (the contract's `S3_*` names); media routes answer 503 without it.
+#[derive(Debug, Args, Clone, Default)]
+pub struct MediaArgs {
+    /// S3-compatible endpoint (path-style addressing); unset: AWS S3 in `--s3-region`.
+    #[arg(long, env = "S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Bucket holding media objects.
+    #[arg(long, env = "S3_BUCKET")]
+    pub s3_bucket: Option<String>,
+    /// Region to sign for.
+    #[arg(long, env = "S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Access key id.
+    #[arg(long, env = "S3_ACCESS_KEY_ID")]
+    pub s3_access_key_id: Option<String>,
+    /// Secret access key.
+    #[arg(long, env = "S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// Largest upload, in bytes.
+    #[arg(long, env = "PARLEY_MAX_MEDIA_SIZE", default_value_t = parley_shared::rules::media::DEFAULT_MAX_SIZE)]
+    pub max_media_size: u64,
+    /// Create the bucket at start if it is missing (dev mode and tests).
+    #[arg(long, env = "PARLEY_S3_CREATE_BUCKET")]
+    pub s3_create_bucket: bool,
+}
+
+impl MediaArgs {
+    /// The settings as the shared configuration; `None` when none is set.
+    pub fn config(
+        &self,
+    ) -> Result<Option<parley_shared::objects::ObjectsConfig>, parley_shared::objects::ObjectsError> {
+        parley_shared::objects::ObjectsConfig::from_lookup(|k| match k {
+            "S3_ENDPOINT" => self.s3_endpoint.clone(),
+            "S3_BUCKET" => self.s3_bucket.clone(),
+            "S3_REGION" => self.s3_region.clone(),
+            "S3_ACCESS_KEY_ID" => self.s3_access_key_id.clone(),
+            "S3_SECRET_ACCESS_KEY" => self.s3_secret_access_key.clone(),
+            _ => None,
+        })
     }
 }
 

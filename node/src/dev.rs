@@ -74,6 +74,10 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         web_dir: web_dir(args),
         max_group_members: parley_shared::rules::groups::DEFAULT_MAX_MEMBERS,
         messages: crate::cli::MessageArgs::default(),
+        media: crate::cli::MediaArgs {
+            max_media_size: parley_shared::rules::media::DEFAULT_MAX_SIZE,
+            ..Default::default()
+        },
     };
     serve::run(cfg, serve::signal(), |l| {
         let addr = l.http;

@@ -30,6 +30,15 @@ pub(crate) struct NodeEnv<'a>(pub(crate) &'a NodeState);
 
 impl Env for NodeEnv<'_> {
     type Db = PooledClient;
+    type Objects = crate::objects::NodeObjects;
+
+    fn objects(&self) -> Option<(&parley_shared::objects::Presigner, &crate::objects::NodeObjects)> {
+        self.0.objects.as_ref().map(|o| (o.presigner(), o))
+    }
+
+    fn max_media_size(&self) -> u64 {
+        self.0.max_media_size
+    }
 
     async fn db(&self) -> Result<PooledClient, ApiError> {
         db::get(&self.0.pool).await
@@ -133,6 +142,9 @@ fn to_response(r: api::Response) -> Response {
     }
     if let Some(allow) = r.allow.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
         resp.headers_mut().insert(header::ALLOW, allow);
+    }
+    if let Some(to) = r.location.as_deref().and_then(|a| HeaderValue::from_str(a).ok()) {
+        resp.headers_mut().insert(header::LOCATION, to);
     }
     resp
 }

@@ -9,6 +9,7 @@
 //! - [`fanout`]: LISTEN and the hub; [`commit`]: group commit of connections' sends.
 //! - [`presence`]: this node's lease and the connections it holds; [`receipts`]: delivered
 //!   positions, batched; [`policy`]: the word list, the per-user send rate, the recall window.
+//! - [`objects`]: requests to object storage (media), presigned like the edge's.
 //! - [`serve`]: wiring and shutdown; [`dev`]: the all-in-one dev mode.
 #![warn(missing_docs)]
 
@@ -21,6 +22,7 @@ pub mod fanout;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod objects;
 pub mod policy;
 pub mod presence;
 pub mod receipts;

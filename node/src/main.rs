@@ -77,6 +77,7 @@ async fn serve_cmd(a: ServeArgs) -> anyhow::Result<()> {
         limits: a.limits,
         web_dir: a.web_dir,
         max_group_members: a.max_group_members,
+        media: a.media.clone(),
         messages: a.messages,
     };
     serve::run(cfg, serve::signal(), |l| {

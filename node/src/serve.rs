@@ -45,6 +45,9 @@ pub enum ServeError {
     /// QUIC certificate or endpoint.
     #[error("quic: {0}")]
     Quic(#[from] quic::QuicError),
+    /// Object storage settings, or its bucket at start.
+    #[error(transparent)]
+    Objects(#[from] parley_shared::objects::ObjectsError),
 }
 
 /// Everything `serve` needs, resolved from flags (and, in dev mode, generated).
@@ -81,6 +84,8 @@ pub struct ServeConfig {
     pub max_group_members: i64,
     /// Send rate, recall window, receipts.
     pub messages: crate::cli::MessageArgs,
+    /// Media storage.
+    pub media: crate::cli::MediaArgs,
 }
 
 /// Where a started node listens, for its one `listening` line.
@@ -157,6 +162,16 @@ pub async fn run(
     crate::policy::spawn_reloader(policy.clone(), pool.clone()).await;
     hub.on_words_changed(policy.clone());
     let receipts = m.delivery_receipts.then(|| crate::receipts::spawn(pool.clone()));
+    let objects = match cfg.media.config()? {
+        Some(c) => {
+            let o = crate::objects::NodeObjects::new(&c)?;
+            if cfg.media.s3_create_bucket {
+                o.ensure_bucket().await?;
+            }
+            Some(o)
+        }
+        None => None,
+    };
     let committer = Committer::spawn(pool.clone(), cfg.max_batch, cfg.commit_workers, policy.clone());
     let presence = presence::spawn(pool.clone(), node_id.clone());
     let state = Arc::new(NodeState {
@@ -173,6 +188,8 @@ pub async fn run(
         max_group_members: cfg.max_group_members,
         policy,
         receipts,
+        objects,
+        max_media_size: cfg.media.max_media_size,
     });
 
     let listener = TcpListener::bind(cfg.http_addr).await?;

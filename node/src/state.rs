@@ -37,4 +37,8 @@ pub struct NodeState {
     pub policy: std::sync::Arc<crate::policy::Policy>,
     /// Where connections report deliveries (`None`: receipts off).
     pub receipts: Option<crate::receipts::ReceiptsHandle>,
+    /// Media storage (`None`: `S3_*` unset).
+    pub objects: Option<crate::objects::NodeObjects>,
+    /// The upload size cap.
+    pub max_media_size: u64,
 }

@@ -8,6 +8,7 @@
 //! - [`protocol`]: the realtime frames, close reasons and QUIC framing shared by every transport.
 //! - [`positions`]: the IO-free per-conversation seq positions (gaps, duplicates, holds, sync).
 //! - [`rules`]: validation and permissions, pure functions over facts.
+//! - [`objects`]: object storage (media bytes): `S3_*` settings and presigned URLs.
 //! - [`store`]: the SQL, generic over a tokio-postgres client so the edge can run it over its own
 //!   socket; returns facts and [`store::StoreError`], never decides.
 //! - [`service`]: the use cases (register, send, mark read, ...): rules + store in one transaction.
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod objects;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod positions;

@@ -79,6 +79,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "conversations", description = "Conversations, their event logs, messages and read positions."),
         (name = "search", description = "Full-text search over what the caller can read."),
         (name = "moderation", description = "Reports for operators."),
+        (name = "media", description = "Uploads and downloads by presigned URL: the bytes go straight to object storage."),
         (name = "groups", description = "Groups: roles, settings, members, invites and join requests (docs/groups.md)."),
     ),
 )]

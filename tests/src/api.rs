@@ -159,6 +159,8 @@ impl Api {
         let http = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)
             .connect_timeout(Duration::from_secs(5))
+            // A 302 (media downloads) is an answer to check, not to follow.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("build the reqwest client");
         Api { base: base.trim_end_matches('/').to_owned(), http }

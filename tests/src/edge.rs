@@ -80,6 +80,8 @@ pub struct EdgeOptions {
     pub test_hooks: bool,
     /// A name for the scratch directory and log.
     pub name: String,
+    /// More `.dev.vars` entries (the `S3_*` settings, say).
+    pub vars: Vec<(String, String)>,
 }
 
 impl EdgeOptions {
@@ -91,6 +93,7 @@ impl EdgeOptions {
             cors_origins: TEST_ORIGIN.to_owned(),
             test_hooks: true,
             name: format!("{}-edge", db.name),
+            vars: Vec::new(),
         }
     }
 }
@@ -140,14 +143,15 @@ impl Edge {
             Some(k) => k,
             None => keys()?.signing_key.clone(),
         };
-        std::fs::write(
-            dir.join(".dev.vars"),
-            format!(
-                "DATABASE_URL={}\nPARLEY_JWT_SIGNING_KEY={}\n",
-                toml_str(&opts.database_url),
-                toml_str(&signing_key)
-            ),
-        )?;
+        let mut vars = format!(
+            "DATABASE_URL={}\nPARLEY_JWT_SIGNING_KEY={}\n",
+            toml_str(&opts.database_url),
+            toml_str(&signing_key)
+        );
+        for (k, v) in &opts.vars {
+            vars.push_str(&format!("{k}={}\n", toml_str(v)));
+        }
+        std::fs::write(dir.join(".dev.vars"), vars)?;
 
         let log_path = run_dir().join("logs").join(format!("{}.log", opts.name));
         let tmp = dir.join("tmp");
@@ -329,11 +333,22 @@ pub struct RestEnv {
 impl RestEnv {
     /// A fresh database, `nodes` nodes (at least one) and, for the edge target, the edge.
     pub async fn start(target: Target, nodes: usize) -> Result<RestEnv> {
-        let opts = (1..=nodes.max(1)).map(|i| NodeOptions::new(&format!("node{i}"))).collect();
+        RestEnv::start_with_vars(target, nodes, &[]).await
+    }
+
+    /// [`RestEnv::start`] with `vars` in every node's environment and the edge's `.dev.vars`.
+    pub async fn start_with_vars(target: Target, nodes: usize, vars: &[(String, String)]) -> Result<RestEnv> {
+        let opts = (1..=nodes.max(1))
+            .map(|i| NodeOptions { env: vars.to_vec(), ..NodeOptions::new(&format!("node{i}")) })
+            .collect();
         let env = TestEnv::start_with(opts).await?;
         let edge = match target {
             Target::Node => None,
-            Target::Edge => Some(Edge::start(&env.db).await.context("starting the edge under wrangler")?),
+            Target::Edge => Some(
+                Edge::start_with(EdgeOptions { vars: vars.to_vec(), ..EdgeOptions::new(&env.db) })
+                    .await
+                    .context("starting the edge under wrangler")?,
+            ),
         };
         Ok(RestEnv { target, env, edge })
     }

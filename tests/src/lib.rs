@@ -29,6 +29,7 @@ pub mod cluster;
 pub mod edge;
 pub mod node;
 pub mod quic;
+pub mod s3;
 pub mod storm;
 pub mod ws;
 

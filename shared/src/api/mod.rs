@@ -18,6 +18,7 @@ pub mod blocks;
 pub mod conversations;
 pub mod friends;
 pub mod groups;
+pub mod media;
 pub mod messages;
 pub mod notices;
 pub mod ops;
@@ -108,6 +109,8 @@ pub struct Response {
     pub retry_after: Option<u64>,
     /// `Allow`, for 405: the methods the path does serve.
     pub allow: Option<String>,
+    /// `Location`, for 302.
+    pub location: Option<String>,
     /// For 500s: the cause, to be logged by the adapter and never sent.
     pub log_detail: Option<String>,
 }
@@ -119,7 +122,11 @@ impl Response {
     }
     /// A body-less response.
     pub fn empty(status: u16) -> Self {
-        Self { status, body: None, retry_after: None, allow: None, log_detail: None }
+        Self { status, body: None, retry_after: None, allow: None, location: None, log_detail: None }
+    }
+    /// 302 to `url`.
+    pub fn redirect(url: String) -> Self {
+        Self { location: Some(url), ..Self::empty(302) }
     }
     /// The contract's error envelope.
     pub fn error(e: &ApiError) -> Self {

@@ -6,6 +6,7 @@ pub mod account;
 pub mod conversation;
 pub mod event;
 pub mod group;
+pub mod media;
 pub mod message;
 pub mod notice;
 pub mod ops;
@@ -24,6 +25,7 @@ pub use group::{
     GroupMember, InvitePage, JoinGroup, JoinOutcome, JoinRequest, JoinRequestPage, JoinedVia, LeftReason, MemberPage,
     SetAnnouncement, SkipReason, SkippedUser, TransferGroup, UpdateGroup, UpdateMember,
 };
+pub use media::{CreateMedia, Media, MediaUpload};
 pub use message::{ConversationSettings, CreateReport, EditMessage, Report, SearchHit, SearchPage, UpdateSettings};
 pub use notice::{Notice, NoticeBody, NoticePage};
 pub use ops::{ClientConfig, Status};

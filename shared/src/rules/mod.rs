@@ -7,6 +7,7 @@
 //! - [`messages`]: message content, idempotency keys, mentions, replies: what a send may be.
 //! - [`pagination`]: page sizes.
 //! - [`limits`]: the per-user send limit (GCRA).
+//! - [`media`]: allowed upload types, the size cap, filenames, sniffing the first bytes.
 //! - [`search`]: search terms (unspaced scripts too), queries, snippets.
 //! - [`words`]: the sensitive-word filter.
 //! - [`text`]: U+0000, which Postgres cannot store, refused in any JSON string or query text.
@@ -17,6 +18,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod groups;
 pub mod limits;
+pub mod media;
 pub mod messages;
 pub mod pagination;
 pub mod search;

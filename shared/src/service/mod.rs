@@ -17,6 +17,7 @@
 //!   [`conversations`].
 //! - [`search`]: full-text search over what the caller can read.
 //! - [`moderation`]: the sensitive-word list and reports.
+//! - [`media`]: uploads by presigned URL, their completion, download URLs.
 //! - [`realtime`]: what realtime connections and the node's fan-out read: memberships, events
 //!   after positions, sync, typing.
 
@@ -25,6 +26,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod edits;
 pub mod groups;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod notices;
@@ -45,12 +47,21 @@ use tokio_postgres::Client;
 
 use crate::auth::{Signer, Verifier};
 use crate::error::ApiError;
+use crate::objects::{ObjectIo, Presigner};
 use crate::rules::limits::UserRate;
 use crate::rules::words::WordFilter;
 use messages::SendPolicy;
 
 /// What a use case needs from its host, implemented once by the node and once by the edge.
 pub trait Env {
+    /// This host's requests to object storage.
+    type Objects: ObjectIo;
+    /// Object storage (presigning, and the host's own requests); `None` when `S3_*` is unset.
+    fn objects(&self) -> Option<(&Presigner, &Self::Objects)>;
+    /// The upload size cap (`--max-media-size`).
+    fn max_media_size(&self) -> u64 {
+        crate::rules::media::DEFAULT_MAX_SIZE
+    }
     /// A database connection (pooled on the node, one socket per request on the edge).
     type Db: DerefMut<Target = Client>;
     /// Gets a connection. Only operations that touch the database call this.

@@ -16,6 +16,7 @@
 pub mod conversations;
 pub mod events;
 pub mod groups;
+pub mod media;
 pub mod messages;
 pub mod moderation;
 pub mod notices;

@@ -780,6 +780,76 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start an upload
+         * @description Records a medium the caller is about to upload and answers a presigned `PUT` URL of the object
+         *     store, valid for 10 minutes, with the headers to send (the declared type and size are signed:
+         *     the store refuses other bytes). The bytes never pass through Parley. Then call
+         *     `POST /v1/media/{id}/complete`; only completed media can be attached to messages.
+         */
+        post: operations["media_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete an upload
+         * @description Checks that the object is in the store with the declared size and that its first bytes are of
+         *     the declared type, then marks the medium usable (images get their width and height). A size or
+         *     type mismatch deletes the object; the upload may then be repeated while its URL lasts. Safe to
+         *     repeat once completed. Only the uploader may complete.
+         */
+        post: operations["media_complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a medium
+         * @description Redirects (302) to a presigned download URL of the object store, valid for 5 minutes, served
+         *     with the uploader's filename (`Content-Disposition`: inline for images, audio, video and PDFs).
+         *     For the uploader, and for members of conversations where a message carrying it can be seen by
+         *     them (not recalled; from where their view starts; not in a dissolved group); 404 for anyone
+         *     else, exactly as for an id that does not exist.
+         */
+        get: operations["media_download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/groups": {
         parameters: {
             query?: never;
@@ -1258,6 +1328,27 @@ export interface components {
              */
             max_uses?: number | null;
         };
+        /** @description `POST /v1/media`: what the client is about to upload. */
+        CreateMedia: {
+            /**
+             * @description One of the allowed types (`rules::media::ALLOWED_TYPES`: JPEG, PNG, GIF and WebP images,
+             *     MP4 and WebM video, MP3, M4A, Ogg, WebM and WAV audio, PDF, plain text).
+             * @example image/png
+             */
+            content_type: string;
+            /**
+             * Format: int64
+             * @description Exactly how many bytes will be uploaded; at most the server's cap (25 MiB by default).
+             * @example 48213
+             */
+            size: number;
+            /**
+             * @description Shown to readers and used when they save it; 1 to 255 characters, no `/`, `\` or control
+             *     characters.
+             * @example harbour.png
+             */
+            filename: string;
+        };
         /** @description `POST /v1/reports`: one of `message_id` or `user_id`. */
         CreateReport: {
             message_id?: null | components["schemas"]["EventId"];
@@ -1663,12 +1754,54 @@ export interface components {
              */
             seq: number;
         };
+        /** @description A medium as readers see it (in messages, and from `complete`). */
+        Media: {
+            /** @description Its id. */
+            id: components["schemas"]["MediaId"];
+            /** @description The declared (and checked) type. */
+            content_type: string;
+            /**
+             * Format: int64
+             * @description Bytes.
+             */
+            size: number;
+            /** @description The uploader's filename. */
+            filename: string;
+            /**
+             * Format: int32
+             * @description Pixels, for images.
+             */
+            width?: number | null;
+            /**
+             * Format: int32
+             * @description Pixels, for images.
+             */
+            height?: number | null;
+            /** @description For images: whether `GET /v1/media/{id}?variant=thumb` has a thumbnail yet. */
+            has_thumbnail?: boolean | null;
+        };
         /**
          * Format: uuid
          * @description An uploaded media object (image, file).
          * @example 019aa9f3-5c2e-7d41-9b0a-3f6e2d8c4a17
          */
         MediaId: string;
+        /**
+         * @description Where and how to upload: `PUT` the bytes to `upload_url` with every header of
+         *     `upload_headers`, before `expires_at`; then `POST /v1/media/{id}/complete`.
+         */
+        MediaUpload: {
+            /** @description The new media's id. */
+            media_id: components["schemas"]["MediaId"];
+            /** @description A presigned `PUT` URL of the object store. */
+            upload_url: string;
+            /** @description Header name → value, to send with the `PUT` (the declared type and size are signed). */
+            upload_headers: {
+                [key: string]: string;
+            };
+            /** @description The upload URL stops working then. */
+            expires_at: components["schemas"]["Timestamp"];
+        };
         /** @description A page of members. */
         MemberPage: {
             /** @description In the order they joined. */
@@ -4732,6 +4865,232 @@ export interface operations {
                 };
             };
             413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    media_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateMedia"];
+            };
+        };
+        responses: {
+            /** @description Where to upload. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUpload"];
+                };
+            };
+            /** @description `invalid_request`: a type not allowed, a size under 1 byte, or a bad filename (the message names the field). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `too_large`: `size` over the server's cap (25 MiB by default), or the body too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    media_complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The medium's id. */
+                id: components["schemas"]["MediaId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The medium, usable. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            /** @description `invalid_request`: the bytes are not of the declared `content_type`; the object was deleted. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such medium of the caller's. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: nothing uploaded yet, or a size other than the declared one (then the object was deleted). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    media_download: {
+        parameters: {
+            query?: {
+                /** @description `original` (the default) or `thumb`. */
+                variant?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The medium's id. */
+                id: components["schemas"]["MediaId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description To the bytes. */
+            302: {
+                headers: {
+                    /** @description A presigned GET URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: an unknown `variant`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such medium the caller may read, not completed, or no thumbnail. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {

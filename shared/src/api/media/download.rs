@@ -1,0 +1,46 @@
+//! `GET /v1/media/{id}`.
+
+use crate::api::prelude::*;
+use crate::service::media::{self, Variant};
+
+/// Query of `GET /v1/media/{id}`.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // only its parameters are used
+struct DownloadQuery {
+    /// `original` (the default) or `thumb`.
+    variant: Option<String>,
+}
+
+/// The route.
+pub const ROUTE: Route = Route::new(Method::Get, "/v1/media/{id}");
+
+/// Download a medium
+///
+/// Redirects (302) to a presigned download URL of the object store, valid for 5 minutes, served
+/// with the uploader's filename (`Content-Disposition`: inline for images, audio, video and PDFs).
+/// For the uploader, and for members of conversations where a message carrying it can be seen by
+/// them (not recalled; from where their view starts; not in a dissolved group); 404 for anyone
+/// else, exactly as for an id that does not exist.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = ROUTE.path,
+    tag = "media",
+    security(("bearer" = [])),
+    params(("id" = MediaId, Path, description = "The medium's id."), DownloadQuery),
+    responses(
+        (status = 302, description = "To the bytes.", headers(("Location" = String, description = "A presigned GET URL."))),
+        (status = 400, description = "`invalid_request`: an unknown `variant`.", body = ErrorEnvelope),
+        (status = 401, response = Unauthorized),
+        (status = 404, description = "`not_found`: no such medium the caller may read, not completed, or no thumbnail.", body = ErrorEnvelope),
+        ServerErrors,
+    ),
+))]
+pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
+    let id: MediaId = call.id("id", "media")?;
+    let me = call.caller()?;
+    let q = call.query()?;
+    let variant = Variant::parse(q.get("variant"))?;
+    Ok(Response::redirect(media::download(call.env, &me, id, variant).await?))
+}
