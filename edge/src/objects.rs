@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use parley_shared::objects::{ObjectIo, ObjectsConfig, ObjectsError, Presigner};
+use parley_shared::objects::{
+    ObjectIo, ObjectsConfig, ObjectsError, Presigner, delete_answer, first_bytes_range, head_answer, read_answer,
+};
 use parley_shared::time::Timestamp;
 use worker::{Fetch, Headers, Method, Request, RequestInit};
 
@@ -52,19 +54,14 @@ async fn send(method: Method, url: String, headers: &[(&str, String)]) -> Result
 impl ObjectIo for EdgeObjects {
     async fn size(&self, key: &str) -> Result<Option<u64>, ObjectsError> {
         let r = send(Method::Head, self.presigner.head(key, OWN_TTL, Timestamp::now()), &[]).await?;
-        match r.status_code() {
-            404 => Ok(None),
-            200..=299 => Ok(r.headers().get("content-length").ok().flatten().and_then(|v| v.parse().ok())),
-            s => Err(ObjectsError::Status { action: "HEAD", key: key.to_owned(), status: s }),
-        }
+        let length = r.headers().get("content-length").ok().flatten();
+        head_answer(key, r.status_code(), length.as_deref())
     }
 
     async fn first_bytes(&self, key: &str, n: usize) -> Result<Vec<u8>, ObjectsError> {
         let url = self.presigner.read(key, OWN_TTL, Timestamp::now());
-        let mut r = send(Method::Get, url, &[("range", format!("bytes=0-{}", n.saturating_sub(1)))]).await?;
-        if !(200..=299).contains(&r.status_code()) {
-            return Err(ObjectsError::Status { action: "GET", key: key.to_owned(), status: r.status_code() });
-        }
+        let mut r = send(Method::Get, url, &[("range", first_bytes_range(n))]).await?;
+        read_answer(key, r.status_code())?;
         let mut body = r.bytes().await.map_err(|e| ObjectsError::Unreachable(e.to_string()))?;
         body.truncate(n);
         Ok(body)
@@ -72,9 +69,6 @@ impl ObjectIo for EdgeObjects {
 
     async fn delete(&self, key: &str) -> Result<(), ObjectsError> {
         let r = send(Method::Delete, self.presigner.delete(key, OWN_TTL, Timestamp::now()), &[]).await?;
-        match r.status_code() {
-            200..=299 | 404 => Ok(()),
-            s => Err(ObjectsError::Status { action: "DELETE", key: key.to_owned(), status: s }),
-        }
+        delete_answer(key, r.status_code())
     }
 }

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use parley_shared::objects::{ObjectIo, ObjectsConfig, ObjectsError, Presigner};
+use parley_shared::objects::{
+    ObjectIo, ObjectsConfig, ObjectsError, Presigner, delete_answer, first_bytes_range, head_answer, read_answer,
+};
 use parley_shared::time::Timestamp;
 use reqwest::StatusCode;
 
@@ -50,15 +52,8 @@ impl ObjectIo for NodeObjects {
     async fn size(&self, key: &str) -> Result<Option<u64>, ObjectsError> {
         let r =
             self.http.head(self.presigner.head(key, OWN_TTL, Timestamp::now())).send().await.map_err(unreachable)?;
-        match r.status() {
-            StatusCode::NOT_FOUND => Ok(None),
-            s if s.is_success() => Ok(r
-                .headers()
-                .get(reqwest::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok())),
-            s => Err(ObjectsError::Status { action: "HEAD", key: key.to_owned(), status: s.as_u16() }),
-        }
+        let length = r.headers().get(reqwest::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
+        head_answer(key, r.status().as_u16(), length)
     }
 
     async fn first_bytes(&self, key: &str, n: usize) -> Result<Vec<u8>, ObjectsError> {
@@ -66,13 +61,11 @@ impl ObjectIo for NodeObjects {
         let r = self
             .http
             .get(url)
-            .header(reqwest::header::RANGE, format!("bytes=0-{}", n.saturating_sub(1)))
+            .header(reqwest::header::RANGE, first_bytes_range(n))
             .send()
             .await
             .map_err(unreachable)?;
-        if !r.status().is_success() {
-            return Err(ObjectsError::Status { action: "GET", key: key.to_owned(), status: r.status().as_u16() });
-        }
+        read_answer(key, r.status().as_u16())?;
         let mut body = r.bytes().await.map_err(unreachable)?.to_vec();
         // A store that ignores Range sends everything; keep what was asked for.
         body.truncate(n);
@@ -82,9 +75,6 @@ impl ObjectIo for NodeObjects {
     async fn delete(&self, key: &str) -> Result<(), ObjectsError> {
         let url = self.presigner.delete(key, OWN_TTL, Timestamp::now());
         let r = self.http.delete(url).send().await.map_err(unreachable)?;
-        match r.status() {
-            s if s.is_success() || s == StatusCode::NOT_FOUND => Ok(()),
-            s => Err(ObjectsError::Status { action: "DELETE", key: key.to_owned(), status: s.as_u16() }),
-        }
+        delete_answer(key, r.status().as_u16())
     }
 }

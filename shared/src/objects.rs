@@ -147,6 +147,36 @@ fn instant(t: Timestamp) -> jiff::Timestamp {
     jiff::Timestamp::from_microsecond(micros).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
 }
 
+/// What a `HEAD` of `key` answered: its size (`Content-Length`), `None` for 404.
+pub fn head_answer(key: &str, status: u16, content_length: Option<&str>) -> Result<Option<u64>, ObjectsError> {
+    match status {
+        404 => Ok(None),
+        200..=299 => Ok(content_length.and_then(|v| v.trim().parse().ok())),
+        s => Err(ObjectsError::Status { action: "HEAD", key: key.to_owned(), status: s }),
+    }
+}
+
+/// Whether a `GET` of `key` answered with its bytes (whole or the asked range).
+pub fn read_answer(key: &str, status: u16) -> Result<(), ObjectsError> {
+    match status {
+        200..=299 => Ok(()),
+        s => Err(ObjectsError::Status { action: "GET", key: key.to_owned(), status: s }),
+    }
+}
+
+/// Whether a `DELETE` of `key` left it gone (404: it already was).
+pub fn delete_answer(key: &str, status: u16) -> Result<(), ObjectsError> {
+    match status {
+        200..=299 | 404 => Ok(()),
+        s => Err(ObjectsError::Status { action: "DELETE", key: key.to_owned(), status: s }),
+    }
+}
+
+/// The `Range` header asking for the first `n` bytes.
+pub fn first_bytes_range(n: usize) -> String {
+    format!("bytes=0-{}", n.saturating_sub(1))
+}
+
 /// The requests a server makes to object storage itself.
 pub trait ObjectIo {
     /// The object's size, or `None` when there is no such object.
@@ -194,5 +224,15 @@ mod tests {
         assert!(g.contains("response-content-disposition=inline"), "{g}");
         // The same inputs sign the same way (the node and the edge agree).
         assert_eq!(p.put("media/x", "image/png", 42, Duration::from_secs(600), now), s);
+    }
+
+    #[test]
+    fn answers_are_read_the_same_at_every_host() {
+        assert_eq!(head_answer("k", 200, Some("42")).unwrap(), Some(42));
+        assert_eq!(head_answer("k", 404, None).unwrap(), None);
+        assert!(head_answer("k", 403, None).unwrap_err().to_string().contains("403 to HEAD k"));
+        assert!(read_answer("k", 206).is_ok() && read_answer("k", 416).is_err());
+        assert!(delete_answer("k", 204).is_ok() && delete_answer("k", 404).is_ok() && delete_answer("k", 500).is_err());
+        assert_eq!(first_bytes_range(512), "bytes=0-511");
     }
 }

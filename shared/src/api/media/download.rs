@@ -22,7 +22,8 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/media/{id}");
 /// with the uploader's filename (`Content-Disposition`: inline for images, audio, video and PDFs).
 /// For the uploader, and for members of conversations where a message carrying it can be seen by
 /// them (not recalled; from where their view starts; not in a dissolved group); 404 for anyone
-/// else, exactly as for an id that does not exist.
+/// else, exactly as for an id that does not exist. Sends do not accept `media_ids` yet, so for now
+/// only the uploader can download.
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = ROUTE.path,
