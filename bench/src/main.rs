@@ -14,11 +14,14 @@
 //! `parley-bench --search` runs the search phase (see `search.rs`); `--receipts` compares sends
 //! with delivered receipts on and off.
 //!
+//! `parley-bench --media` runs the media phase (see `media.rs`).
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
 
 mod edge;
+mod media;
 mod search;
 mod transports;
 
@@ -96,6 +99,16 @@ pub(crate) struct Args {
     /// Queries per kind in the search phase.
     #[arg(long, default_value_t = 100)]
     search_queries: usize,
+    /// Run the media phase only: presigning (rusty-s3 against the AWS SDK), thumbnails, and
+    /// upload → thumbnail through a node and moto's S3 server.
+    #[arg(long)]
+    media: bool,
+    /// URLs presigned per signer in the media phase.
+    #[arg(long, default_value_t = 20_000)]
+    media_presigns: usize,
+    /// Images uploaded in the media phase.
+    #[arg(long, default_value_t = 50)]
+    media_uploads: usize,
     /// Run the receipts phase only: sends with delivered receipts on against off.
     #[arg(long)]
     receipts: bool,
@@ -145,6 +158,9 @@ async fn bench(args: Args) -> Result<()> {
     }
     if args.search {
         return search::bench(&args).await;
+    }
+    if args.media {
+        return media::bench(&args).await;
     }
     if args.receipts {
         return receipts_phase(&args).await;

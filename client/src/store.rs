@@ -166,6 +166,7 @@ mod tests {
                 bio: None,
                 created_at: serde_json::from_str("\"2026-11-22T10:00:00.123Z\"").unwrap(),
                 deleted: false,
+                avatar_media_id: None,
             },
             session_id: SessionId::new(),
             access_token: "a.b.c".into(),

@@ -79,6 +79,9 @@ pub struct DevArgs {
     /// The web app's built files, served at `/` (default: `web/dist` when it exists).
     #[arg(long, env = "PARLEY_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
+    /// The embedded S3-compatible store's address (port 0: any free port; printed).
+    #[arg(long = "s3", env = "PARLEY_DEV_S3_ADDR", default_value = "127.0.0.1:0")]
+    pub s3_addr: SocketAddr,
 }
 
 /// `serve` options.
@@ -170,7 +173,7 @@ impl Default for MessageArgs {
 }
 
 /// Object storage for media (the contract's `S3_*` names); media routes answer 503 without it.
-#[derive(Debug, Args, Clone, Default)]
+#[derive(Debug, Args, Clone)]
 pub struct MediaArgs {
     /// S3-compatible endpoint (path-style addressing); unset: AWS S3 in `--s3-region`.
     #[arg(long, env = "S3_ENDPOINT")]
@@ -193,9 +196,45 @@ pub struct MediaArgs {
     /// Create the bucket at start if it is missing (dev mode and tests).
     #[arg(long, env = "PARLEY_S3_CREATE_BUCKET")]
     pub s3_create_bucket: bool,
+    /// Seconds after which an upload never completed is deleted.
+    #[arg(long, env = "PARLEY_MEDIA_UNFINISHED_AFTER", default_value_t = 24 * 3600)]
+    pub media_unfinished_after: u64,
+    /// Seconds a completed medium no message, avatar or group refers to is kept.
+    #[arg(long, env = "PARLEY_MEDIA_RETENTION", default_value_t = 30 * 24 * 3600)]
+    pub media_retention: u64,
+    /// Seconds between cleanup sweeps.
+    #[arg(long, env = "PARLEY_MEDIA_SWEEP_EVERY", default_value_t = 600)]
+    pub media_sweep_every: u64,
+}
+
+impl Default for MediaArgs {
+    /// No object storage, and the flags' defaults.
+    fn default() -> Self {
+        MediaArgs {
+            s3_endpoint: None,
+            s3_bucket: None,
+            s3_region: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_media_size: parley_shared::rules::media::DEFAULT_MAX_SIZE,
+            s3_create_bucket: false,
+            media_unfinished_after: 24 * 3600,
+            media_retention: 30 * 24 * 3600,
+            media_sweep_every: 600,
+        }
+    }
 }
 
 impl MediaArgs {
+    /// The cleanup sweeps' settings.
+    pub fn sweeps(&self) -> crate::jobs::SweepConfig {
+        crate::jobs::SweepConfig {
+            unfinished_after: std::time::Duration::from_secs(self.media_unfinished_after),
+            retention: std::time::Duration::from_secs(self.media_retention),
+            every: std::time::Duration::from_secs(self.media_sweep_every.max(1)),
+        }
+    }
+
     /// The settings as the shared configuration; `None` when none is set.
     pub fn config(
         &self,

@@ -20,6 +20,7 @@ pub mod db;
 pub mod dev;
 pub mod fanout;
 pub mod http;
+pub mod jobs;
 pub mod keys;
 pub mod limits;
 pub mod objects;

@@ -1,31 +1,46 @@
-//! The node's requests to object storage: presigned by the shared [`Presigner`] (the edge signs
-//! the same way) and sent with reqwest.
+//! The node's requests to object storage, with the AWS SDK (`aws-sdk-s3`) over hyper and rustls
+//! on ring. URLs for clients are presigned by the shared [`Presigner`] instead, the code the
+//! edge runs too, so both hosts hand out the same URLs.
 
-use std::time::Duration;
-
-use parley_shared::objects::{
-    ObjectIo, ObjectsConfig, ObjectsError, Presigner, delete_answer, first_bytes_range, head_answer, read_answer,
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use parley_shared::time::Timestamp;
-use reqwest::StatusCode;
-
-/// How long the node's own presigned requests stay valid: they are sent at once.
-const OWN_TTL: Duration = Duration::from_secs(60);
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use parley_shared::objects::{ObjectIo, ObjectsConfig, ObjectsError, Presigner, first_bytes_range};
 
 /// Object storage as the node reaches it.
 pub struct NodeObjects {
     presigner: Presigner,
-    http: reqwest::Client,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
 }
 
 impl NodeObjects {
     /// Object storage by `config`.
     pub fn new(config: &ObjectsConfig) -> Result<Self, ObjectsError> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| ObjectsError::Config(e.to_string()))?;
-        Ok(Self { presigner: Presigner::new(config)?, http })
+        let http =
+            aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(CryptoMode::Ring)).build_https();
+        let credentials =
+            Credentials::new(&config.access_key_id, &config.secret_access_key, None, None, "parley-configuration");
+        let mut s3 = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()))
+            .credentials_provider(credentials)
+            .http_client(http)
+            // Checksums only where S3 requires them: S3-compatible stores differ in the
+            // trailing-checksum encodings they accept.
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(endpoint) = &config.endpoint {
+            s3 = s3.endpoint_url(endpoint).force_path_style(true);
+        }
+        Ok(Self {
+            presigner: Presigner::new(config)?,
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            bucket: config.bucket.clone(),
+        })
     }
 
     /// The presigner clients' URLs come from.
@@ -33,48 +48,84 @@ impl NodeObjects {
         &self.presigner
     }
 
+    /// Stores `bytes` at `key` (a thumbnail).
+    pub async fn put(&self, key: &str, content_type: &str, bytes: Vec<u8>) -> Result<(), ObjectsError> {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(|e| failed("PUT", key, e))?;
+        Ok(())
+    }
+
     /// Creates the bucket unless it exists (dev mode and tests; operators create theirs).
     pub async fn ensure_bucket(&self) -> Result<(), ObjectsError> {
-        let url = self.presigner.create_bucket(OWN_TTL, Timestamp::now());
-        let r = self.http.put(url).header(reqwest::header::CONTENT_LENGTH, 0).send().await.map_err(unreachable)?;
-        match r.status() {
-            s if s.is_success() || s == StatusCode::CONFLICT => Ok(()),
-            s => Err(ObjectsError::Status { action: "create bucket", key: String::new(), status: s.as_u16() }),
+        match self.s3.create_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.code(), Some("BucketAlreadyOwnedByYou" | "BucketAlreadyExists")) => Ok(()),
+            Err(e) => Err(failed("create bucket", "", e)),
         }
     }
 }
 
-fn unreachable(e: reqwest::Error) -> ObjectsError {
-    ObjectsError::Unreachable(e.to_string())
+/// An SDK error as the shared one: the store's status when it answered, else unreachable.
+fn failed<E, R>(action: &'static str, key: &str, e: SdkError<E, R>) -> ObjectsError
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + HasStatus,
+{
+    match e.raw_response().map(HasStatus::status) {
+        Some(status) => ObjectsError::Status { action, key: key.to_owned(), status },
+        None => ObjectsError::Unreachable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
+    }
+}
+
+/// The HTTP status of the SDK's raw response.
+trait HasStatus {
+    fn status(&self) -> u16;
+}
+
+impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
+    fn status(&self) -> u16 {
+        self.status().as_u16()
+    }
 }
 
 impl ObjectIo for NodeObjects {
     async fn size(&self, key: &str) -> Result<Option<u64>, ObjectsError> {
-        let r =
-            self.http.head(self.presigner.head(key, OWN_TTL, Timestamp::now())).send().await.map_err(unreachable)?;
-        let length = r.headers().get(reqwest::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok());
-        head_answer(key, r.status().as_u16(), length)
+        match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(h) => Ok(h.content_length().and_then(|n| u64::try_from(n).ok())),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(failed("HEAD", key, e)),
+        }
     }
 
     async fn first_bytes(&self, key: &str, n: usize) -> Result<Vec<u8>, ObjectsError> {
-        let url = self.presigner.read(key, OWN_TTL, Timestamp::now());
-        let r = self
-            .http
-            .get(url)
-            .header(reqwest::header::RANGE, first_bytes_range(n))
+        let got = self
+            .s3
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .range(first_bytes_range(n))
             .send()
             .await
-            .map_err(unreachable)?;
-        read_answer(key, r.status().as_u16())?;
-        let mut body = r.bytes().await.map_err(unreachable)?.to_vec();
+            .map_err(|e| failed("GET", key, e))?;
+        let body = got.body.collect().await.map_err(|e| ObjectsError::Unreachable(e.to_string()))?;
+        let mut bytes = body.into_bytes().to_vec();
         // A store that ignores Range sends everything; keep what was asked for.
-        body.truncate(n);
-        Ok(body)
+        bytes.truncate(n);
+        Ok(bytes)
     }
 
     async fn delete(&self, key: &str) -> Result<(), ObjectsError> {
-        let url = self.presigner.delete(key, OWN_TTL, Timestamp::now());
-        let r = self.http.delete(url).send().await.map_err(unreachable)?;
-        delete_answer(key, r.status().as_u16())
+        match self.s3.delete_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(()),
+            Err(e) => Err(failed("DELETE", key, e)),
+        }
     }
 }

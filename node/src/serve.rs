@@ -192,6 +192,8 @@ pub async fn run(
         max_media_size: cfg.media.max_media_size,
     });
 
+    let job_tasks = crate::jobs::spawn(state.clone(), cfg.media.sweeps());
+
     let listener = TcpListener::bind(cfg.http_addr).await?;
     let addr = listener.local_addr()?;
     let endpoint = quic::bind(cfg.quic_addr, &identity)?;
@@ -244,6 +246,7 @@ pub async fn run(
     // Background tasks would otherwise outlive the server (and, in dev mode, its Postgres).
     listen_task.abort();
     forget_task.abort();
+    job_tasks.iter().for_each(|t| t.abort());
     lease_task.abort();
     presence::stop(&pool, &node_id).await;
     pool.close();

@@ -68,6 +68,20 @@ impl S3Server {
     }
 }
 
+impl S3Server {
+    /// A presigner for `bucket` with the settings of [`S3Server::vars`].
+    pub fn presigner(&self, bucket: &str) -> parley_shared::objects::Presigner {
+        let config = parley_shared::objects::ObjectsConfig {
+            endpoint: Some(self.endpoint.clone()),
+            bucket: bucket.into(),
+            region: "us-east-1".into(),
+            access_key_id: "parley-test".into(),
+            secret_access_key: "parley-test-secret".into(),
+        };
+        parley_shared::objects::Presigner::new(&config).expect("a valid test configuration")
+    }
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -114,6 +114,7 @@ pub struct Registration {
 
 enum Cmd {
     OnWords(Arc<crate::policy::Policy>),
+    OnMediaJobs(Arc<tokio::sync::Notify>),
     Register(Registration, oneshot::Sender<()>),
     Unregister(ConnectionId),
     Notices(Vec<Announcement>),
@@ -139,6 +140,10 @@ impl HubHandle {
     /// Tells `policy` when the sensitive-word list changed.
     pub fn on_words_changed(&self, policy: Arc<crate::policy::Policy>) {
         let _ = self.tx.send(Cmd::OnWords(policy));
+    }
+    /// Wakes `jobs` when a medium waits for its thumbnail.
+    pub fn on_media_jobs(&self, jobs: Arc<tokio::sync::Notify>) {
+        let _ = self.tx.send(Cmd::OnMediaJobs(jobs));
     }
     /// Forgets a connection.
     pub fn unregister(&self, conn: ConnectionId) {
@@ -212,6 +217,7 @@ pub fn spawn(pool: Pool) -> HubHandle {
         watchers: HashMap::new(),
         recent: VecDeque::new(),
         policy: None,
+        media_jobs: None,
     };
     tokio::spawn(hub.run(rx));
     HubHandle { tx }
@@ -228,6 +234,7 @@ struct Hub {
     recent: VecDeque<Recent>,
     /// Told when the word list changes.
     policy: Option<Arc<crate::policy::Policy>>,
+    media_jobs: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Hub {
@@ -246,6 +253,7 @@ impl Hub {
             for cmd in batch {
                 match cmd {
                     Cmd::OnWords(p) => self.policy = Some(p),
+                    Cmd::OnMediaJobs(j) => self.media_jobs = Some(j),
                     Cmd::Register(reg, done) => {
                         self.register(reg);
                         let _ = done.send(());
@@ -404,6 +412,11 @@ impl Hub {
             Announcement::Words => {
                 if let Some(p) = &self.policy {
                     p.words_changed.notify_one();
+                }
+            }
+            Announcement::MediaJob => {
+                if let Some(j) = &self.media_jobs {
+                    j.notify_one();
                 }
             }
             Announcement::Typing(t) => self.broadcast(t.conversation_id, Push::Typing(t)),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::ids::{ClientMsgId, ConversationId, EventId, MediaId, Seq, UserId};
 use crate::model::conversation::Role;
 use crate::model::group::{GroupChanges, JoinedVia, LeftReason};
+use crate::model::media::Media;
 use crate::time::Timestamp;
 
 /// A message as its sender writes it: the idempotency key and the content. The REST send body,
@@ -123,6 +124,10 @@ pub struct Message {
     /// The content (`text` is the latest edit's; recalled: no text, media or mentions).
     #[serde(flatten)]
     pub draft: MessageDraft,
+    /// The attached media, one object per `media_ids` entry and in its order (empty when
+    /// recalled or hidden).
+    #[serde(default)]
+    pub media: Vec<Media>,
     /// What happened to it.
     #[serde(flatten)]
     pub state: MessageState,
@@ -137,7 +142,7 @@ impl std::ops::Deref for Message {
 
 impl From<MessageDraft> for Message {
     fn from(draft: MessageDraft) -> Message {
-        Message { draft, state: MessageState::default() }
+        Message { draft, media: Vec::new(), state: MessageState::default() }
     }
 }
 

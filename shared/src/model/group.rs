@@ -1,9 +1,9 @@
 //! Groups: named conversations with roles, settings, an announcement and invites. A group's id
 //! is its conversation's id.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
-use crate::ids::{ConversationId, UserId};
+use crate::ids::{ConversationId, MediaId, UserId};
 use crate::model::conversation::Role;
 use crate::model::user::User;
 use crate::time::Timestamp;
@@ -41,6 +41,9 @@ pub struct Group {
     /// When it was dissolved (read-only history since).
     #[cfg_attr(feature = "openapi", schema(required = true))]
     pub dissolved_at: Option<Timestamp>,
+    /// Its avatar, an image anyone signed in may download; absent when it has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_media_id: Option<MediaId>,
     /// The caller's role.
     pub my_role: Role,
 }
@@ -242,6 +245,10 @@ pub struct GroupChanges {
     /// Join approval on or off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_approval: Option<bool>,
+    /// A new avatar (`null`: removed).
+    #[serde(default, deserialize_with = "crate::model::present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid, nullable))]
+    pub avatar_media_id: Option<Option<MediaId>>,
 }
 
 impl GroupChanges {
@@ -300,6 +307,10 @@ pub struct UpdateGroup {
     /// Joining by invite needs approval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub join_approval: Option<bool>,
+    /// A completed image upload of the caller's as the group's avatar; `null` removes it.
+    #[serde(default, deserialize_with = "crate::model::present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid, nullable))]
+    pub avatar_media_id: Option<Option<MediaId>>,
 }
 
 /// `POST /v1/groups/{id}/members`.
@@ -321,7 +332,7 @@ pub struct UpdateMember {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<Role>,
     /// Mute until then; `null` unmutes. Absent: unchanged.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::model::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Timestamp>))]
     pub muted_until: Option<Option<Timestamp>>,
 }
@@ -367,11 +378,6 @@ pub struct CreateInvite {
 pub struct JoinGroup {
     /// An invite code.
     pub code: String,
-}
-
-/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Requests and answers about messages after they are sent, and about a conversation for one
 //! member: edits, the member's settings, search, reports.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 
 use crate::ids::{ConversationId, EventId, UserId};
 use crate::model::event::Event;
@@ -26,7 +26,7 @@ pub struct UpdateSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinned: Option<bool>,
     /// No notifications until then; `null` unmutes.
-    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "crate::model::present", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Timestamp>))]
     pub muted_until: Option<Option<Timestamp>>,
     /// Folded away in the caller's list.
@@ -104,9 +104,4 @@ pub struct Report {
     pub reason: String,
     /// When.
     pub created_at: Timestamp,
-}
-
-/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }

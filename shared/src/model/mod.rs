@@ -14,6 +14,16 @@ pub mod requests;
 pub mod social;
 pub mod user;
 
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value: PATCH bodies where
+/// `null` clears.
+pub(crate) fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 pub use account::{SessionInfo, SessionPage};
 pub use conversation::{
     ConversationKind, ConversationPage, ConversationSummary, DeliveryReceipt, DirectConversation, ReadReceipt,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{NoticeId, Seq, UserId};
+use crate::ids::{MediaId, NoticeId, Seq, UserId};
 use crate::model::event::MessageDraft;
 use crate::model::social::DmPolicy;
 
@@ -100,6 +100,10 @@ pub struct UpdateProfile {
     /// Whether friends see the caller online.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub show_presence: Option<bool>,
+    /// A completed image upload of the caller's as their avatar; `null` removes it.
+    #[serde(default, deserialize_with = "crate::model::present", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Uuid, nullable))]
+    pub avatar_media_id: Option<Option<MediaId>>,
 }
 
 /// `POST /v1/users/me/password`.

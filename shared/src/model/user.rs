@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{SessionId, UserId};
+use crate::ids::{MediaId, SessionId, UserId};
 use crate::time::Timestamp;
 
 /// A user as anyone may see them.
@@ -20,6 +20,10 @@ pub struct User {
     pub bio: Option<String>,
     /// When the account was created.
     pub created_at: Timestamp,
+    /// Their avatar, an image anyone signed in may download (`GET /v1/media/{id}`); absent when
+    /// they have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub avatar_media_id: Option<MediaId>,
     /// The account was deleted: its profile is erased and its messages stay, as from a deleted
     /// user. Present (true) only then.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

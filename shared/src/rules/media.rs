@@ -2,7 +2,7 @@
 //! first bytes of an uploaded object are what its declared type says.
 
 use crate::error::ApiError;
-use crate::ids::UserId;
+use crate::ids::{MediaId, UserId};
 
 /// The size cap when the host sets none (`--max-media-size`): 25 MiB.
 pub const DEFAULT_MAX_SIZE: u64 = 25 * 1024 * 1024;
@@ -33,6 +33,46 @@ pub const ALLOWED_TYPES: &[&str] = &[
     "application/pdf",
     "text/plain",
 ];
+
+/// Longest side of a thumbnail, in pixels.
+pub const THUMB_MAX_SIDE: u32 = 320;
+/// Largest image accepted, in pixels (width × height): a 50-megapixel photo passes; a small file
+/// that claims to be 30,000 × 30,000 (a decompression bomb, 3.6 GB once decoded) does not.
+pub const MAX_IMAGE_PIXELS: u64 = 50_000_000;
+/// Most memory one thumbnail's decoding may take.
+pub const THUMB_MAX_ALLOC: u64 = 256 * 1024 * 1024;
+/// Longest a node works on one thumbnail.
+pub const THUMB_TIMEOUT_SECS: u64 = 20;
+/// How many times a thumbnail is tried when object storage fails, before giving up.
+pub const THUMB_ATTEMPTS: i32 = 5;
+
+/// Checks an image's dimensions as its header states them: at least a pixel, at most
+/// [`MAX_IMAGE_PIXELS`].
+pub fn image_dimensions(width: u64, height: u64) -> Result<(), ApiError> {
+    if width == 0 || height == 0 {
+        return Err(ApiError::invalid("content_type: the image has no pixels"));
+    }
+    if width.saturating_mul(height) > MAX_IMAGE_PIXELS {
+        return Err(ApiError::invalid(format!(
+            "content_type: the image is {width}×{height} pixels, more than the {} megapixels allowed",
+            MAX_IMAGE_PIXELS / 1_000_000
+        )));
+    }
+    Ok(())
+}
+
+/// A thumbnail's size: the image scaled to fit [`THUMB_MAX_SIDE`] keeping its proportions (never
+/// enlarged, never below one pixel).
+pub fn thumb_size(width: u32, height: u32) -> (u32, u32) {
+    let longest = width.max(height);
+    if longest <= THUMB_MAX_SIDE {
+        return (width, height);
+    }
+    let scale = |v: u32| {
+        ((u64::from(v) * u64::from(THUMB_MAX_SIDE) + u64::from(longest) / 2) / u64::from(longest)).max(1) as u32
+    };
+    (scale(width), scale(height))
+}
 
 /// Whether `content_type` is an image a thumbnail can be made of.
 pub fn is_image(content_type: &str) -> bool {
@@ -133,15 +173,61 @@ pub struct MediaUse {
     pub dissolved: bool,
 }
 
-/// Who may download a medium: its uploader, and members who can see a message carrying it
-/// (from where their view starts; not in a dissolved group). Everyone else gets the same 404 as
-/// for a medium that does not exist. Recalled messages have no uses left, so recalling revokes.
-pub fn may_download(reader: UserId, owner: UserId, uses: &[MediaUse]) -> bool {
-    reader == owner || uses.iter().any(|u| !u.dissolved && (!u.group || u.history_visible || u.seq > u.joined_seq))
+/// Who may download a medium: its uploader; anyone signed in when it is a user's or a group's
+/// avatar; and members who can see a message carrying it (from where their view starts; not in
+/// a dissolved group). Everyone else gets the same 404 as for a medium that does not exist.
+/// Recalled messages have no uses left, so recalling revokes.
+pub fn may_download(reader: UserId, owner: UserId, avatar: bool, uses: &[MediaUse]) -> bool {
+    reader == owner
+        || avatar
+        || uses.iter().any(|u| !u.dissolved && (!u.group || u.history_visible || u.seq > u.joined_seq))
 }
 
 /// Most media one message may carry.
 pub const MAX_PER_MESSAGE: usize = 10;
+
+/// What decides whether a medium may be attached to a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttachFacts {
+    /// Its uploader.
+    pub owner: UserId,
+    /// Whether `complete` accepted it.
+    pub ready: bool,
+}
+
+/// The list of media a draft attaches: at most [`MAX_PER_MESSAGE`], each once.
+pub fn attachments(ids: &[MediaId]) -> Result<(), ApiError> {
+    if ids.len() > MAX_PER_MESSAGE {
+        return Err(ApiError::invalid(format!("media_ids: at most {MAX_PER_MESSAGE} per message")));
+    }
+    if ids.iter().enumerate().any(|(i, id)| ids[..i].contains(id)) {
+        return Err(ApiError::invalid("media_ids: each medium once"));
+    }
+    Ok(())
+}
+
+/// Whether `sender` may attach medium `id`: only their own uploads (anyone else's, like an unknown
+/// id, is a 400 that does not say it exists), and only once completed (409).
+pub fn may_attach(sender: UserId, id: MediaId, facts: Option<AttachFacts>) -> Result<(), ApiError> {
+    match facts {
+        Some(f) if f.owner == sender && f.ready => Ok(()),
+        Some(f) if f.owner == sender => Err(ApiError::conflict(format!(
+            "media_ids: {id} is not completed yet; POST /v1/media/{id}/complete after the upload"
+        ))),
+        _ => Err(ApiError::invalid(format!("media_ids: unknown media {id}"))),
+    }
+}
+
+/// Whether `user` may make medium `id` an avatar (theirs, or a group's): a completed image of
+/// their own. `found` is the medium and its content type.
+pub fn avatar(user: UserId, id: MediaId, found: Option<(AttachFacts, &str)>) -> Result<(), ApiError> {
+    may_attach(user, id, found.map(|f| f.0))
+        .map_err(|e| ApiError { message: e.message.replacen("media_ids", "avatar_media_id", 1), ..e })?;
+    match found {
+        Some((_, ty)) if is_image(ty) => Ok(()),
+        _ => Err(ApiError::invalid("avatar_media_id: an avatar must be a JPEG, PNG, GIF or WebP image")),
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -151,14 +237,52 @@ mod tests {
     fn downloads_are_for_the_uploader_and_members_who_see_the_message() {
         let (me, other) = (UserId::new(), UserId::new());
         let seen = MediaUse { seq: 5, joined_seq: 0, group: true, history_visible: false, dissolved: false };
-        assert!(may_download(me, me, &[]));
-        assert!(!may_download(me, other, &[]), "never posted where I am");
-        assert!(may_download(me, other, &[seen]));
-        assert!(!may_download(me, other, &[MediaUse { joined_seq: 5, ..seen }]), "posted before I joined");
-        assert!(may_download(me, other, &[MediaUse { joined_seq: 5, history_visible: true, ..seen }]));
-        assert!(may_download(me, other, &[MediaUse { joined_seq: 9, group: false, ..seen }]), "direct: all of it");
-        assert!(!may_download(me, other, &[MediaUse { dissolved: true, ..seen }]));
-        assert!(may_download(me, other, &[MediaUse { dissolved: true, ..seen }, seen]), "any visible use will do");
+        assert!(may_download(me, me, false, &[]));
+        assert!(!may_download(me, other, false, &[]), "never posted where I am");
+        assert!(may_download(me, other, true, &[]), "an avatar");
+        assert!(may_download(me, other, false, &[seen]));
+        assert!(!may_download(me, other, false, &[MediaUse { joined_seq: 5, ..seen }]), "posted before I joined");
+        assert!(may_download(me, other, false, &[MediaUse { joined_seq: 5, history_visible: true, ..seen }]));
+        assert!(
+            may_download(me, other, false, &[MediaUse { joined_seq: 9, group: false, ..seen }]),
+            "direct: all of it"
+        );
+        assert!(!may_download(me, other, false, &[MediaUse { dissolved: true, ..seen }]));
+        assert!(
+            may_download(me, other, false, &[MediaUse { dissolved: true, ..seen }, seen]),
+            "any visible use will do"
+        );
+    }
+
+    #[test]
+    fn only_own_completed_media_attach_at_most_ten_once_each() {
+        let (me, other, id) = (UserId::new(), UserId::new(), MediaId::new());
+        let mine = AttachFacts { owner: me, ready: true };
+        assert!(may_attach(me, id, Some(mine)).is_ok());
+        let e = may_attach(me, id, Some(AttachFacts { ready: false, ..mine })).unwrap_err();
+        assert_eq!(e.status(), 409, "attach before complete");
+        let theirs = may_attach(other, id, Some(mine)).unwrap_err();
+        let unknown = may_attach(other, id, None).unwrap_err();
+        assert_eq!((theirs.status(), &theirs.message), (400, &unknown.message), "someone else's looks unknown");
+        let ids: Vec<MediaId> = (0..MAX_PER_MESSAGE).map(|_| MediaId::new()).collect();
+        assert!(attachments(&ids).is_ok());
+        assert!(attachments(&[ids.clone(), vec![MediaId::new()]].concat()).is_err());
+        assert!(attachments(&[id, id]).unwrap_err().message.starts_with("media_ids"));
+        assert!(avatar(me, id, Some((mine, "image/webp"))).is_ok());
+        assert!(avatar(me, id, Some((mine, "application/pdf"))).unwrap_err().message.starts_with("avatar_media_id"));
+        assert!(avatar(other, id, Some((mine, "image/png"))).unwrap_err().message.starts_with("avatar_media_id"));
+    }
+
+    #[test]
+    fn thumbnails_fit_the_box_and_bombs_are_refused() {
+        assert_eq!(thumb_size(4000, 3000), (320, 240));
+        assert_eq!(thumb_size(3000, 4000), (240, 320));
+        assert_eq!(thumb_size(100, 50), (100, 50), "never enlarged");
+        assert_eq!(thumb_size(20000, 10), (320, 1), "never below a pixel");
+        assert!(image_dimensions(8000, 6000).is_ok());
+        assert!(image_dimensions(30000, 30000).unwrap_err().message.contains("megapixels"));
+        assert!(image_dimensions(0, 10).is_err());
+        assert!(image_dimensions(u64::MAX, u64::MAX).is_err(), "no overflow");
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! fetches the facts ([`SendFacts`]); these functions decide.
 
 use crate::error::ApiError;
-use crate::ids::{ConversationId, EventId, Seq, UserId};
+use crate::ids::{ConversationId, EventId, MediaId, Seq, UserId};
 use crate::model::conversation::Membership;
 use crate::model::{Event, EventBody, MessageDraft, NewMessage, Role};
 use crate::rules::words::WordFilter;
 
+use super::media::{self, AttachFacts};
 use super::social::{self, DirectFacts};
 use super::{conversations, groups};
 use crate::time::Timestamp;
@@ -64,6 +65,7 @@ pub fn prepare(
 ) -> Result<NewMessage, ApiError> {
     client_msg_id(&draft.client_msg_id.0)?;
     content(draft.text.as_deref(), draft.media_ids.len())?;
+    media::attachments(&draft.media_ids)?;
     draft.mentions = mentions(&draft.mentions)?;
     draft.text = words.apply_opt("text", draft.text)?;
     Ok(NewMessage { conversation_id, sender_id: sender, draft })
@@ -92,14 +94,16 @@ pub trait SendFacts {
     fn message(&self, id: EventId) -> Option<MessageFacts>;
     /// For a direct conversation, what decides whether `sender` may message the other member.
     fn direct(&self, conv: ConversationId, sender: UserId) -> Option<DirectFacts>;
+    /// Medium `id`, if it exists.
+    fn media(&self, id: MediaId) -> Option<AttachFacts>;
 }
 
 /// Whether `msg` may be appended: the sender is a member (else 404) who may post now
 /// ([`groups::may_post`]), may message the other member of a direct conversation
 /// ([`social::may_message`]), every mentioned user is a member, `@all` only by a group's owner
 /// and admins, `reply_to` is a message of the same conversation the sender can see (after their
-/// join unless the history shows, not recalled), and media ids name completed uploads (none
-/// exist yet, so any is refused).
+/// join unless the history shows, not recalled), and every attached medium is a completed
+/// upload of the sender ([`media::may_attach`]).
 pub fn check_send(facts: &impl SendFacts, msg: &NewMessage, now: Timestamp) -> Result<(), ApiError> {
     let conv = msg.conversation_id;
     let me = conversations::member(facts.membership(conv, msg.sender_id))?;
@@ -128,8 +132,8 @@ pub fn check_send(facts: &impl SendFacts, msg: &NewMessage, now: Timestamp) -> R
             _ => return Err(ApiError::invalid("reply_to: no such message in this conversation")),
         }
     }
-    if !msg.draft.media_ids.is_empty() {
-        return Err(ApiError::invalid("media_ids: unknown media"));
+    for id in &msg.draft.media_ids {
+        media::may_attach(msg.sender_id, *id, facts.media(*id))?;
     }
     Ok(())
 }
@@ -258,6 +262,7 @@ mod tests {
         members: HashSet<(ConversationId, UserId)>,
         messages: HashMap<EventId, MessageFacts>,
         direct: HashMap<ConversationId, DirectFacts>,
+        media: HashMap<MediaId, AttachFacts>,
     }
 
     fn msg_in(conv: ConversationId, seq: Seq) -> MessageFacts {
@@ -279,6 +284,9 @@ mod tests {
         }
         fn direct(&self, conv: ConversationId, _sender: UserId) -> Option<DirectFacts> {
             self.direct.get(&conv).copied()
+        }
+        fn media(&self, id: MediaId) -> Option<AttachFacts> {
+            self.media.get(&id).copied()
         }
     }
 
@@ -345,6 +353,12 @@ mod tests {
             (there_msg, msg_in(elsewhere, 1)),
             (gone_msg, MessageFacts { recalled: true, ..msg_in(conv, 2) }),
         ]);
+        let (mine, theirs, pending) = (MediaId::new(), MediaId::new(), MediaId::new());
+        facts.media.extend([
+            (mine, AttachFacts { owner: me, ready: true }),
+            (theirs, AttachFacts { owner: peer, ready: true }),
+            (pending, AttachFacts { owner: me, ready: false }),
+        ]);
         let send = |sender: UserId, f: &dyn Fn(&mut MessageDraft)| {
             let mut d = draft("hi");
             f(&mut d);
@@ -363,8 +377,11 @@ mod tests {
         assert!(send(me, &|d| d.reply_to = Some(gone_msg)).unwrap_err().message.contains("recalled"));
         let e = send(me, &|d| d.mention_all = true).unwrap_err();
         assert!(e.message.starts_with("mention_all"), "not in a direct conversation");
-        let e = send(me, &|d| d.media_ids = vec![crate::ids::MediaId::new()]).unwrap_err();
+        let e = send(me, &|d| d.media_ids = vec![MediaId::new()]).unwrap_err();
         assert!(e.message.starts_with("media_ids"));
+        assert!(send(me, &|d| d.media_ids = vec![mine]).is_ok());
+        assert!(send(me, &|d| d.media_ids = vec![mine, theirs]).unwrap_err().message.starts_with("media_ids"));
+        assert_eq!(send(me, &|d| d.media_ids = vec![pending]).unwrap_err().code, ErrorCode::Conflict);
     }
 
     #[test]

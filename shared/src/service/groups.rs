@@ -32,7 +32,7 @@ use crate::store::groups::{self, GroupRow, NewGroup};
 use crate::store::notify;
 use crate::store::social::TimeCursor;
 use crate::store::tx::transact;
-use crate::store::{StoreError, users};
+use crate::store::{StoreError, media, users};
 use crate::time::Timestamp;
 
 /// A group under its write lock: its head and its row.
@@ -214,8 +214,12 @@ pub async fn update<E: Env>(env: &E, me: &AccessClaims, id: ConversationId, b: U
     Ok(transact!(db, |tx| {
         let (mut g, mine) = lock(tx, id, me.user_id).await?;
         rules::groups::not_dissolved(&g.facts()).map_err(refused)?;
-        if name.is_some() || description.is_some() {
+        if name.is_some() || description.is_some() || b.avatar_media_id.is_some() {
             rules::groups::may(&mine, Action::EditInfo).map_err(refused)?;
+        }
+        if let Some(Some(m)) = b.avatar_media_id {
+            let found = media::lock_for_attach(tx, &[m]).await?.pop();
+            rules::media::avatar(me.user_id, m, found.as_ref().map(|f| f.attach_facts())).map_err(refused)?;
         }
         if b.broadcast_only.is_some() || b.history_visible.is_some() || b.join_approval.is_some() {
             rules::groups::may(&mine, Action::Settings).map_err(refused)?;
@@ -228,21 +232,12 @@ pub async fn update<E: Env>(env: &E, me: &AccessClaims, id: ConversationId, b: U
             broadcast_only: changed(b.broadcast_only, row.broadcast_only),
             history_visible: changed(b.history_visible, row.history_visible),
             join_approval: changed(b.join_approval, row.join_approval),
+            avatar_media_id: b.avatar_media_id.filter(|a| *a != row.avatar_media_id),
         };
         if changes.is_empty() {
             return view(tx, id, mine.role).await;
         }
-        let desc = changes.description.as_ref().map(|d| (!d.is_empty()).then_some(d.as_str()));
-        groups::update(
-            tx,
-            id,
-            changes.name.as_deref(),
-            desc,
-            changes.broadcast_only,
-            changes.history_visible,
-            changes.join_approval,
-        )
-        .await?;
+        groups::update(tx, id, &changes).await?;
         g.append(tx, me.user_id, vec![EventBody::GroupUpdated(changes)]).await?;
         view(tx, id, mine.role).await
     })?)

@@ -11,6 +11,8 @@ use crate::model::{CreateMedia, Media, MediaUpload};
 use crate::objects::{ObjectIo, ObjectsError, Presigner};
 use crate::rules::media as rules;
 use crate::store::media::{self as store, MediaRow};
+use crate::store::media_jobs;
+use crate::store::tx::transact;
 use crate::time::Timestamp;
 
 /// How many leading bytes of an image are read for its dimensions (JPEG's size marker may follow
@@ -44,6 +46,7 @@ pub async fn create<E: Env>(env: &E, me: &AccessClaims, body: CreateMedia) -> Re
         owner: me.user_id,
         object_key: format!("media/{id}"),
         ready: false,
+        thumb: None,
     };
     let now = Timestamp::now();
     store::insert(&*env.db().await?, &row, now).await?;
@@ -58,10 +61,12 @@ pub async fn create<E: Env>(env: &E, me: &AccessClaims, body: CreateMedia) -> Re
 }
 
 /// `POST /v1/media/{id}/complete`: the object must be there with the declared size, and its
-/// first bytes must be of the declared type; a mismatch deletes the object (the upload may be
-/// retried while its URL lasts). Completing twice answers the same.
+/// first bytes must be of the declared type (an image: readable dimensions within
+/// `rules::media::MAX_IMAGE_PIXELS`); a mismatch deletes the object (the upload may be retried
+/// while its URL lasts). An image's thumbnail job is queued in the same transaction that marks it
+/// usable. Completing twice answers the same.
 pub async fn complete<E: Env>(env: &E, me: &AccessClaims, id: MediaId) -> Result<Media, ApiError> {
-    let conn = env.db().await?;
+    let mut conn = env.db().await?;
     let not_found = || ApiError::not_found("media not found");
     let row = store::get(&*conn, id).await?.filter(|m| m.owner == me.user_id).ok_or_else(not_found)?;
     if row.ready {
@@ -91,14 +96,36 @@ pub async fn complete<E: Env>(env: &E, me: &AccessClaims, id: MediaId) -> Result
         )));
     }
     let dims = if image {
-        imagesize::blob_size(&head)
-            .ok()
-            .and_then(|s| Some((i32::try_from(s.width).ok()?, i32::try_from(s.height).ok()?)))
+        let refuse = |e: ApiError| async move {
+            io.delete(key).await.map_err(unavailable)?;
+            Err::<(), _>(ApiError { message: format!("{}; the object was deleted", e.message), ..e })
+        };
+        match imagesize::blob_size(&head) {
+            Ok(s) => {
+                if let Err(e) = rules::image_dimensions(s.width as u64, s.height as u64) {
+                    refuse(e).await?;
+                }
+                Some((s.width as i32, s.height as i32))
+            }
+            Err(_) => {
+                refuse(ApiError::invalid(format!("content_type: not a readable {} image", row.media.content_type)))
+                    .await?;
+                None
+            }
+        }
     } else {
         None
     };
-    let done = store::mark_ready(&*conn, id, dims, Timestamp::now()).await?.ok_or_else(not_found)?;
-    Ok(done.media)
+    let now = Timestamp::now();
+    // Completion and the thumbnail's job commit together: no image is left without either.
+    let done = transact!(conn, |tx| {
+        let done = store::mark_ready(tx, id, dims, now).await?;
+        if done.is_some() && image {
+            media_jobs::enqueue(tx, id, now).await?;
+        }
+        Ok(done)
+    })?;
+    Ok(done.ok_or_else(not_found)?.media)
 }
 
 /// Which bytes of a medium `GET /v1/media/{id}` is for.
@@ -124,15 +151,42 @@ impl Variant {
 /// `GET /v1/media/{id}`: a short-lived download URL, for those the rules let read it.
 pub async fn download<E: Env>(env: &E, me: &AccessClaims, id: MediaId, variant: Variant) -> Result<String, ApiError> {
     let not_found = || ApiError::not_found("media not found");
-    let (row, uses) = store::facts(&*env.db().await?, id, me.user_id).await?.ok_or_else(not_found)?;
-    if !row.ready || !rules::may_download(me.user_id, row.owner, &uses) {
+    let f = store::facts(&*env.db().await?, id, me.user_id).await?.ok_or_else(not_found)?;
+    let row = f.row;
+    if !row.ready || !rules::may_download(me.user_id, row.owner, f.avatar, &f.uses) {
         return Err(not_found());
     }
-    if variant == Variant::Thumb && row.media.has_thumbnail != Some(true) {
-        return Err(ApiError::not_found("this medium has no thumbnail"));
-    }
+    let (key, content_type) = match (variant, &row.thumb) {
+        (Variant::Original, _) => (&row.object_key, &row.media.content_type),
+        (Variant::Thumb, Some((key, ty))) => (key, ty),
+        (Variant::Thumb, None) => return Err(ApiError::not_found("this medium has no thumbnail (yet)")),
+    };
     let (presign, _) = storage(env)?;
-    let disposition = rules::content_disposition(&row.media.content_type, &row.media.filename);
+    let disposition = rules::content_disposition(content_type, &row.media.filename);
     let ttl = Duration::from_secs(rules::DOWNLOAD_URL_TTL_SECS);
-    Ok(presign.get(&row.object_key, &disposition, &row.media.content_type, ttl, Timestamp::now()))
+    Ok(presign.get(key, &disposition, content_type, ttl, Timestamp::now()))
+}
+
+/// One round of a cleanup sweep: up to `limit` media it finds are deleted, objects first, then
+/// their rows, in one transaction (an object store that fails leaves the rows for the next
+/// round; deleting an object twice is harmless). Returns how many went. Several nodes may sweep
+/// at once: each takes rows the others have not locked.
+pub async fn sweep(
+    db: &mut tokio_postgres::Client,
+    io: &impl ObjectIo,
+    which: media_jobs::Sweep,
+    limit: i64,
+) -> Result<usize, ApiError> {
+    let n = transact!(db, |tx| {
+        let doomed = media_jobs::doomed(tx, which, limit).await?;
+        for d in &doomed {
+            for key in &d.keys {
+                io.delete(key).await.map_err(|e| crate::store::StoreError::refused(unavailable(e)))?;
+            }
+        }
+        let ids: Vec<MediaId> = doomed.iter().map(|d| d.id).collect();
+        media_jobs::forget(tx, &ids).await?;
+        Ok(ids.len())
+    })?;
+    Ok(n)
 }

@@ -103,7 +103,7 @@ pub async fn send_batch(
             verdicts.push(verdict);
         }
         let (appended, ()) = futures_util::future::try_join(
-            events::append_messages(tx, &mut heads, &accepted),
+            events::append_messages(tx, &mut heads, &accepted, &facts),
             moderation::set_send_limits(tx, &tats),
         )
         .await

@@ -9,7 +9,7 @@ use crate::rules;
 use crate::store::notify;
 use crate::store::tx::transact;
 use crate::store::users::ProfileUpdate;
-use crate::store::{presence, social, users};
+use crate::store::{StoreError, media, presence, social, users};
 
 /// Live users whose username or display name starts with `q`, by username, after the page
 /// cursor; users who blocked the caller are left out.
@@ -44,9 +44,15 @@ pub async fn update_me<E: Env>(env: &E, me: &AccessClaims, b: UpdateProfile) -> 
         bio: edit.bio.map(|b| words.apply_opt("bio", b)).transpose()?,
         dm_policy: b.dm_policy,
         show_presence: b.show_presence,
+        avatar: b.avatar_media_id,
     };
     let mut db = env.db().await?;
     let updated = transact!(db, |tx| {
+        if let Some(Some(id)) = update.avatar {
+            let found = media::lock_for_attach(tx, &[id]).await?.pop();
+            rules::media::avatar(me.user_id, id, found.as_ref().map(|m| m.attach_facts()))
+                .map_err(StoreError::refused)?;
+        }
         let Some((profile, presence_toggled)) = users::update_profile(tx, me.user_id, &update).await? else {
             return Ok(None);
         };

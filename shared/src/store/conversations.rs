@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 
 use super::events::{EVENT_COLS_LE, event_from_row};
-use super::users::user_from_row;
+use super::users::{USER_COL_COUNT, USER_COLS, user_from_row};
 use super::{StoreError, Type};
 use crate::ids::{ConversationId, Seq, UserId};
 use crate::model::conversation::{GroupFacts, Membership};
@@ -310,12 +310,12 @@ pub async fn list<C: GenericClient>(
         Some(cur) => (Some(cur.at), Some(cur.id.0)),
         None => (None, None),
     };
+    let peer_cols = USER_COLS.replace("u.", "peer.");
     let sql = format!(
         "SELECT c.id, c.kind, c.title, c.last_seq, c.created_at, c.last_event_at, \
                 m.read_seq, m.pinned, m.muted_until, m.archived, \
                 counts.mentions, \
-                peer.id IS NOT NULL, peer.id, peer.username, peer.display_name, peer.bio, peer.created_at, \
-                peer.deleted_at IS NOT NULL, le.id IS NOT NULL, {EVENT_COLS_LE}, g.member_count, \
+                peer.id IS NOT NULL, {peer_cols}, le.id IS NOT NULL, {EVENT_COLS_LE}, g.member_count, \
                 counts.unread, peer.read_seq, peer.delivered_seq \
          FROM members m JOIN conversations c ON c.id = m.conversation_id \
          LEFT JOIN groups g ON g.conversation_id = c.id \
@@ -348,8 +348,10 @@ pub async fn list<C: GenericClient>(
         let kind = ConversationKind::from_db(r.get(1));
         let last_seq: Seq = r.get(3);
         let read_seq: Seq = r.get(6);
+        // Columns after the peer's shift with USER_COL_COUNT.
+        let p = 12 + USER_COL_COUNT;
         let peer = if r.get::<_, bool>(11) { Some(user_from_row(r, 12)) } else { None };
-        let last_event = if r.get::<_, bool>(18) { Some(event_from_row(r, 19)?) } else { None };
+        let last_event = if r.get::<_, bool>(p) { Some(event_from_row(r, p + 1)?) } else { None };
         let id = ConversationId(r.get(0));
         cursor = Some(ListCursor { at: r.get(5), id });
         out.push(ConversationSummary {
@@ -357,14 +359,14 @@ pub async fn list<C: GenericClient>(
             kind,
             title: r.get(2),
             peer,
-            member_count: r.get::<_, Option<i32>>(25).map(i64::from),
+            member_count: r.get::<_, Option<i32>>(p + 7).map(i64::from),
             last_event,
             last_seq,
             read_seq,
-            unread_count: r.get(26),
+            unread_count: r.get(p + 8),
             mention_count: r.get(10),
-            peer_read_seq: r.get(27),
-            peer_delivered_seq: r.get(28),
+            peer_read_seq: r.get(p + 9),
+            peer_delivered_seq: r.get(p + 10),
             pinned: r.get(7),
             muted_until: r.get::<_, Option<DateTime<Utc>>>(8).map(Timestamp),
             archived: r.get(9),

@@ -7,11 +7,13 @@ use futures_util::TryFutureExt;
 use tokio_postgres::{GenericClient, Row};
 
 use super::conversations::{MEMBERSHIP_COL_COUNT, MEMBERSHIP_COLS, membership_from_row};
+use super::media::MediaRow;
 use super::notify;
 use super::{StoreError, Type};
-use crate::ids::{ClientMsgId, ConversationId, EventId, Seq, UserId};
+use crate::ids::{ClientMsgId, ConversationId, EventId, MediaId, Seq, UserId};
 use crate::model::conversation::Membership;
-use crate::model::{DmPolicy, Event, EventBody, NewMessage};
+use crate::model::{DmPolicy, Event, EventBody, Media, Message, NewMessage};
+use crate::rules::media::AttachFacts;
 use crate::rules::messages::{MessageFacts, SendFacts};
 use crate::rules::social::DirectFacts;
 use crate::time::Timestamp;
@@ -47,6 +49,7 @@ pub struct SendBatchFacts {
     members: HashMap<(ConversationId, UserId), Membership>,
     messages: HashMap<EventId, MessageFacts>,
     direct: HashMap<(ConversationId, UserId), DirectFacts>,
+    media: HashMap<MediaId, MediaRow>,
 }
 
 impl SendBatchFacts {
@@ -68,10 +71,22 @@ impl SendFacts for SendBatchFacts {
     fn direct(&self, conv: ConversationId, sender: UserId) -> Option<DirectFacts> {
         self.direct.get(&(conv, sender)).copied()
     }
+
+    fn media(&self, id: MediaId) -> Option<AttachFacts> {
+        self.media.get(&id).map(|m| m.attach_facts().0)
+    }
 }
 
-/// Fetches the [`SendBatchFacts`] of `msgs` in one round trip (four pipelined statements,
-/// whatever the batch size).
+impl SendBatchFacts {
+    /// The media objects a message carries beside its `media_ids`, in their order (the ids were
+    /// checked by [`crate::rules::messages::check_send`], so each is here).
+    fn media_objects(&self, ids: &[MediaId]) -> Vec<Media> {
+        ids.iter().filter_map(|id| self.media.get(id)).map(|m| m.media.clone()).collect()
+    }
+}
+
+/// Fetches the [`SendBatchFacts`] of `msgs` in one round trip (four pipelined statements, five
+/// when media are attached, whatever the batch size).
 pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<SendBatchFacts, StoreError> {
     let senders: Vec<uuid::Uuid> = msgs.iter().map(|m| m.sender_id.0).collect();
     let cmids: Vec<&str> = msgs.iter().map(|m| m.draft.client_msg_id.0.as_str()).collect();
@@ -93,8 +108,10 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
     // concurrent queries on one connection).
     let (send_convs, send_users): (Vec<uuid::Uuid>, Vec<uuid::Uuid>) =
         msgs.iter().map(|m| (m.conversation_id.0, m.sender_id.0)).unzip();
-    let (existing, members, replies, direct) = futures_util::future::try_join4(
-        c.query_typed(&existing_sql, &[(&senders, Type::UUID_ARRAY), (&cmids, Type::TEXT_ARRAY)]),
+    let media_ids: Vec<MediaId> = msgs.iter().flat_map(|m| m.draft.media_ids.iter().copied()).collect();
+    let (existing, members, replies, direct, attached) = futures_util::future::try_join5(
+        c.query_typed(&existing_sql, &[(&senders, Type::UUID_ARRAY), (&cmids, Type::TEXT_ARRAY)])
+            .map_err(StoreError::from),
         c.query_typed(
             &format!(
                 "SELECT {MEMBERSHIP_COLS}, m.conversation_id, m.user_id FROM members m \
@@ -102,12 +119,14 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
                  JOIN unnest($1::uuid[], $2::uuid[]) AS k(c, u) ON m.conversation_id = k.c AND m.user_id = k.u"
             ),
             &[(&pair_convs, Type::UUID_ARRAY), (&pair_users, Type::UUID_ARRAY)],
-        ),
+        )
+        .map_err(StoreError::from),
         c.query_typed(
             "SELECT id, conversation_id, seq, sender_id, created_at, recalled_at IS NOT NULL FROM events \
              WHERE id = ANY($1) AND kind = 'message'",
             &[(&reply_ids, Type::UUID_ARRAY)],
-        ),
+        )
+        .map_err(StoreError::from),
         c.query_typed(
             "SELECT k.c, k.s, u.dm_policy, u.deleted_at IS NOT NULL, \
                     EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id = k.s AND b.blocked_id = pm.user_id) \
@@ -118,10 +137,13 @@ pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<
              JOIN members pm ON pm.conversation_id = k.c AND pm.user_id <> k.s \
              JOIN users u ON u.id = pm.user_id",
             &[(&send_convs, Type::UUID_ARRAY), (&send_users, Type::UUID_ARRAY)],
-        ),
+        )
+        .map_err(StoreError::from),
+        super::media::lock_for_attach(c, &media_ids),
     )
     .await?;
-    let mut facts = SendBatchFacts::default();
+    let mut facts =
+        SendBatchFacts { media: attached.into_iter().map(|m| (m.media.id, m)).collect(), ..SendBatchFacts::default() };
     for r in &existing {
         let ev = event_from_row(r, 0)?;
         facts.existing.insert((ev.sender_id, r.get(6)), ev);
@@ -228,6 +250,7 @@ pub async fn append_messages<C: GenericClient>(
     c: &C,
     heads: &mut BTreeMap<ConversationId, Seq>,
     msgs: &[&NewMessage],
+    facts: &SendBatchFacts,
 ) -> Result<Vec<Option<Event>>, StoreError> {
     let now = Timestamp::now_micros().0;
     let events = msgs
@@ -235,7 +258,10 @@ pub async fn append_messages<C: GenericClient>(
         .map(|m| NewEvent {
             conversation_id: m.conversation_id,
             sender_id: m.sender_id,
-            body: EventBody::Message(m.draft.clone().into()),
+            body: EventBody::Message(Message {
+                media: facts.media_objects(&m.draft.media_ids),
+                ..m.draft.clone().into()
+            }),
         })
         .collect();
     let out = assign(heads, events, now);
@@ -244,7 +270,7 @@ pub async fn append_messages<C: GenericClient>(
         read_upto.insert((ev.conversation_id, ev.sender_id), ev.seq);
     }
     let reads: Vec<(ConversationId, UserId, Seq)> = read_upto.into_iter().map(|((c, u), s)| (c, u, s)).collect();
-    write(c, heads, &out, &reads, now).await?;
+    futures_util::future::try_join(write(c, heads, &out, &reads, now), super::media::add_uses(c, &out)).await?;
     Ok(out)
 }
 

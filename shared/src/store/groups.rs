@@ -7,8 +7,8 @@ use tokio_postgres::{GenericClient, Row};
 use super::social::TimeCursor;
 use super::users::{USER_COL_COUNT, USER_COLS, user_from_row};
 use super::{StoreError, Type};
-use crate::ids::{ConversationId, Seq, UserId};
-use crate::model::{Group, GroupAnnouncement, GroupInvite, GroupMember, JoinRequest, Role};
+use crate::ids::{ConversationId, MediaId, Seq, UserId};
+use crate::model::{Group, GroupAnnouncement, GroupChanges, GroupInvite, GroupMember, JoinRequest, Role};
 use crate::time::Timestamp;
 
 /// A group as stored (the caller's role is added by the service).
@@ -38,6 +38,8 @@ pub struct GroupRow {
     pub created_at: Timestamp,
     /// Dissolved.
     pub dissolved_at: Option<Timestamp>,
+    /// Its avatar.
+    pub avatar_media_id: Option<MediaId>,
 }
 
 impl GroupRow {
@@ -57,6 +59,7 @@ impl GroupRow {
             announcement: self.announcement,
             created_at: self.created_at,
             dissolved_at: self.dissolved_at,
+            avatar_media_id: self.avatar_media_id,
             my_role: role,
         }
     }
@@ -69,7 +72,7 @@ fn member_cols() -> String {
 
 const GROUP_COLS: &str = "g.conversation_id, c.title, g.description, g.owner_id, g.member_count, g.max_members, \
      g.broadcast_only, g.history_visible, g.join_approval, g.announcement, g.announcement_by, g.announcement_at, \
-     g.created_at, g.dissolved_at";
+     g.created_at, g.dissolved_at, g.avatar_media_id";
 
 fn group_from_row(r: &Row) -> GroupRow {
     let announcement = r.get::<_, Option<String>>(9).map(|text| GroupAnnouncement {
@@ -90,6 +93,7 @@ fn group_from_row(r: &Row) -> GroupRow {
         announcement,
         created_at: Timestamp(r.get(12)),
         dissolved_at: r.get::<_, Option<DateTime<Utc>>>(13).map(Timestamp),
+        avatar_media_id: r.get::<_, Option<uuid::Uuid>>(14).map(MediaId),
     }
 }
 
@@ -147,19 +151,14 @@ pub async fn get<C: GenericClient>(c: &C, id: ConversationId) -> Result<Option<G
     Ok(c.query_typed(&sql, &[(&id.0, Type::UUID)]).await?.first().map(group_from_row))
 }
 
-/// Writes a group's name, description and settings (`None` leaves a field; `description:
-/// Some(None)` clears it).
-pub async fn update<C: GenericClient>(
-    c: &C,
-    id: ConversationId,
-    name: Option<&str>,
-    description: Option<Option<&str>>,
-    broadcast_only: Option<bool>,
-    history_visible: Option<bool>,
-    join_approval: Option<bool>,
-) -> Result<(), StoreError> {
+/// Writes a group's name, description, settings and avatar as `changes` says (absent fields stay;
+/// an empty description, like a `null` avatar, clears it).
+pub async fn update<C: GenericClient>(c: &C, id: ConversationId, changes: &GroupChanges) -> Result<(), StoreError> {
+    let GroupChanges { name, description, broadcast_only, history_visible, join_approval, avatar_media_id: avatar } =
+        changes;
     let set_desc = description.is_some();
-    let desc = description.flatten();
+    let desc = description.as_deref().filter(|d| !d.is_empty());
+    let avatar_id = avatar.flatten().map(|m| m.0);
     futures_util::future::try_join(
         c.query_typed(
             "UPDATE conversations SET title = COALESCE($2, title) WHERE id = $1",
@@ -168,7 +167,8 @@ pub async fn update<C: GenericClient>(
         c.query_typed(
             "UPDATE groups SET description = CASE WHEN $2 THEN $3 ELSE description END, \
                     broadcast_only = COALESCE($4, broadcast_only), history_visible = COALESCE($5, history_visible), \
-                    join_approval = COALESCE($6, join_approval) WHERE conversation_id = $1",
+                    join_approval = COALESCE($6, join_approval), \
+                    avatar_media_id = CASE WHEN $7 THEN $8 ELSE avatar_media_id END WHERE conversation_id = $1",
             &[
                 (&id.0, Type::UUID),
                 (&set_desc, Type::BOOL),
@@ -176,6 +176,8 @@ pub async fn update<C: GenericClient>(
                 (&broadcast_only, Type::BOOL),
                 (&history_visible, Type::BOOL),
                 (&join_approval, Type::BOOL),
+                (&avatar.is_some(), Type::BOOL),
+                (&avatar_id, Type::UUID),
             ],
         ),
     )

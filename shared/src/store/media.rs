@@ -1,11 +1,12 @@
 //! Media rows: uploads, their completion, and where each medium was posted.
 
+use futures_util::TryFutureExt;
 use tokio_postgres::GenericClient;
 
 use super::{StoreError, Type};
 use crate::ids::{MediaId, UserId};
-use crate::model::Media;
-use crate::rules::media::MediaUse;
+use crate::model::{Event, EventBody, Media};
+use crate::rules::media::{AttachFacts, MediaUse};
 use crate::time::Timestamp;
 
 /// A media row.
@@ -19,11 +20,24 @@ pub struct MediaRow {
     pub object_key: String,
     /// Whether `complete` accepted it.
     pub ready: bool,
+    /// Its thumbnail's object key and type, once made.
+    pub thumb: Option<(String, String)>,
 }
 
-const COLS: &str = "id, owner_id, content_type, size, filename, object_key, ready, width, height, has_thumbnail";
+impl MediaRow {
+    /// What decides attaching it, and its type.
+    pub fn attach_facts(&self) -> (AttachFacts, &str) {
+        (AttachFacts { owner: self.owner, ready: self.ready }, &self.media.content_type)
+    }
+}
 
-fn row(r: &tokio_postgres::Row) -> MediaRow {
+pub(crate) const COLS: &str = "media.id, media.owner_id, media.content_type, media.size, media.filename, \
+     media.object_key, media.ready, media.width, media.height, media.has_thumbnail, media.thumb_key, \
+     media.thumb_content_type";
+/// How many columns [`COLS`] has.
+pub(crate) const COL_COUNT: usize = 12;
+
+pub(crate) fn row(r: &tokio_postgres::Row) -> MediaRow {
     let content_type: String = r.get(2);
     let image = crate::rules::media::is_image(&content_type);
     MediaRow {
@@ -39,6 +53,7 @@ fn row(r: &tokio_postgres::Row) -> MediaRow {
         owner: UserId(r.get(1)),
         object_key: r.get(5),
         ready: r.get(6),
+        thumb: r.get::<_, Option<String>>(10).zip(r.get::<_, Option<String>>(11)),
     }
 }
 
@@ -78,6 +93,19 @@ pub async fn get_many<C: GenericClient>(c: &C, ids: &[MediaId]) -> Result<Vec<Me
     Ok(rows.iter().map(row).collect())
 }
 
+/// Several media, locked against the sweeps until this transaction ends: what a send or a
+/// profile change attaches. Absent ids (and media a sweep is deleting) are left out.
+pub async fn lock_for_attach<C: GenericClient>(c: &C, ids: &[MediaId]) -> Result<Vec<MediaRow>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+    let rows = c
+        .query_typed(&format!("SELECT {COLS} FROM media WHERE id = ANY($1) FOR SHARE"), &[(&raw, Type::UUID_ARRAY)])
+        .await?;
+    Ok(rows.iter().map(row).collect())
+}
+
 /// Marks an upload usable, with an image's dimensions; returns it.
 pub async fn mark_ready<C: GenericClient>(
     c: &C,
@@ -103,16 +131,50 @@ pub async fn delete<C: GenericClient>(c: &C, id: MediaId) -> Result<(), StoreErr
     Ok(())
 }
 
-/// What [`crate::rules::media::may_download`] needs: the row, and each place the medium was
-/// posted in a conversation `reader` is a member of.
-pub async fn facts<C: GenericClient>(
-    c: &C,
-    id: MediaId,
-    reader: UserId,
-) -> Result<Option<(MediaRow, Vec<MediaUse>)>, StoreError> {
-    let Some(m) = get(c, id).await? else { return Ok(None) };
-    let rows = c
-        .query_typed(
+/// Records where each medium of these just-appended messages was posted (one statement; none
+/// without media).
+pub async fn add_uses<C: GenericClient>(c: &C, events: &[Option<Event>]) -> Result<(), StoreError> {
+    let (mut media, mut evs, mut convs, mut seqs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for e in events.iter().flatten() {
+        if let EventBody::Message(m) = &e.body {
+            for id in &m.draft.media_ids {
+                media.push(id.0);
+                evs.push(e.id.0);
+                convs.push(e.conversation_id.0);
+                seqs.push(e.seq);
+            }
+        }
+    }
+    if media.is_empty() {
+        return Ok(());
+    }
+    c.query_typed(
+        "INSERT INTO media_uses (media_id, event_id, conversation_id, seq) \
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int8[])",
+        &[(&media, Type::UUID_ARRAY), (&evs, Type::UUID_ARRAY), (&convs, Type::UUID_ARRAY), (&seqs, Type::INT8_ARRAY)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Which of these images have their thumbnail by now (a message's `media` is written when it is
+/// sent, perhaps before its thumbnail was made).
+pub async fn with_thumbnails<C: GenericClient>(c: &C, ids: &[MediaId]) -> Result<Vec<MediaId>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let raw: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
+    let rows =
+        c.query_typed("SELECT id FROM media WHERE id = ANY($1) AND has_thumbnail", &[(&raw, Type::UUID_ARRAY)]).await?;
+    Ok(rows.iter().map(|r| MediaId(r.get(0))).collect())
+}
+
+/// What [`crate::rules::media::may_download`] needs: the row, whether it is someone's or some
+/// group's avatar, and each place it was posted in a conversation `reader` is a member of.
+pub async fn facts<C: GenericClient>(c: &C, id: MediaId, reader: UserId) -> Result<Option<DownloadFacts>, StoreError> {
+    let (m, uses, avatar) = futures_util::future::try_join3(
+        get(c, id),
+        c.query_typed(
             "SELECT mu.seq, m.joined_seq, g.conversation_id IS NOT NULL, coalesce(g.history_visible, true), \
                     g.dissolved_at IS NOT NULL \
              FROM media_uses mu \
@@ -121,8 +183,17 @@ pub async fn facts<C: GenericClient>(
              WHERE mu.media_id = $1",
             &[(&id.0, Type::UUID), (&reader.0, Type::UUID)],
         )
-        .await?;
-    let uses = rows
+        .map_err(StoreError::from),
+        c.query_typed(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE avatar_media_id = $1) \
+                    OR EXISTS (SELECT 1 FROM groups WHERE avatar_media_id = $1)",
+            &[(&id.0, Type::UUID)],
+        )
+        .map_err(StoreError::from),
+    )
+    .await?;
+    let Some(row) = m else { return Ok(None) };
+    let uses = uses
         .iter()
         .map(|r| MediaUse {
             seq: r.get(0),
@@ -132,5 +203,16 @@ pub async fn facts<C: GenericClient>(
             dissolved: r.get(4),
         })
         .collect();
-    Ok(Some((m, uses)))
+    Ok(Some(DownloadFacts { row, uses, avatar: avatar[0].get(0) }))
+}
+
+/// See [`facts`].
+#[derive(Clone, Debug)]
+pub struct DownloadFacts {
+    /// The medium.
+    pub row: MediaRow,
+    /// Where the reader can meet it.
+    pub uses: Vec<MediaUse>,
+    /// A user's or a group's avatar.
+    pub avatar: bool,
 }

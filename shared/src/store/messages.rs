@@ -8,7 +8,7 @@ use tokio_postgres::GenericClient;
 
 use super::events::message_facts;
 use super::{StoreError, Type};
-use crate::ids::{ConversationId, EventId, Seq, UserId};
+use crate::ids::{ConversationId, EventId, MediaId, Seq, UserId};
 use crate::model::{Event, EventBody, ReactionCount};
 use crate::rules::messages::MessageFacts;
 use crate::time::Timestamp;
@@ -41,9 +41,9 @@ pub async fn set_text<C: GenericClient>(c: &C, id: EventId, text: &str, at: Time
 /// edits, its reactions) and marks it recalled at `at`.
 pub async fn scrub<C: GenericClient>(c: &C, id: EventId, at: Timestamp) -> Result<(), StoreError> {
     let patch = serde_json::json!({
-        "text": null, "media_ids": [], "mentions": [], "mention_all": false, "recalled_at": at,
+        "text": null, "media_ids": [], "media": [], "mentions": [], "mention_all": false, "recalled_at": at,
     });
-    futures_util::future::try_join3(
+    futures_util::future::try_join4(
         c.query_typed(
             "UPDATE events SET body = body || $2, mentions = '{}', mention_all = false, recalled_at = $3, \
                     search = NULL WHERE id = $1",
@@ -54,6 +54,7 @@ pub async fn scrub<C: GenericClient>(c: &C, id: EventId, at: Timestamp) -> Resul
             &[(&id.0, Type::UUID)],
         ),
         c.query_typed("DELETE FROM reactions WHERE message_id = $1", &[(&id.0, Type::UUID)]),
+        c.query_typed("DELETE FROM media_uses WHERE event_id = $1", &[(&id.0, Type::UUID)]),
     )
     .await?;
     Ok(())
@@ -156,19 +157,30 @@ async fn reactions_on<C: GenericClient>(
 }
 
 /// What `viewer` sees of `events`: messages they deleted for themselves lose their content
-/// (`hidden`); with `with_reactions`, messages carry their reaction counts.
+/// (`hidden`); with `with_reactions`, messages carry their reaction counts; images made
+/// thumbnails since they were sent say so.
 pub async fn as_seen_by<C: GenericClient>(
     c: &C,
     viewer: UserId,
     mut events: Vec<Event>,
     with_reactions: bool,
 ) -> Result<Vec<Event>, StoreError> {
-    let (hidden, reactions) = if with_reactions {
-        futures_util::future::try_join(hidden_among(c, viewer, &events), reactions_on(c, viewer, &events)).await?
-    } else {
-        (hidden_among(c, viewer, &events).await?, HashMap::new())
-    };
-    if hidden.is_empty() && reactions.is_empty() {
+    let awaiting: Vec<MediaId> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message(m) => Some(m.media.iter().filter(|x| x.has_thumbnail == Some(false)).map(|x| x.id)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let reactions = async { if with_reactions { reactions_on(c, viewer, &events).await } else { Ok(HashMap::new()) } };
+    let (hidden, reactions, thumbs) = futures_util::future::try_join3(
+        hidden_among(c, viewer, &events),
+        reactions,
+        super::media::with_thumbnails(c, &awaiting),
+    )
+    .await?;
+    if hidden.is_empty() && reactions.is_empty() && thumbs.is_empty() {
         return Ok(events);
     }
     for e in &mut events {
@@ -176,12 +188,18 @@ pub async fn as_seen_by<C: GenericClient>(
             if hidden.contains(&e.id) {
                 m.draft.text = None;
                 m.draft.media_ids.clear();
+                m.media.clear();
                 m.draft.mentions.clear();
                 m.draft.mention_all = false;
                 m.draft.reply_to = None;
                 m.state.hidden = true;
-            } else if let Some(r) = reactions.get(&e.id) {
+                continue;
+            }
+            if let Some(r) = reactions.get(&e.id) {
                 m.state.reactions = r.clone();
+            }
+            for x in m.media.iter_mut().filter(|x| thumbs.contains(&x.id)) {
+                x.has_thumbnail = Some(true);
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod conversations;
 pub mod events;
 pub mod groups;
 pub mod media;
+pub mod media_jobs;
 pub mod messages;
 pub mod moderation;
 pub mod notices;

@@ -77,6 +77,8 @@ pub enum Announcement {
     },
     /// The sensitive-word list changed: reload it.
     Words,
+    /// A medium waits for its thumbnail: a node with time takes the job.
+    MediaJob,
     /// A member is typing.
     Typing(TypingIndicator),
     /// A notice for one user's connected devices (small: it travels whole).

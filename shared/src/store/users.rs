@@ -4,14 +4,15 @@ use tokio_postgres::GenericClient;
 use tokio_postgres::Row;
 
 use super::{StoreError, Type};
-use crate::ids::UserId;
+use crate::ids::{MediaId, UserId};
 use crate::model::{DmPolicy, OwnProfile, User};
 use crate::time::Timestamp;
 
 /// Columns [`user_from_row`] reads, for a table aliased `u`.
-pub(crate) const USER_COLS: &str = "u.id, u.username, u.display_name, u.bio, u.created_at, u.deleted_at IS NOT NULL";
+pub(crate) const USER_COLS: &str =
+    "u.id, u.username, u.display_name, u.bio, u.created_at, u.deleted_at IS NOT NULL, u.avatar_media_id";
 /// How many columns [`USER_COLS`] is.
-pub(crate) const USER_COL_COUNT: usize = 6;
+pub(crate) const USER_COL_COUNT: usize = 7;
 
 /// What a deleted account shows as.
 const DELETED_NAME: &str = "Deleted user";
@@ -25,6 +26,7 @@ pub(crate) fn user_from_row(row: &Row, at: usize) -> User {
         bio: row.get(at + 3),
         created_at: Timestamp(row.get(at + 4)),
         deleted: row.get(at + 5),
+        avatar_media_id: row.get::<_, Option<uuid::Uuid>>(at + 6).map(MediaId),
     }
 }
 
@@ -111,6 +113,8 @@ pub struct ProfileUpdate {
     pub dm_policy: Option<DmPolicy>,
     /// Show presence to friends.
     pub show_presence: Option<bool>,
+    /// New avatar (`Some(None)`: none), checked by the caller under [`super::media::lock_for_attach`].
+    pub avatar: Option<Option<MediaId>>,
 }
 
 /// Applies `u` to a live account; returns the profile after, and whether `show_presence` changed.
@@ -126,7 +130,8 @@ pub async fn update_profile<C: GenericClient>(
         "WITH old AS (SELECT show_presence FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE) \
          UPDATE users u SET display_name = COALESCE($2, u.display_name), \
                 bio = CASE WHEN $3 THEN $4 ELSE u.bio END, \
-                dm_policy = COALESCE($5, u.dm_policy), show_presence = COALESCE($6, u.show_presence) \
+                dm_policy = COALESCE($5, u.dm_policy), show_presence = COALESCE($6, u.show_presence), \
+                avatar_media_id = CASE WHEN $7 THEN $8 ELSE u.avatar_media_id END \
          FROM old WHERE u.id = $1 \
          RETURNING {USER_COLS}, u.dm_policy, u.show_presence, u.show_presence <> old.show_presence"
     );
@@ -140,6 +145,8 @@ pub async fn update_profile<C: GenericClient>(
                 (&bio, Type::TEXT),
                 (&policy, Type::TEXT),
                 (&u.show_presence, Type::BOOL),
+                (&u.avatar.is_some(), Type::BOOL),
+                (&u.avatar.flatten().map(|m| m.0), Type::UUID),
             ],
         )
         .await?;
@@ -153,7 +160,7 @@ pub async fn update_profile<C: GenericClient>(
 pub async fn erase<C: GenericClient>(c: &C, id: UserId) -> Result<Vec<UserId>, StoreError> {
     c.query_typed(
         "UPDATE users SET username = NULL, display_name = $2, bio = NULL, password_hash = '', \
-                deleted_at = now(), show_presence = false WHERE id = $1",
+                deleted_at = now(), show_presence = false, avatar_media_id = NULL WHERE id = $1",
         &[(&id.0, Type::UUID), (&DELETED_NAME, Type::TEXT)],
     )
     .await?;

@@ -2,7 +2,7 @@
 //! membership facts a send reads, successors, invites and join requests.
 
 use parley_shared::ids::{ConversationId, UserId};
-use parley_shared::model::Role;
+use parley_shared::model::{GroupChanges, Role};
 use parley_shared::store::groups::{self, NewGroup};
 use parley_shared::store::{conversations, events};
 use tokio_postgres::Client;
@@ -75,7 +75,14 @@ async fn history_visible_groups_show_everything_and_settings_reach_the_facts() {
     groups::add_members(&c, id, &[a], Role::Guest, 5, Some(owner)).await.unwrap();
     let m = conversations::membership(&c, id, a).await.unwrap().unwrap();
     assert_eq!((m.role, m.visible_after()), (Role::Guest, 0));
-    groups::update(&c, id, Some("renamed"), Some(None), Some(true), Some(false), None).await.unwrap();
+    let changes = GroupChanges {
+        name: Some("renamed".into()),
+        description: Some(String::new()),
+        broadcast_only: Some(true),
+        history_visible: Some(false),
+        ..GroupChanges::default()
+    };
+    groups::update(&c, id, &changes).await.unwrap();
     let g = groups::get(&c, id).await.unwrap().unwrap();
     assert_eq!(
         (g.name.as_str(), g.description.is_none(), g.broadcast_only, g.history_visible),

@@ -4,6 +4,7 @@
 mod db;
 mod events_tests;
 mod groups_tests;
+mod media_tests;
 mod messages_tests;
 mod notices_tests;
 mod presence_tests;

@@ -1588,6 +1588,7 @@ export interface components {
             /** @description When it was created. */
             created_at: components["schemas"]["Timestamp"];
             dissolved_at: null | components["schemas"]["Timestamp"];
+            avatar_media_id?: null | components["schemas"]["MediaId"];
             /** @description The caller's role. */
             my_role: components["schemas"]["Role"];
         };
@@ -1611,6 +1612,11 @@ export interface components {
             history_visible?: boolean | null;
             /** @description Join approval on or off. */
             join_approval?: boolean | null;
+            /**
+             * Format: uuid
+             * @description A new avatar (`null`: removed).
+             */
+            avatar_media_id?: string | null;
         };
         /** @description An invite code. */
         GroupInvite: {
@@ -1814,7 +1820,13 @@ export interface components {
          * @description A message as the log holds it now: what the sender wrote (after edits), and what happened to
          *     it since.
          */
-        Message: components["schemas"]["MessageDraft"] & components["schemas"]["MessageState"];
+        Message: components["schemas"]["MessageDraft"] & components["schemas"]["MessageState"] & {
+            /**
+             * @description The attached media, one object per `media_ids` entry and in its order (empty when
+             *     recalled or hidden).
+             */
+            media?: components["schemas"]["Media"][];
+        };
         /**
          * @description A message as its sender writes it: the idempotency key and the content. The REST send body,
          *     the realtime `send` frame and the stored `message` event all carry exactly these fields at
@@ -2134,6 +2146,11 @@ export interface components {
             history_visible?: boolean | null;
             /** @description Joining by invite needs approval. */
             join_approval?: boolean | null;
+            /**
+             * Format: uuid
+             * @description A completed image upload of the caller's as the group's avatar; `null` removes it.
+             */
+            avatar_media_id?: string | null;
         };
         /** @description `PATCH /v1/groups/{id}/members/{user_id}`. */
         UpdateMember: {
@@ -2149,6 +2166,11 @@ export interface components {
             dm_policy?: null | components["schemas"]["DmPolicy"];
             /** @description Whether friends see the caller online. */
             show_presence?: boolean | null;
+            /**
+             * Format: uuid
+             * @description A completed image upload of the caller's as their avatar; `null` removes it.
+             */
+            avatar_media_id?: string | null;
         };
         /** @description `PATCH /v1/conversations/{id}/settings`: absent fields stay as they are. */
         UpdateSettings: {
@@ -2170,6 +2192,7 @@ export interface components {
             bio: string | null;
             /** @description When the account was created. */
             created_at: components["schemas"]["Timestamp"];
+            avatar_media_id?: null | components["schemas"]["MediaId"];
             /**
              * @description The account was deleted: its profile is erased and its messages stay, as from a deleted
              *     user. Present (true) only then.

@@ -1,7 +1,9 @@
 //! `parley-node dev`: everything on one machine with no set-up. A private Postgres cluster
 //! from the system's binaries under the data dir, migrations, dev keys kept beside it, and one
-//! node serving REST and WebSocket, and QUIC with a self-signed certificate. Ctrl-C stops the
-//! node and then Postgres.
+//! node serving REST and WebSocket, and QUIC with a self-signed certificate, with media in an
+//! embedded S3-compatible store ([`object_store`]). Ctrl-C stops the node and then Postgres.
+
+pub mod object_store;
 
 use std::path::Path;
 
@@ -56,6 +58,8 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
     let applied = crate::db::migrate(&url).await.map_err(ServeError::from)?;
     eprintln!("schema: {applied} migration(s) applied");
     let signer = dev_signer(&args.data_dir)?;
+    let objects_dir = args.data_dir.join("objects");
+    let store = object_store::start(&objects_dir, args.s3_addr).await?;
     let cfg = ServeConfig {
         database_url: url,
         node_id: "dev".into(),
@@ -75,10 +79,23 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         max_group_members: parley_shared::rules::groups::DEFAULT_MAX_MEMBERS,
         messages: crate::cli::MessageArgs::default(),
         media: crate::cli::MediaArgs {
-            max_media_size: parley_shared::rules::media::DEFAULT_MAX_SIZE,
+            s3_endpoint: store.config.endpoint.clone(),
+            s3_bucket: Some(store.config.bucket.clone()),
+            s3_region: Some(store.config.region.clone()),
+            s3_access_key_id: Some(store.config.access_key_id.clone()),
+            s3_secret_access_key: Some(store.config.secret_access_key.clone()),
             ..Default::default()
         },
     };
+    let c = &store.config;
+    // Machine-readable for scripts and tests (a dev store's key is no secret).
+    println!(
+        "{}",
+        serde_json::json!({
+            "event": "object_store", "endpoint": c.endpoint, "bucket": c.bucket, "region": c.region,
+            "access_key_id": c.access_key_id, "secret_access_key": c.secret_access_key,
+        })
+    );
     serve::run(cfg, serve::signal(), |l| {
         let addr = l.http;
         // The same machine-readable line as `serve`, for scripts.
@@ -89,6 +106,12 @@ async fn serve_dev(args: &DevArgs, cluster: &PgCluster) -> Result<(), DevError> 
         eprintln!("  WebSocket  ws://{addr}/v1/ws?token=<access token>");
         eprintln!("  JWKS       http://{addr}/.well-known/jwks.json");
         eprintln!("  metrics    http://{addr}/metrics");
+        eprintln!(
+            "  media      http://{}/{} (S3-compatible, objects in {})",
+            store.addr,
+            object_store::BUCKET,
+            objects_dir.display()
+        );
         eprintln!("  QUIC       {} (UDP, ALPN parley/1, 4-byte length + JSON frames)", l.quic);
         eprintln!("             self-signed certificate SHA-256 {}", l.cert_sha256);
         match web_dir(args) {
