@@ -8,7 +8,9 @@ use aws_sdk_s3::config::{
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-use parley_shared::objects::{ObjectIo, ObjectsConfig, ObjectsError, Presigner, first_bytes_range};
+use parley_shared::objects::{
+    ObjectIo, ObjectsConfig, ObjectsError, Presigner, delete_answer, first_bytes_range, head_answer, read_answer,
+};
 
 /// Object storage as the node reaches it.
 pub struct NodeObjects {
@@ -72,26 +74,21 @@ impl NodeObjects {
     }
 }
 
-/// An SDK error as the shared one: the store's status when it answered, else unreachable.
-fn failed<E, R>(action: &'static str, key: &str, e: SdkError<E, R>) -> ObjectsError
-where
-    E: std::error::Error + 'static,
-    R: std::fmt::Debug + HasStatus,
-{
-    match e.raw_response().map(HasStatus::status) {
+/// The store's HTTP status when it answered with an error, read by the shared answers
+/// (`head_answer`, `read_answer`, `delete_answer`) like the edge's; `None`: it did not answer.
+fn status<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// An SDK error that no shared answer accepts: the status when there is one, else unreachable.
+fn failed<E: std::error::Error + 'static>(
+    action: &'static str,
+    key: &str,
+    e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+) -> ObjectsError {
+    match status(&e) {
         Some(status) => ObjectsError::Status { action, key: key.to_owned(), status },
         None => ObjectsError::Unreachable(aws_sdk_s3::error::DisplayErrorContext(&e).to_string()),
-    }
-}
-
-/// The HTTP status of the SDK's raw response.
-trait HasStatus {
-    fn status(&self) -> u16;
-}
-
-impl HasStatus for aws_sdk_s3::config::http::HttpResponse {
-    fn status(&self) -> u16 {
-        self.status().as_u16()
     }
 }
 
@@ -99,21 +96,20 @@ impl ObjectIo for NodeObjects {
     async fn size(&self, key: &str) -> Result<Option<u64>, ObjectsError> {
         match self.s3.head_object().bucket(&self.bucket).key(key).send().await {
             Ok(h) => Ok(h.content_length().and_then(|n| u64::try_from(n).ok())),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
-            Err(e) => Err(failed("HEAD", key, e)),
+            Err(e) => match status(&e) {
+                Some(s) => head_answer(key, s, None),
+                None => Err(failed("HEAD", key, e)),
+            },
         }
     }
 
     async fn first_bytes(&self, key: &str, n: usize) -> Result<Vec<u8>, ObjectsError> {
-        let got = self
-            .s3
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .range(first_bytes_range(n))
-            .send()
-            .await
-            .map_err(|e| failed("GET", key, e))?;
+        let got = self.s3.get_object().bucket(&self.bucket).key(key).range(first_bytes_range(n)).send().await.map_err(
+            |e| match status(&e) {
+                Some(s) => read_answer(key, s).err().unwrap_or_else(|| failed("GET", key, e)),
+                None => failed("GET", key, e),
+            },
+        )?;
         let body = got.body.collect().await.map_err(|e| ObjectsError::Unreachable(e.to_string()))?;
         let mut bytes = body.into_bytes().to_vec();
         // A store that ignores Range sends everything; keep what was asked for.
@@ -124,8 +120,10 @@ impl ObjectIo for NodeObjects {
     async fn delete(&self, key: &str) -> Result<(), ObjectsError> {
         match self.s3.delete_object().bucket(&self.bucket).key(key).send().await {
             Ok(_) => Ok(()),
-            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(()),
-            Err(e) => Err(failed("DELETE", key, e)),
+            Err(e) => match status(&e) {
+                Some(s) => delete_answer(key, s),
+                None => Err(failed("DELETE", key, e)),
+            },
         }
     }
 }

@@ -82,17 +82,6 @@ pub async fn get<C: GenericClient>(c: &C, id: MediaId) -> Result<Option<MediaRow
     Ok(rows.first().map(row))
 }
 
-/// Several media, in no particular order (absent ids are left out).
-pub async fn get_many<C: GenericClient>(c: &C, ids: &[MediaId]) -> Result<Vec<MediaRow>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let raw: Vec<uuid::Uuid> = ids.iter().map(|i| i.0).collect();
-    let rows =
-        c.query_typed(&format!("SELECT {COLS} FROM media WHERE id = ANY($1)"), &[(&raw, Type::UUID_ARRAY)]).await?;
-    Ok(rows.iter().map(row).collect())
-}
-
 /// Several media, locked against the sweeps until this transaction ends: what a send or a
 /// profile change attaches. Absent ids (and media a sweep is deleting) are left out.
 pub async fn lock_for_attach<C: GenericClient>(c: &C, ids: &[MediaId]) -> Result<Vec<MediaRow>, StoreError> {
