@@ -3,8 +3,10 @@
  * connection, fed by the SDK. Framework-free; components subscribe and re-render on change.
  */
 import {
+  applyFollowUp,
   IndexedDbSyncStore,
   isMessage,
+  targetOf,
   MemorySyncStore,
   newClientMsgId,
   ParleyClient,
@@ -14,6 +16,9 @@ import {
   type ConversationId,
   type ConversationSummary,
   type Event,
+  type EventId,
+  type Media,
+  type MessageDraft,
   type MessageEvent,
   type RealtimeClient,
   type Seq,
@@ -21,21 +26,49 @@ import {
   type UserId,
   LocalStorageCredentialStore,
 } from '../sdk';
+import { Groups } from './groups';
 import { explain, Social } from './social';
 
 export const PAGE = 50;
+
+/** A file being uploaded for a message not sent yet. */
+export interface Attachment {
+  file: File;
+  loaded: number;
+  /** Set once uploaded and completed. */
+  media?: Media;
+}
+
+/** What the composer hands over besides the text. */
+export interface SendExtras {
+  replyTo?: EventId | null;
+  mentions?: UserId[];
+  mentionAll?: boolean;
+  files?: File[];
+}
 
 export interface PendingMessage {
   client_msg_id: string;
   text: string;
   queued_at: number;
-  status: 'sending' | 'failed';
+  status: 'uploading' | 'sending' | 'failed';
   error?: string;
+  reply_to?: EventId | null;
+  mentions?: UserId[];
+  mention_all?: boolean;
+  attachments: Attachment[];
 }
 
 export interface Timeline {
-  /** Message events by seq. */
+  /** Message events by seq, as they read now (edits, recalls, reactions applied). */
   events: Map<Seq, MessageEvent>;
+  /** Seq of each loaded message, by id (follow-up events name their message by id). */
+  ids: Map<EventId, Seq>;
+  /**
+   * Follow-ups already applied, by seq: a reaction we made arrives twice (its reply and its
+   * event) and must count once.
+   */
+  followUps: Set<Seq>;
   /** Lowest seq loaded (history goes back from here). */
   oldest: Seq | null;
   hasMore: boolean;
@@ -51,10 +84,13 @@ export type View =
   | { name: 'friends' }
   | { name: 'notices' }
   | { name: 'settings' }
-  | { name: 'profile'; id: UserId };
+  | { name: 'profile'; id: UserId }
+  | { name: 'info'; id: ConversationId }
+  | { name: 'new-group' }
+  | { name: 'search' };
 
 function emptyTimeline(): Timeline {
-  return { events: new Map(), oldest: null, hasMore: true, loading: false, loaded: false, pending: new Map() };
+  return { events: new Map(), ids: new Map(), followUps: new Set(), oldest: null, hasMore: true, loading: false, loaded: false, pending: new Map() };
 }
 
 export function createClient(): ParleyClient {
@@ -74,12 +110,18 @@ export class AppState {
   timelines = new Map<ConversationId, Timeline>();
   /** Highest seq others have read, per conversation (from `read` frames and their own sends). */
   peerRead = new Map<ConversationId, Seq>();
+  /** Highest seq others' devices have received, per conversation (`delivered` frames). */
+  peerDelivered = new Map<ConversationId, Seq>();
   typing = new TypingTracker();
   view: View = { name: 'list' };
   users = new Map<UserId, User>();
   notice: string | null = null;
+  /** An invite code from a link (`#/join/CODE`), joined once signed in. */
+  pendingJoin: string | null = null;
   /** Friends, requests, blocks, notices, presence, the own profile and sessions. */
   readonly social: Social;
+  /** Groups' details, members, invites. */
+  readonly groups: Groups;
   version = 0;
   private listeners = new Set<() => void>();
   private scheduled = false;
@@ -88,6 +130,7 @@ export class AppState {
 
   constructor(readonly client: ParleyClient) {
     this.social = new Social(this);
+    this.groups = new Groups(this);
     this.typing.on('change', () => this.changed());
   }
 
@@ -158,8 +201,10 @@ export class AppState {
     this.conversations.clear();
     this.timelines.clear();
     this.peerRead.clear();
+    this.peerDelivered.clear();
     this.typing.dispose();
     this.social.reset();
+    this.groups.reset();
     this.view = { name: 'list' };
     this.changed();
   }
@@ -182,6 +227,10 @@ export class AppState {
       rt.on('read', (r) => {
         if (r.user_id !== this.me?.id) this.bumpPeerRead(r.conversation_id, r.seq);
       }),
+      rt.on('delivered', (r) => {
+        if (r.user_id !== this.me?.id) this.bump(this.peerDelivered, r.conversation_id, r.seq);
+      }),
+      rt.on('hidden', (h) => this.hideLocally(h.conversation_id, h.seq)),
       rt.on('typing', (t) => {
         if (t.user_id !== this.me?.id) this.typing.onTyping(t);
       }),
@@ -192,6 +241,7 @@ export class AppState {
       rt.on('sendFailed', ({ item, error }) => this.sendFailed(item.conversation_id, item.draft.client_msg_id, error)),
       ...this.social.attach(rt),
     );
+    void this.joinPending();
     // Sends left over from an earlier visit (the SDK re-sends them): show them as pending.
     for (const item of rt.outbox()) {
       this.timeline(item.conversation_id).pending.set(item.draft.client_msg_id, {
@@ -199,7 +249,27 @@ export class AppState {
         text: item.draft.text ?? '',
         queued_at: item.queued_at,
         status: 'sending',
+        reply_to: item.draft.reply_to,
+        attachments: [],
       });
+    }
+    this.changed();
+  }
+
+  /** Opens an invite link: joins now when signed in, else right after signing in. */
+  openInvite(code: string): void {
+    this.pendingJoin = code;
+    if (this.me) void this.joinPending();
+  }
+
+  private async joinPending(): Promise<void> {
+    const code = this.pendingJoin;
+    if (!code) return;
+    this.pendingJoin = null;
+    try {
+      if ((await this.groups.join(code)) === 'pending') this.notice = 'Asked to join: an admin of the group will let you in.';
+    } catch (e) {
+      this.notice = `Could not join the group: ${explain(e)}`;
     }
     this.changed();
   }
@@ -224,6 +294,8 @@ export class AppState {
       }
       this.conversations.set(c.id, merged);
       if (c.peer) this.users.set(c.peer.id, c.peer);
+      if (c.peer_read_seq) this.bump(this.peerRead, c.id, c.peer_read_seq);
+      if (c.peer_delivered_seq) this.bump(this.peerDelivered, c.id, c.peer_delivered_seq);
     }
     if (this.view.name === 'chat') this.markRead(this.view.id);
     this.changed();
@@ -336,7 +408,9 @@ export class AppState {
       } else {
         const page = await this.client.rest.conversations.events(id, { before_seq: before, limit: PAGE });
         for (const e of page.events) {
-          this.addToTimeline(e);
+          // History holds messages as they are now: its follow-ups are already in them.
+          if (targetOf(e)) t.followUps.add(e.seq);
+          else this.addToTimeline(e);
           t.oldest = t.oldest === null ? e.seq : Math.min(t.oldest, e.seq);
         }
         if (page.events.length === 0) t.hasMore = false;
@@ -353,11 +427,41 @@ export class AppState {
   }
 
   private addToTimeline(e: Event): void {
-    if (!isMessage(e)) return;
     const t = this.timeline(e.conversation_id);
+    const target = targetOf(e);
+    if (target) {
+      if (t.followUps.has(e.seq)) return;
+      t.followUps.add(e.seq);
+      // A follow-up: change the message it names, if loaded (history loads it as it is now).
+      const seq = t.ids.get(target);
+      const msg = seq !== undefined ? t.events.get(seq) : undefined;
+      if (msg && seq !== undefined) t.events.set(seq, applyFollowUp(msg, e, this.me?.id ?? null));
+      const c = this.conversations.get(e.conversation_id);
+      if (c?.last_event && c.last_event.id === target && isMessage(c.last_event)) {
+        c.last_event = applyFollowUp(c.last_event, e, this.me?.id ?? null);
+      }
+      return;
+    }
+    if (!isMessage(e)) return;
     t.events.set(e.seq, e);
+    t.ids.set(e.id, e.seq);
     if (e.sender_id === this.me?.id) t.pending.delete(e.client_msg_id);
     else this.bumpPeerRead(e.conversation_id, e.seq);
+  }
+
+  /** The loaded message with this id. */
+  message(conv: ConversationId, id: EventId): MessageEvent | undefined {
+    const t = this.timelines.get(conv);
+    const seq = t?.ids.get(id);
+    return seq === undefined ? undefined : t!.events.get(seq);
+  }
+
+  /** Deleted for me (here or on another device): its seq stays, its content goes. */
+  private hideLocally(conv: ConversationId, seq: Seq): void {
+    const t = this.timeline(conv);
+    const m = t.events.get(seq);
+    if (m) t.events.set(seq, { ...m, hidden: true, text: null, media: [], media_ids: [] });
+    this.changed();
   }
 
   // ------------------------------------------------------------ realtime
@@ -367,6 +471,7 @@ export class AppState {
     const c = this.conversations.get(e.conversation_id);
     this.typing.onEvent(e);
     this.addToTimeline(e);
+    this.groups.onEvent(e);
     if (!c) {
       this.scheduleRefetch();
       this.changed();
@@ -379,15 +484,27 @@ export class AppState {
         c.read_seq = Math.max(c.read_seq, e.seq);
       } else if (e.seq > c.read_seq && isMessage(e)) {
         c.unread_count += 1;
+        if (this.mentionsMe(e)) c.mention_count += 1;
       }
     }
     if (this.view.name === 'chat' && this.view.id === e.conversation_id) this.markRead(e.conversation_id);
     this.changed();
   }
 
+  /** Whether a message names the user (or everyone). */
+  mentionsMe(e: MessageEvent): boolean {
+    return e.sender_id !== this.me?.id && (e.mention_all === true || (!!this.me && (e.mentions ?? []).includes(this.me.id)));
+  }
+
   private bumpPeerRead(id: ConversationId, seq: Seq): void {
-    if (seq > (this.peerRead.get(id) ?? 0)) {
-      this.peerRead.set(id, seq);
+    this.bump(this.peerRead, id, seq);
+    // Read implies delivered.
+    this.bump(this.peerDelivered, id, seq);
+  }
+
+  private bump(map: Map<ConversationId, Seq>, id: ConversationId, seq: Seq): void {
+    if (seq > (map.get(id) ?? 0)) {
+      map.set(id, seq);
       this.changed();
     }
   }
@@ -408,28 +525,76 @@ export class AppState {
 
   // ------------------------------------------------------------ sending
 
-  send(id: ConversationId, text: string): void {
+  /**
+   * Shows the message at once (optimistic), uploads its files (progress on the pending message),
+   * then sends it; acknowledged, it becomes the stored event.
+   */
+  send(id: ConversationId, text: string, extras: SendExtras = {}): void {
     const body = text.trim();
-    if (!body || !this.rt) return;
-    const p: PendingMessage = { client_msg_id: newClientMsgId(), text: body, queued_at: Date.now(), status: 'sending' };
+    const files = extras.files ?? [];
+    if ((!body && files.length === 0) || !this.rt) return;
+    const p: PendingMessage = {
+      client_msg_id: newClientMsgId(),
+      text: body,
+      queued_at: Date.now(),
+      status: files.length ? 'uploading' : 'sending',
+      reply_to: extras.replyTo ?? null,
+      mentions: extras.mentions?.length ? extras.mentions : undefined,
+      mention_all: extras.mentionAll || undefined,
+      attachments: files.map((file) => ({ file, loaded: 0 })),
+    };
     this.timeline(id).pending.set(p.client_msg_id, p);
     this.rt.typing(id, false);
     this.changed();
-    this.dispatch(id, p);
+    void this.uploadThenDispatch(id, p);
   }
 
   /** Sends a failed message again with the same client_msg_id: never stored twice. */
   retry(id: ConversationId, clientMsgId: string): void {
     const p = this.timeline(id).pending.get(clientMsgId);
     if (!p) return;
-    p.status = 'sending';
+    p.status = p.attachments.some((a) => !a.media) ? 'uploading' : 'sending';
     p.error = undefined;
+    this.changed();
+    void this.uploadThenDispatch(id, p);
+  }
+
+  /** Drops a message that was never sent. */
+  discard(id: ConversationId, clientMsgId: string): void {
+    if (this.timeline(id).pending.delete(clientMsgId)) this.changed();
+  }
+
+  private async uploadThenDispatch(id: ConversationId, p: PendingMessage): Promise<void> {
+    try {
+      // One at a time: a phone's uplink is the limit, and progress reads better.
+      for (const a of p.attachments) {
+        if (a.media) continue;
+        a.media = await this.client.rest.media.upload(a.file, {
+          onProgress: ({ loaded }) => {
+            a.loaded = loaded;
+            this.changed();
+          },
+        });
+        this.changed();
+      }
+    } catch (e) {
+      p.status = 'failed';
+      p.error = `Upload failed: ${explain(e)}`;
+      this.changed();
+      return;
+    }
+    p.status = 'sending';
     this.changed();
     this.dispatch(id, p);
   }
 
   private dispatch(id: ConversationId, p: PendingMessage): void {
-    this.rt!.send(id, { client_msg_id: p.client_msg_id, text: p.text }).then(
+    const draft: MessageDraft = { client_msg_id: p.client_msg_id, text: p.text || null };
+    if (p.reply_to) draft.reply_to = p.reply_to;
+    if (p.mentions?.length) draft.mentions = p.mentions;
+    if (p.mention_all) draft.mention_all = true;
+    if (p.attachments.length) draft.media_ids = p.attachments.map((a) => a.media!.id);
+    this.rt!.send(id, draft).then(
       (e) => this.onEvent(e),
       (err: ParleyError) => {
         if (err.code !== 'closed') this.sendFailed(id, p.client_msg_id, err);
@@ -449,5 +614,50 @@ export class AppState {
 
   typingNow(id: ConversationId): void {
     this.rt?.typing(id);
+  }
+
+  typingStopped(id: ConversationId): void {
+    this.rt?.typing(id, false);
+  }
+
+  // ------------------------------------------------------------ what happens to messages
+
+  /** Applies a follow-up (edit, recall, reaction) we made, without waiting for its event. */
+  private applied(e: Event | null): void {
+    if (e) this.onEvent(e);
+  }
+
+  async edit(conv: ConversationId, messageId: EventId, text: string): Promise<void> {
+    this.applied(await this.rt!.edit(conv, messageId, text.trim()));
+  }
+
+  async recall(conv: ConversationId, messageId: EventId): Promise<void> {
+    this.applied(await this.rt!.recall(conv, messageId));
+  }
+
+  /** Adds my reaction, or removes it when I already reacted with that emoji. */
+  async toggleReaction(conv: ConversationId, messageId: EventId, emoji: string): Promise<void> {
+    const mine = this.message(conv, messageId)?.reactions?.some((r) => r.emoji === emoji && r.me) ?? false;
+    this.applied(await this.rt!.react(conv, messageId, emoji, !mine));
+  }
+
+  async deleteForMe(conv: ConversationId, messageId: EventId): Promise<void> {
+    await this.client.rest.messages.hide(conv, messageId);
+    const seq = this.timeline(conv).ids.get(messageId);
+    if (seq !== undefined) this.hideLocally(conv, seq);
+  }
+
+  // ------------------------------------------------------------ conversation settings
+
+  async updateSettings(id: ConversationId, changes: { pinned?: boolean; archived?: boolean; muted_until?: string | null }): Promise<void> {
+    const s = await this.client.rest.conversations.updateSettings(id, changes);
+    const c = this.conversations.get(id);
+    if (c) Object.assign(c, { pinned: s.pinned, archived: s.archived, muted_until: s.muted_until });
+    this.changed();
+  }
+
+  /** Whether a conversation is muted now. */
+  isMuted(c: ConversationSummary | undefined): boolean {
+    return !!c?.muted_until && Date.parse(c.muted_until) > Date.now();
   }
 }

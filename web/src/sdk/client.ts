@@ -96,6 +96,7 @@ export class ParleyClient {
       urls,
       tokens: session,
       conversations: this.rest.conversations,
+      messages: this.rest.messages,
       store: this.opts.syncStore?.(session.user) ?? new MemorySyncStore(),
       webSocket: this.opts.webSocket,
     });

@@ -7,6 +7,7 @@ import type {
   ErrorBody,
   ErrorCode,
   Event,
+  EventId,
   MessageDraft,
   Notice,
   Seq,
@@ -46,10 +47,7 @@ export interface ReadFrame {
   conversation_id: ConversationId;
   seq: Seq;
 }
-/**
- * The user is typing. `active: false` (stopped) is in the public contract, but the node does not
- * accept the field yet (it answers `invalid_request`), so the SDK leaves it out unless told to.
- */
+/** The user is typing (`active` absent or true) or stopped (`false`). */
 export interface TypingFrame {
   type: 'typing';
   conversation_id: ConversationId;
@@ -59,7 +57,40 @@ export interface PingFrame {
   type: 'ping';
   id: RequestId;
 }
-export type ClientFrame = AuthFrame | SendFrame | SyncFrame | ReadFrame | TypingFrame | PingFrame;
+/** Edit one's own message (as `PATCH .../messages/{message_id}`); `reply` carries the `edit` event. */
+export interface EditFrame {
+  type: 'edit';
+  id: RequestId;
+  conversation_id: ConversationId;
+  message_id: EventId;
+  text: string;
+}
+/** Recall one's own message; `reply` carries the `recall` event. */
+export interface RecallFrame {
+  type: 'recall';
+  id: RequestId;
+  conversation_id: ConversationId;
+  message_id: EventId;
+}
+/** Add (`added` absent or true) or remove a reaction; `reply` carries the `reaction` event, or none when nothing changed. */
+export interface ReactFrame {
+  type: 'react';
+  id: RequestId;
+  conversation_id: ConversationId;
+  message_id: EventId;
+  emoji: string;
+  added?: boolean;
+}
+export type ClientFrame =
+  | AuthFrame
+  | SendFrame
+  | SyncFrame
+  | ReadFrame
+  | TypingFrame
+  | PingFrame
+  | EditFrame
+  | RecallFrame
+  | ReactFrame;
 
 // ---- node → client ----
 
@@ -96,11 +127,29 @@ export interface ReadReceiptFrame {
   user_id: UserId;
   seq: Seq;
 }
-/** Someone is typing (no "stopped" frame: indicators expire). */
+/** How far a member's devices have received the log (delivered receipts). */
+export interface DeliveredFrame {
+  type: 'delivered';
+  conversation_id: ConversationId;
+  user_id: UserId;
+  seq: Seq;
+}
+/**
+ * Someone is typing (`active` true) or stopped (false). Show it as stopped after 6 s without a
+ * refresh: a stop may never come.
+ */
 export interface TypingIndicatorFrame {
   type: 'typing';
   conversation_id: ConversationId;
   user_id: UserId;
+  active?: boolean;
+}
+/** The user deleted a message for themselves on another device. */
+export interface MessageHiddenFrame {
+  type: 'message_hidden';
+  conversation_id: ConversationId;
+  message_id: EventId;
+  seq: Seq;
 }
 export interface PongFrame {
   type: 'pong';
@@ -138,7 +187,9 @@ export type ServerFrame =
   | EventFrame
   | SyncedFrame
   | ReadReceiptFrame
+  | DeliveredFrame
   | TypingIndicatorFrame
+  | MessageHiddenFrame
   | PongFrame
   | ErrorFrame
   | PresenceFrame
@@ -146,6 +197,8 @@ export type ServerFrame =
   | NoticeFrame;
 
 export type ReadReceipt = Omit<ReadReceiptFrame, 'type'>;
+export type DeliveryReceipt = Omit<DeliveredFrame, 'type'>;
+export type MessageHidden = Omit<MessageHiddenFrame, 'type'>;
 export type TypingIndicator = Omit<TypingIndicatorFrame, 'type'>;
 export type PresenceChange = Omit<PresenceFrame, 'type'>;
 
@@ -165,7 +218,9 @@ const SERVER_TYPES = new Set([
   'event',
   'synced',
   'read',
+  'delivered',
   'typing',
+  'message_hidden',
   'pong',
   'error',
   'presence',

@@ -8,8 +8,15 @@ export {
   ConfigApi,
   ConversationsApi,
   FriendsApi,
+  GroupsApi,
+  MediaApi,
+  MessagesApi,
   NoticesApi,
+  SearchApi,
   UsersApi,
+  inviteCodeOf,
+  type UploadOptions,
+  type UploadProgress,
   defaultWebSocketUrl,
   allPages,
   MAX_PAGE,
@@ -43,6 +50,7 @@ export { PresenceTracker, type PresenceState, type PresenceUpdate } from './pres
 export { backoffDelay, backoffCeiling, DEFAULT_BACKOFF, type Backoff } from './backoff';
 export { ParleyError, type SdkErrorCode } from './errors';
 export { newClientMsgId } from './ids';
+export { applyFollowUp, targetOf, type FollowUp } from './message-state';
 export { Emitter } from './emitter';
 export * from './frames';
 export * from './types';

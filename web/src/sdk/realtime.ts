@@ -18,7 +18,12 @@ import {
   WS_BEARER_PREFIX,
   WS_SUBPROTOCOL,
   type ClientFrame,
+  type DeliveryReceipt,
+  type EditFrame,
+  type MessageHidden,
   type NoticeFrame,
+  type ReactFrame,
+  type RecallFrame,
   type ReadReceipt,
   type ReadyFrame,
   type ServerFrame,
@@ -29,8 +34,9 @@ import { newClientMsgId } from './ids';
 import { Positions } from './positions';
 import { PresenceTracker, type PresenceUpdate } from './presence';
 import type { ConversationsApi } from './rest/conversations';
+import type { MessagesApi } from './rest/messages';
 import { MemorySyncStore, type OutboxItem, type SyncStore } from './store';
-import type { ConversationId, Event, MessageDraft, Notice, Seq } from './types';
+import type { ConversationId, Event, EventId, MessageDraft, Notice, Seq } from './types';
 
 /** What the connection is doing, for the app to show. */
 export type ConnectionState = 'idle' | 'connecting' | 'online' | 'reconnecting' | 'closed';
@@ -54,6 +60,8 @@ export interface RealtimeOptions {
   tokens: TokenSource;
   /** REST history, for filling gaps and truncated syncs. */
   conversations: ConversationsApi;
+  /** REST for edits, recalls and reactions made while offline (default: those fail while offline). */
+  messages?: MessagesApi;
   /** Positions and outbox (default: in memory). */
   store?: SyncStore;
   /** How to open a socket (default: the global `WebSocket`). In Node: `(u, p) => new WebSocket(u, p)` from `ws`. */
@@ -75,7 +83,7 @@ export interface RealtimeOptions {
   resendDelayMs?: number;
   /** At most one `typing` frame per conversation this often (ms). The node allows one per 2 s. */
   typingThrottleMs?: number;
-  /** Send `typing` with `active: false` when the user stops (the node refuses the field today). */
+  /** Send `typing` with `active: false` when the user stops (default true). */
   sendTypingStop?: boolean;
   /** Reconnect at once on the browser's `online` event, drop the socket on `offline` (default true in browsers). */
   watchNetwork?: boolean;
@@ -93,7 +101,12 @@ export interface RealtimeEvents extends Record<string, unknown> {
   /** A conversation event: exactly once per `(conversation_id, seq)`, in seq order. */
   event: Event;
   read: ReadReceipt;
+  /** How far a member's devices have received the log. */
+  delivered: DeliveryReceipt;
+  /** Someone is typing (`active` true or absent) or stopped. */
   typing: TypingIndicator;
+  /** The user deleted a message for themselves on another device. */
+  hidden: MessageHidden;
   /**
    * A notice (friend request, acceptance, ...), as it happens. Not replayed after a reconnect:
    * list `GET /v1/notices` again on `connected`.
@@ -123,6 +136,20 @@ interface Pending {
   notBefore: number;
 }
 
+/** An edit, recall or reaction waiting for its `reply`. */
+interface InFlight {
+  resolve: (e: Event | null) => void;
+  reject: (e: ParleyError) => void;
+  /** The same request over REST, should the connection end first. */
+  rest: () => Promise<Event | null>;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+type RequestFrame = Omit<EditFrame, 'id'> | Omit<RecallFrame, 'id'> | Omit<ReactFrame, 'id'>;
+
+/** How long a request waits for its `reply` before it is tried over REST. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
 type Outcome =
   | { kind: 'stop' }
   | { kind: 'fatal'; error: ParleyError }
@@ -141,13 +168,15 @@ function defaultFactory(): WebSocketFactory {
 
 export class RealtimeClient extends Emitter<RealtimeEvents> {
   private readonly opts: Required<
-    Omit<RealtimeOptions, 'probe' | 'webSocket' | 'store' | 'positions' | 'watchNetwork'>
-  > & { probe?: () => Promise<unknown>; watchNetwork: boolean };
+    Omit<RealtimeOptions, 'probe' | 'webSocket' | 'store' | 'positions' | 'watchNetwork' | 'messages'>
+  > & { probe?: () => Promise<unknown>; watchNetwork: boolean; messages?: MessagesApi };
   private readonly factory: WebSocketFactory;
   readonly store: SyncStore;
   private positions = new Positions();
   private pending = new Map<number, Pending>();
+  private requests = new Map<string, InFlight>();
   private nextId = 1;
+  private nextRequest = 1;
   private syncCount = 0;
   private urlIdx = 0;
   private attempt = 0;
@@ -182,6 +211,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
       urls: opts.urls,
       tokens: opts.tokens,
       conversations: opts.conversations,
+      messages: opts.messages,
       probe: opts.probe,
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
       pingIntervalMs: opts.pingIntervalMs ?? 15_000,
@@ -189,7 +219,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
       connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
       resendDelayMs: opts.resendDelayMs ?? 500,
       typingThrottleMs: opts.typingThrottleMs ?? 2_000,
-      sendTypingStop: opts.sendTypingStop ?? false,
+      sendTypingStop: opts.sendTypingStop ?? true,
       watchNetwork: opts.watchNetwork ?? typeof (globalThis as { window?: unknown }).window !== 'undefined',
     };
     this.factory = opts.webSocket ?? defaultFactory();
@@ -238,6 +268,11 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
     this.wake?.();
     for (const p of this.pending.values()) p.reject(new ParleyError('closed', 'client stopped'));
     this.pending.clear();
+    for (const r of this.requests.values()) {
+      clearTimeout(r.timer);
+      r.reject(new ParleyError('closed', 'client stopped'));
+    }
+    this.requests.clear();
     await this.flushPositions();
     this.setState('closed');
   }
@@ -306,6 +341,59 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
     const last = this.lastTyping.get(conversationId);
     if (last !== undefined && now - last < this.opts.typingThrottleMs) return;
     if (this.write({ type: 'typing', conversation_id: conversationId })) this.lastTyping.set(conversationId, now);
+  }
+
+  /** Edits one's own message: resolves with the `edit` event (over the socket, or REST while offline). */
+  async edit(conversationId: ConversationId, messageId: EventId, text: string): Promise<Event> {
+    const e = await this.request({ type: 'edit', conversation_id: conversationId, message_id: messageId, text }, () =>
+      this.restMessages().edit(conversationId, messageId, text),
+    );
+    return e!;
+  }
+
+  /** Recalls one's own message (within the recall window): resolves with the `recall` event. */
+  async recall(conversationId: ConversationId, messageId: EventId): Promise<Event> {
+    const e = await this.request({ type: 'recall', conversation_id: conversationId, message_id: messageId }, () =>
+      this.restMessages().recall(conversationId, messageId),
+    );
+    return e!;
+  }
+
+  /** Adds or removes a reaction: the `reaction` event, or null when nothing changed. */
+  react(conversationId: ConversationId, messageId: EventId, emoji: string, added = true): Promise<Event | null> {
+    return this.request(
+      { type: 'react', conversation_id: conversationId, message_id: messageId, emoji, ...(added ? {} : { added: false }) },
+      () => this.restMessages().react(conversationId, messageId, emoji, added),
+    );
+  }
+
+  private restMessages(): MessagesApi {
+    if (!this.opts.messages) throw new ParleyError('network', 'offline, and no REST client to fall back on');
+    return this.opts.messages;
+  }
+
+  /**
+   * One request frame and its reply. Offline, or if the connection ends before the reply, the
+   * same change goes over REST (edits and reactions are idempotent; a recall already made
+   * answers `conflict`).
+   */
+  private request(frame: RequestFrame, rest: () => Promise<Event | null>): Promise<Event | null> {
+    if (this.stopped) return Promise.reject(new ParleyError('closed', 'client stopped'));
+    if (!this.live) return Promise.resolve().then(rest);
+    const id = `q-${this.nextRequest++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.requestOverRest(id), REQUEST_TIMEOUT_MS);
+      this.requests.set(id, { resolve, reject, rest, timer });
+      if (!this.write({ ...frame, id } as ClientFrame)) this.requestOverRest(id);
+    });
+  }
+
+  private requestOverRest(id: string): void {
+    const r = this.requests.get(id);
+    if (!r) return;
+    this.requests.delete(id);
+    clearTimeout(r.timer);
+    Promise.resolve().then(r.rest).then(r.resolve, r.reject);
   }
 
   /** Drops the current connection and reconnects right away (e.g. after the network came back). */
@@ -465,6 +553,7 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
         clearInterval(tick);
         if (this.endConnection === finish) this.endConnection = null;
         const wasLive = this.live && this.ws === ws;
+        for (const id of [...this.requests.keys()]) this.requestOverRest(id);
         if (this.ws === ws) {
           this.ws = null;
           this.live = false;
@@ -583,8 +672,14 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
       case 'read':
         this.emit('read', { conversation_id: frame.conversation_id, user_id: frame.user_id, seq: frame.seq });
         return;
+      case 'delivered':
+        this.emit('delivered', { conversation_id: frame.conversation_id, user_id: frame.user_id, seq: frame.seq });
+        return;
       case 'typing':
-        this.emit('typing', { conversation_id: frame.conversation_id, user_id: frame.user_id });
+        this.emit('typing', { conversation_id: frame.conversation_id, user_id: frame.user_id, active: frame.active !== false });
+        return;
+      case 'message_hidden':
+        this.emit('hidden', { conversation_id: frame.conversation_id, message_id: frame.message_id, seq: frame.seq });
         return;
       case 'presence_snapshot':
         if (current) this.presence.snapshot(Array.isArray(frame.online) ? frame.online : []);
@@ -626,6 +721,15 @@ export class RealtimeClient extends Emitter<RealtimeEvents> {
   }
 
   private onReply(id: unknown, ok: boolean, event: Event | undefined, error: { code: string; message: string } | undefined): void {
+    if (typeof id === 'string') {
+      const r = this.requests.get(id);
+      if (!r) return;
+      this.requests.delete(id);
+      clearTimeout(r.timer);
+      if (ok) r.resolve(event ?? null);
+      else r.reject(new ParleyError((error?.code as ParleyError['code']) ?? 'protocol', error?.message ?? 'request failed'));
+      return;
+    }
     if (typeof id !== 'number') return;
     const p = this.pending.get(id);
     if (!p) return;

@@ -68,6 +68,34 @@ export type NoticeOf<K extends NoticeKind> = Extract<Schemas['NoticeBody'], { ki
   Omit<Notice, keyof Schemas['NoticeBody']>;
 export type NoticePage = Schemas['NoticePage'];
 
+// ---- conversations: settings, messages, search
+export type ConversationSettings = Schemas['ConversationSettings'];
+export type UpdateSettingsBody = Schemas['UpdateSettings'];
+export type ReactionCount = Schemas['ReactionCount'];
+export type SearchHit = Schemas['SearchHit'];
+export type SearchPage = Schemas['SearchPage'];
+
+// ---- groups
+export type Group = Schemas['Group'];
+export type Role = Schemas['Role'];
+export type GroupMember = Schemas['GroupMember'];
+export type MemberPage = Schemas['MemberPage'];
+export type CreateGroupBody = Schemas['CreateGroup'];
+export type UpdateGroupBody = Schemas['UpdateGroup'];
+export type UpdateMemberBody = Schemas['UpdateMember'];
+export type AddOutcome = Schemas['AddOutcome'];
+export type GroupInvite = Schemas['GroupInvite'];
+export type InvitePage = Schemas['InvitePage'];
+export type CreateInviteBody = Schemas['CreateInvite'];
+export type JoinOutcome = Schemas['JoinOutcome'];
+export type JoinRequestPage = Schemas['JoinRequestPage'];
+
+// ---- media
+export type Media = Schemas['Media'];
+export type MediaUpload = Schemas['MediaUpload'];
+/** `GET /v1/media/{id}?redirect=false`: a presigned download URL. */
+export type MediaUrl = Schemas extends { MediaUrl: infer T } ? T : { url: string; expires_at: string };
+
 /** Cursor paging shared by the list endpoints. */
 export interface PageQuery {
   cursor?: string;

@@ -1,7 +1,8 @@
 /**
  * Who is typing where. The node sends a `typing` frame when someone starts (at most one per 2 s
- * per connection) and no "stopped" frame, so an indicator lasts {@link TYPING_TTL_MS} after the
- * last frame, or until that person's next message arrives.
+ * per connection) and one with `active: false` when they stop, which may never come (a closed
+ * tab), so an indicator lasts {@link TYPING_TTL_MS} after the last frame, or until that person
+ * stops or their next message arrives.
  */
 import { Emitter } from './emitter';
 import type { TypingIndicator } from './frames';
@@ -18,6 +19,10 @@ export class TypingTracker extends Emitter<{ change: ConversationId }> {
 
   /** Feed it `typing` frames. */
   onTyping(t: TypingIndicator): void {
+    if (t.active === false) {
+      this.clear(t.conversation_id, t.user_id);
+      return;
+    }
     let users = this.typing.get(t.conversation_id);
     if (!users) this.typing.set(t.conversation_id, (users = new Map()));
     const had = users.has(t.user_id);

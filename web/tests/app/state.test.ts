@@ -159,4 +159,36 @@ describe('social state', () => {
     // A deleted account needs no refusal to say so.
     expect(s.social.cannotMessage('c2', { ...CAROL, id: 'x', deleted: true, display_name: 'Deleted user' })?.text).toMatch(/deleted/);
   });
+
+  it('applies edits, reactions and recalls once each, and never re-applies those history already holds', async () => {
+    const s = state([summary('c', { last_seq: 1, read_seq: 1 })]);
+    await s.loadConversations();
+    s.onEvent(msg('c', 1, 'peer'));
+    const follow = (seq: number, sender: string, body: Record<string, unknown>) =>
+      ({ id: `f${seq}`, conversation_id: 'c', seq, sender_id: sender, created_at: `2026-11-22T10:01:${String(seq).padStart(2, '0')}.000Z`, message_id: 'c-1', ...body }) as Event;
+    const react = follow(2, ME.id, { kind: 'reaction', emoji: '👍', added: true });
+    s.onEvent(react); // the reply to my react frame...
+    s.onEvent(react); // ...and its event
+    s.onEvent(follow(3, 'peer', { kind: 'reaction', emoji: '👍', added: true }));
+    s.onEvent(follow(4, 'peer', { kind: 'edit', text: 'edited' }));
+    expect(s.message('c', 'c-1')).toMatchObject({ text: 'edited', reactions: [{ emoji: '👍', count: 2, me: true }] });
+    s.onEvent(follow(5, ME.id, { kind: 'reaction', emoji: '👍', added: false }));
+    expect(s.message('c', 'c-1')!.reactions).toEqual([{ emoji: '👍', count: 1, me: false }]);
+    // Follow-ups are not messages: nothing unread.
+    expect(s.conversations.get('c')!.unread_count).toBe(0);
+    s.onEvent(follow(6, 'peer', { kind: 'recall' }));
+    expect(s.message('c', 'c-1')).toMatchObject({ text: null, recalled_at: expect.any(String), reactions: [] });
+  });
+
+  it('counts mentions of me and of everyone, not my own', async () => {
+    const s = state([summary('g', { kind: 'group', peer: null, title: 'G' })]);
+    await s.loadConversations();
+    s.onEvent({ ...msg('g', 1, 'peer'), mentions: [ME.id] } as Event);
+    s.onEvent({ ...msg('g', 2, 'peer'), mention_all: true } as Event);
+    s.onEvent({ ...msg('g', 3, 'peer'), mentions: ['someone-else'] } as Event);
+    s.onEvent({ ...msg('g', 4, ME.id), mention_all: true } as Event);
+    const c = s.conversations.get('g')!;
+    expect(c.mention_count).toBe(2);
+    expect(c.unread_count).toBe(3);
+  });
 });

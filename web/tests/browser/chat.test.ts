@@ -8,70 +8,21 @@
  * other, whose send comes back refused; settings, sessions and account deletion. axe-core runs
  * on every screen. Screenshots go to web/artifacts/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newClient } from '../support/clients';
-import { DevNode, uniqueName, WEB_DIR } from '../support/node';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const DIST = join(WEB_DIR, 'dist');
-const ARTIFACTS = join(WEB_DIR, 'artifacts');
-const PASSWORD = 'correct horse battery';
-const PHONE = { width: 390, height: 780 };
+import { a11yViolations, ARTIFACTS, BrowserHarness, CHROMIUM, DIST, nav, PASSWORD, register, shownTexts } from '../support/browser';
+import { DevNode, uniqueName } from '../support/node';
 
 let node: DevNode;
-let browser: Browser;
-let profileDir: string;
-const contexts: BrowserContext[] = [];
-const pageErrors: string[] = [];
+const harness = new BrowserHarness();
+const pageErrors = harness.pageErrors;
 /** Shared by the tests, in order. */
 const shared: { alice?: Page; bob?: Page; aliceName?: string } = {};
 
-async function openApp(): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, hasTouch: true });
-  contexts.push(ctx);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`${e.name}: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/WebSocket|ERR_INTERNET_DISCONNECTED|Failed to load resource/.test(m.text())) {
-      pageErrors.push(`console: ${m.text()}`);
-    }
-  });
-  await page.goto(node.baseUrl);
-  return page;
-}
-
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core's serious and critical WCAG A/AA violations on the current screen. */
-async function a11yViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE_SOURCE });
-  return page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run(o: unknown): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe;
-    const r = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-}
-
-async function register(page: Page, username: string, displayName: string): Promise<void> {
-  await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByLabel('Display name').fill(displayName);
-  await page.getByRole('button', { name: 'Register' }).click();
-  await page.getByRole('heading', { name: 'Chats' }).waitFor();
-}
-
-/** The message texts shown in the open chat, in order. */
-async function shownTexts(page: Page): Promise<string[]> {
-  return page.getByRole('log', { name: 'Messages' }).locator('li .text').allTextContents();
-}
+const openApp = () => harness.openApp(node.baseUrl);
 
 beforeAll(async () => {
   if (!existsSync(join(DIST, 'index.html'))) throw new Error(`${DIST} is not built: run scripts/build-web`);
@@ -79,28 +30,12 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   node = new DevNode({ webDir: DIST });
   await node.start();
-  profileDir = mkdtempSync(join(tmpdir(), 'parley-chromium-'));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-dev-shm-usage',
-    ],
-    env: { ...process.env, HOME: profileDir, XDG_CONFIG_HOME: profileDir, XDG_CACHE_HOME: profileDir },
-  });
+  await harness.launch();
 });
 
 afterAll(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
-  await browser?.close().catch(() => {});
+  await harness.close();
   await node?.dispose();
-  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
 });
 
 describe('chat web app in Chromium', () => {
@@ -126,7 +61,7 @@ describe('chat web app in Chromium', () => {
     await aliceBox.fill('Hi Bob!');
     await alice.getByRole('button', { name: 'Send', exact: true }).click();
     await expect.poll(() => shownTexts(alice)).toEqual(['Hi Bob!']);
-    await alice.locator('li.msg.mine', { hasText: 'Hi Bob!' }).getByText('Sent').waitFor();
+    await alice.locator('li.msg.mine', { hasText: 'Hi Bob!' }).getByText(/Sent|Delivered/).waitFor();
 
     // Bob sees the new conversation with an unread badge, opens it: Alice sees "Read".
     const row = bob.getByRole('button', { name: /^Alice, 1 unread/ });
@@ -220,13 +155,6 @@ describe('chat web app in Chromium', () => {
 
 /** Shared by the social tests, in order. */
 const social: { carol?: Page; dave?: Page; carolName?: string; daveName?: string } = {};
-
-/** Clicks a list-header button from wherever the page is (back to the list first on phones). */
-async function nav(page: Page, name: RegExp): Promise<void> {
-  const back = page.getByRole('button', { name: /^Back/ });
-  if (await back.isVisible()) await back.click();
-  await page.getByRole('button', { name }).click();
-}
 
 describe('social features in Chromium', () => {
   it('two people befriend each other through the UI and see each other online', async () => {

@@ -469,3 +469,13 @@ describe('presence and notices', () => {
     expect(bodies).toEqual([{ user_id: 'u2' }, { user_id: 'u2', message: 'hi' }]);
   });
 });
+
+describe('invite links', () => {
+  it('takes the code from a link or a bare code', async () => {
+    const { inviteCodeOf } = await import('../../src/sdk/rest/groups');
+    expect(inviteCodeOf('https://chat.example/#/join/AbC-12_x')).toBe('AbC-12_x');
+    expect(inviteCodeOf('  AbC-12_x ')).toBe('AbC-12_x');
+    expect(inviteCodeOf('http://127.0.0.1:8080/#/join/a%2Fb')).toBe('a/b');
+  });
+});
+

@@ -37,9 +37,21 @@ export interface NodeOptions {
   keep?: boolean;
 }
 
+/** Dev mode's embedded object store, as its `object_store` line prints it. */
+export interface ObjectStoreInfo {
+  endpoint: string;
+  bucket: string;
+  region: string;
+  access_key_id: string;
+  secret_access_key: string;
+}
+
 export class DevNode {
   readonly dataDir: string;
   port = 0;
+  /** The private cluster's port (from dev mode's log). */
+  postgresPort = 0;
+  objectStore: ObjectStoreInfo | null = null;
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   log: string[] = [];
@@ -76,6 +88,8 @@ export class DevNode {
     this.exited = new Promise((res) => child.once('exit', () => res()));
     const stderr = createInterface({ input: child.stderr! });
     stderr.on('line', (l) => {
+      const pg = /^postgres: private cluster in .* on port (\d+)/.exec(l);
+      if (pg) this.postgresPort = Number(pg[1]);
       this.log.push(l);
       if (this.log.length > 400) this.log.shift();
     });
@@ -85,7 +99,9 @@ export class DevNode {
       out.on('line', (l) => {
         this.log.push(l);
         try {
-          if ((JSON.parse(l) as { event?: string }).event === 'listening') {
+          const j = JSON.parse(l) as { event?: string } & ObjectStoreInfo;
+          if (j.event === 'object_store') this.objectStore = j;
+          if (j.event === 'listening') {
             clearTimeout(timer);
             res();
           }
@@ -149,6 +165,83 @@ export class DevNode {
       }
       rmSync(this.dataDir, { recursive: true, force: true });
     }
+  }
+}
+
+/**
+ * A second node (`parley-node serve`) beside a {@link DevNode}: the same Postgres, signing key
+ * and object store, its own port. Clients of the two meet only through Postgres, as in a fleet.
+ */
+export class PeerNode {
+  port = 0;
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  log: string[] = [];
+
+  constructor(
+    private readonly dev: DevNode,
+    private readonly opts: { webDir?: string; nodeId?: string } = {},
+  ) {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(timeoutMs = 60_000): Promise<void> {
+    const s3 = this.dev.objectStore;
+    if (!this.dev.postgresPort || !s3) throw new Error('start the dev node first (no postgres port or object store seen)');
+    if (!this.port) this.port = await freePort();
+    const args = ['serve', '--rest', '--http', `127.0.0.1:${this.port}`, '--quic', '127.0.0.1:0'];
+    if (this.opts.webDir) args.push('--web-dir', this.opts.webDir);
+    const child = spawn(nodeBinary(), args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        RUST_LOG: process.env.RUST_LOG ?? 'warn',
+        DATABASE_URL: `postgres://postgres@127.0.0.1:${this.dev.postgresPort}/parley`,
+        PARLEY_NODE_ID: this.opts.nodeId ?? 'peer',
+        PARLEY_JWT_SIGNING_KEY: readFileSync(join(this.dev.dataDir, 'dev-signing-key'), 'utf8').trim(),
+        S3_ENDPOINT: s3.endpoint,
+        S3_BUCKET: s3.bucket,
+        S3_REGION: s3.region,
+        S3_ACCESS_KEY_ID: s3.access_key_id,
+        S3_SECRET_ACCESS_KEY: s3.secret_access_key,
+      },
+    });
+    this.child = child;
+    this.exited = new Promise((res) => child.once('exit', () => res()));
+    createInterface({ input: child.stderr! }).on('line', (l) => {
+      this.log.push(l);
+      if (this.log.length > 400) this.log.shift();
+    });
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`peer node did not start in ${timeoutMs} ms:\n${this.log.join('\n')}`)), timeoutMs);
+      createInterface({ input: child.stdout! }).on('line', (l) => {
+        this.log.push(l);
+        try {
+          if ((JSON.parse(l) as { event?: string }).event === 'listening') {
+            clearTimeout(timer);
+            res();
+          }
+        } catch {
+          /* not JSON */
+        }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        rej(new Error(`peer node exited (${code ?? sig}) before listening:\n${this.log.join('\n')}`));
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c) return;
+    this.child = null;
+    c.kill('SIGTERM');
+    const t = setTimeout(() => c.kill('SIGKILL'), 20_000);
+    await this.exited;
+    clearTimeout(t);
   }
 }
 

@@ -3,11 +3,14 @@ import { useAppState } from '../hooks';
 import { AuthScreen } from './AuthScreen';
 import { ChatView } from './ChatView';
 import { ConnectionBanner } from './ConnectionBanner';
+import { ConversationInfo } from './ConversationInfo';
 import { ConversationList } from './ConversationList';
 import { FriendsView } from './Friends';
 import { NewChat } from './NewChat';
+import { NewGroup } from './NewGroup';
 import { NoticesView } from './Notices';
 import { ProfileView } from './Profile';
+import { SearchView } from './SearchView';
 import { SettingsView } from './Settings';
 
 export function App() {
@@ -30,6 +33,14 @@ export function App() {
   return (
     <div class={`shell view-${v.name} ${v.name === 'list' ? '' : 'detail-open'}`}>
       <ConnectionBanner />
+      {state.notice && (
+        <p class="notice-line" role="status">
+          {state.notice}
+          <button class="link" onClick={() => ((state.notice = null), state.changed())}>
+            Dismiss
+          </button>
+        </p>
+      )}
       <div class="panes">
         <ConversationList />
         <div class="detail">
@@ -39,6 +50,9 @@ export function App() {
           {v.name === 'notices' && <NoticesView />}
           {v.name === 'settings' && <SettingsView />}
           {v.name === 'profile' && <ProfileView key={v.id} id={v.id} />}
+          {v.name === 'info' && <ConversationInfo key={v.id} id={v.id} />}
+          {v.name === 'new-group' && <NewGroup />}
+          {v.name === 'search' && <SearchView />}
           {v.name === 'list' && <p class="empty placeholder">Pick a conversation.</p>}
         </div>
       </div>

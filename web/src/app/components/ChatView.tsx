@@ -1,22 +1,14 @@
 import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { ConversationId, MessageEvent } from '../../sdk';
 import { isDeleted } from '../../sdk';
-import { dayOf, presenceText, timeOf } from '../format';
+import { dayOf, presenceText } from '../format';
 import { useAppState, useNow } from '../hooks';
 import { explain } from '../social';
 import type { PendingMessage } from '../state';
+import { Composer } from './Composer';
+import { MessageItem, PendingItem, type MessageHandlers } from './Message';
 
 type Item = { kind: 'event'; e: MessageEvent } | { kind: 'pending'; p: PendingMessage };
-
-function Mark({ e, conv }: { e: MessageEvent; conv: ConversationId }) {
-  const state = useAppState();
-  const read = (state.peerRead.get(conv) ?? 0) >= e.seq;
-  return (
-    <span class={`mark ${read ? 'read' : 'sent'}`} title={read ? 'Read' : 'Sent'}>
-      {read ? '✓✓ Read' : '✓ Sent'}
-    </span>
-  );
-}
 
 export function ChatView({ id }: { id: ConversationId }) {
   const state = useAppState();
@@ -24,9 +16,9 @@ export function ChatView({ id }: { id: ConversationId }) {
   const t = state.timeline(id);
   const title = state.title(c);
   const me = state.me?.id;
-  const [draft, setDraft] = useState('');
+  const [replyTo, setReplyTo] = useState<MessageEvent | null>(null);
+  const [editing, setEditing] = useState<MessageEvent | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
-  const input = useRef<HTMLTextAreaElement>(null);
   const prevHeight = useRef(0);
   const prevOldest = useRef<number | null>(null);
   const stick = useRef(true);
@@ -37,6 +29,13 @@ export function ChatView({ id }: { id: ConversationId }) {
   const presence = peer ? state.social.presenceOf(peer.id) : null;
   const blockedByMe = peer ? state.social.blocked.has(peer.id) : false;
   const cannot = c ? state.social.cannotMessage(id, peer) : null;
+  const group = c?.kind === 'group';
+  const groupInfo = group ? state.groups.of(id) : undefined;
+  const handlers: MessageHandlers = {
+    onReply: (e) => (setEditing(null), setReplyTo(e)),
+    onEdit: (e) => (setReplyTo(null), setEditing(e)),
+    onError: (text) => setActionError(text),
+  };
 
   const act = async (fn: () => Promise<void>) => {
     setBusy(true);
@@ -71,7 +70,7 @@ export function ChatView({ id }: { id: ConversationId }) {
 
   useEffect(() => {
     stick.current = true;
-    input.current?.focus();
+    if (group && !state.groups.of(id)) void state.groups.load(id);
     const onVisible = () => state.markRead(id);
     document.addEventListener('visibilitychange', onVisible);
     window.addEventListener('focus', onVisible);
@@ -88,14 +87,6 @@ export function ChatView({ id }: { id: ConversationId }) {
       prevHeight.current = el.scrollHeight;
       void state.loadOlder(id);
     }
-  };
-
-  const submit = () => {
-    if (!draft.trim()) return;
-    stick.current = true;
-    state.send(id, draft);
-    setDraft('');
-    input.current?.focus();
   };
 
   const typists = state.typing.who(id).filter((u) => u !== me);
@@ -117,6 +108,11 @@ export function ChatView({ id }: { id: ConversationId }) {
               title
             )}
           </h2>
+          {group && groupInfo?.group && (
+            <p class="presence-line">
+              {groupInfo.group.member_count} members{state.isMuted(c) ? ' · muted' : ''}
+            </p>
+          )}
           {presence && (
             <p class="presence-line" data-presence={presence.online ? 'online' : 'offline'}>
               <span class={`dot inline ${presence.online ? 'online' : 'offline'}`} aria-hidden="true" />
@@ -124,6 +120,9 @@ export function ChatView({ id }: { id: ConversationId }) {
             </p>
           )}
         </div>
+        <button class="icon-button" aria-label="Conversation details" title="Details" onClick={() => state.go({ name: 'info', id })}>
+          ⓘ
+        </button>
         {peer && !isDeleted(peer) && (
           <button
             class="secondary"
@@ -135,6 +134,11 @@ export function ChatView({ id }: { id: ConversationId }) {
         )}
       </header>
       <ErrorLineInline text={actionError} />
+      {groupInfo?.group?.announcement && (
+        <p class="announcement" role="note">
+          📣 {groupInfo.group.announcement}
+        </p>
+      )}
       <div class="messages" ref={scroller} onScroll={onScroll}>
         {t.hasMore && t.loaded && (
           <button class="secondary older" disabled={t.loading} onClick={() => void state.loadOlder(id)}>
@@ -146,43 +150,12 @@ export function ChatView({ id }: { id: ConversationId }) {
         <div role="log" aria-label="Messages" aria-live="polite">
         <ol>
           {items.map((it) => {
-            if (it.kind === 'pending') {
-              const p = it.p;
-              return (
-                <li key={p.client_msg_id} class={`msg mine ${p.status}`} data-pending="true">
-                  <p class="text">{p.text}</p>
-                  <span class="meta">
-                    {p.status === 'sending' ? (
-                      <span class="mark sending">Sending…</span>
-                    ) : (
-                      <>
-                        <span class="mark failed" role="alert">
-                          Not sent{p.error ? `: ${p.error}` : ''}
-                        </span>
-                        <button class="link" onClick={() => state.retry(id, p.client_msg_id)}>
-                          Retry
-                        </button>
-                      </>
-                    )}
-                  </span>
-                </li>
-              );
-            }
+            if (it.kind === 'pending') return <PendingItem key={it.p.client_msg_id} p={it.p} conv={id} />;
             const e = it.e;
-            const mine = e.sender_id === me;
             const day = dayOf(e.created_at).includes(':') ? 'Today' : dayOf(e.created_at);
             const sep = day !== lastDay;
             lastDay = day;
-            const msg = (
-              <li key={e.id} class={`msg ${mine ? 'mine' : 'theirs'}`} data-seq={e.seq}>
-                {!mine && c?.kind === 'group' && <span class="who">{state.userName(e.sender_id)}</span>}
-                <p class="text">{e.text}</p>
-                <span class="meta">
-                  <time dateTime={e.created_at}>{timeOf(e.created_at)}</time>
-                  {mine && <Mark e={e} conv={id} />}
-                </span>
-              </li>
-            );
+            const msg = <MessageItem key={e.id} e={e} conv={id} group={group} h={handlers} />;
             return sep ? [
               <li key={`day-${day}`} class="day" aria-hidden="true">
                 {day}
@@ -209,39 +182,14 @@ export function ChatView({ id }: { id: ConversationId }) {
           )}
         </div>
       ) : (
-      <form
-        class="composer"
-        aria-label="Send a message"
-        onSubmit={(e) => {
-          e.preventDefault();
-          submit();
-        }}
-      >
-        <label class="visually-hidden" for="composer-input">
-          Message
-        </label>
-        <textarea
-          id="composer-input"
-          ref={input}
-          rows={1}
-          maxLength={8000}
-          placeholder="Message"
-          value={draft}
-          onInput={(e) => {
-            setDraft(e.currentTarget.value);
-            if (e.currentTarget.value) state.typingNow(id);
-          }}
-          onKeyDown={(e) => {
-            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
-              e.preventDefault();
-              submit();
-            }
-          }}
-        />
-        <button type="submit" disabled={!draft.trim()}>
-          Send
-        </button>
-      </form>
+      <Composer
+        id={id}
+        group={group}
+        replyTo={replyTo}
+        editing={editing}
+        onDone={() => (setReplyTo(null), setEditing(null))}
+        onSent={() => (stick.current = true)}
+      />
       )}
     </section>
   );

@@ -6,7 +6,13 @@ import { Avatar, Icon } from './common';
 function preview(c: ConversationSummary, me: string | undefined): string {
   const e = c.last_event;
   if (!e) return 'No messages yet';
-  if (e.kind === 'message') return `${e.sender_id === me ? 'You: ' : ''}${e.text ?? (e.media_ids?.length ? 'Attachment' : '')}`;
+  if (e.kind === 'message') {
+    if (e.recalled_at) return 'Message recalled';
+    return `${e.sender_id === me ? 'You: ' : ''}${e.text ?? (e.media_ids?.length ? 'Attachment' : '')}`;
+  }
+  if (e.kind === 'group_created') return 'Group created';
+  if (e.kind === 'member_joined') return 'Someone joined';
+  if (e.kind === 'member_left') return 'Someone left';
   return '';
 }
 
@@ -15,13 +21,15 @@ function Row({ c }: { c: ConversationSummary }) {
   const title = state.title(c);
   const active = state.view.name === 'chat' && state.view.id === c.id;
   const unread = c.unread_count;
+  const mentions = c.mention_count;
+  const muted = state.isMuted(c);
   const presence = c.peer ? state.social.presenceOf(c.peer.id) : null;
   return (
     <li>
       <button
         class={`conv ${active ? 'active' : ''}`}
         aria-current={active ? 'true' : undefined}
-        aria-label={`${title}${unread ? `, ${unread} unread` : ''}${c.pinned ? ', pinned' : ''}${presence ? (presence.online ? ', online' : ', offline') : ''}`}
+        aria-label={`${title}${unread ? `, ${unread} unread` : ''}${mentions ? `, ${mentions} ${mentions === 1 ? 'mention' : 'mentions'}` : ''}${c.pinned ? ', pinned' : ''}${muted ? ', muted' : ''}${presence ? (presence.online ? ', online' : ', offline') : ''}`}
         onClick={() => state.go({ name: 'chat', id: c.id })}
       >
         <Avatar user={c.peer} name={title} presence={presence} />
@@ -34,8 +42,14 @@ function Row({ c }: { c: ConversationSummary }) {
         </span>
         <span class="conv-meta">
           <span class="conv-time">{c.last_event ? dayOf(c.last_event.created_at) : ''}</span>
+          {muted && <span aria-hidden="true" title="Muted">🔕</span>}
+          {mentions > 0 && (
+            <span class="badge mention" aria-hidden="true">
+              @
+            </span>
+          )}
           {unread > 0 && (
-            <span class="badge" aria-hidden="true">
+            <span class={`badge ${muted ? 'muted' : ''}`} aria-hidden="true">
               {unread > 99 ? '99+' : unread}
             </span>
           )}
@@ -52,9 +66,9 @@ function NavButton({
   count = 0,
   countLabel,
 }: {
-  view: 'notices' | 'friends' | 'settings' | 'new';
+  view: 'notices' | 'friends' | 'settings' | 'new' | 'new-group' | 'search';
   label: string;
-  icon: 'bell' | 'people' | 'gear' | 'pencil';
+  icon: 'bell' | 'people' | 'gear' | 'pencil' | 'group' | 'search';
   count?: number;
   countLabel?: (n: number) => string;
 }) {
@@ -88,6 +102,8 @@ export function ConversationList() {
         <NavButton view="notices" label="Notifications" icon="bell" count={state.social.unseen} countLabel={() => 'unseen'} />
         <NavButton view="friends" label="Friends" icon="people" count={state.social.incoming.length} countLabel={(n) => (n === 1 ? 'request' : 'requests')} />
         <NavButton view="settings" label="Settings" icon="gear" />
+        <NavButton view="search" label="Search" icon="search" />
+        <NavButton view="new-group" label="New group" icon="group" />
         <NavButton view="new" label="New chat" icon="pencil" />
       </header>
       {active.length === 0 && archived.length === 0 && (

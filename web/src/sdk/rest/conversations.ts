@@ -10,6 +10,8 @@ import type {
   EventsQuery,
   MessageDraft,
   ReadState,
+  ConversationSettings,
+  UpdateSettingsBody,
   Seq,
   UserId,
 } from '../types';
@@ -68,6 +70,11 @@ export class ConversationsApi {
   /** Sends a message over REST (idempotent on `client_msg_id`). The realtime client's `send` is the usual path. */
   sendMessage(id: ConversationId, draft: MessageDraft): Promise<Event> {
     return this.http.request('POST', `/v1/conversations/${encodeURIComponent(id)}/messages`, { body: draft });
+  }
+
+  /** The caller's own settings of a conversation: pinned, muted until, archived (absent: unchanged). */
+  updateSettings(id: ConversationId, changes: UpdateSettingsBody): Promise<ConversationSettings> {
+    return this.http.request('PATCH', `/v1/conversations/${encodeURIComponent(id)}/settings`, { body: changes });
   }
 
   /** Read receipt over REST (the realtime client's `read` is the usual path). */
