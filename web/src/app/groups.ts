@@ -146,6 +146,12 @@ export class Groups {
     await this.load(id);
   }
 
+  /** Mutes a member (they may not post) until `until`; null unmutes. */
+  async muteMember(id: ConversationId, userId: UserId, until: string | null): Promise<void> {
+    await this.rest.updateMember(id, userId, { muted_until: until });
+    await this.load(id);
+  }
+
   async remove(id: ConversationId, userId: UserId): Promise<void> {
     await this.rest.removeMember(id, userId);
     await this.load(id);

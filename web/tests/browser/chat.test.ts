@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { newClient } from '../support/clients';
 import { a11yViolations, ARTIFACTS, BrowserHarness, CHROMIUM, DIST, nav, PASSWORD, register, shownTexts } from '../support/browser';
 import { DevNode, uniqueName } from '../support/node';
@@ -31,6 +31,10 @@ beforeAll(async () => {
   node = new DevNode({ webDir: DIST });
   await node.start();
   await harness.launch();
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') await harness.captureFailure();
 });
 
 afterAll(async () => {

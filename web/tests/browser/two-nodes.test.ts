@@ -11,7 +11,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { a11yViolations, ARTIFACTS, BrowserHarness, CHROMIUM, DIST, nav, PASSWORD, register, shownTexts } from '../support/browser';
 import { DevNode, PeerNode, uniqueName } from '../support/node';
 
@@ -28,6 +28,10 @@ beforeAll(async () => {
   nodeB = new PeerNode(nodeA, { webDir: DIST, nodeId: 'node-b' });
   await nodeB.start();
   await harness.launch();
+});
+
+afterEach(async (ctx) => {
+  if (ctx.task.result?.state === 'fail') await harness.captureFailure();
 });
 
 afterAll(async () => {
@@ -200,11 +204,16 @@ describe('two people on two nodes, in Chromium', () => {
     // Roles: Ann makes Cat an admin; everyone's member list says so.
     await ann.getByRole('button', { name: 'Conversation details' }).click();
     await ann.getByLabel('Role of Cat').selectOption('admin');
-    await ann.getByRole('list', { name: 'Members' }).locator('[data-member]', { hasText: 'Cat' }).getByText('admin').waitFor();
+    await ann.getByRole('list', { name: 'Members' }).locator('[data-member]', { hasText: 'Cat' }).locator('.tag', { hasText: 'admin' }).waitFor();
+    // Admins mute members: Cat may not post for an hour, then Ann lifts it.
+    await ann.getByRole('button', { name: 'Mute Cat' }).click();
+    await ann.getByRole('list', { name: 'Members' }).locator('[data-member]', { hasText: 'Cat' }).locator('.tag', { hasText: 'admin · muted' }).waitFor();
+    await ann.getByRole('button', { name: 'Unmute Cat' }).click();
+    await ann.getByRole('button', { name: 'Mute Cat' }).waitFor();
     // Ann pins the group; Ben mutes it.
     await ann.getByLabel('Pinned').check();
     await ben.getByRole('button', { name: 'Conversation details' }).click();
-    await ben.getByRole('list', { name: 'Members' }).locator('[data-member]', { hasText: 'Cat' }).getByText('admin').waitFor();
+    await ben.getByRole('list', { name: 'Members' }).locator('[data-member]', { hasText: 'Cat' }).locator('.tag', { hasText: 'admin' }).waitFor();
     await ben.getByLabel('Mute notifications').selectOption({ label: 'Mute for 1 hour' });
     await ben.getByRole('option', { name: /^Muted until/ }).waitFor({ state: 'attached' });
     expect(await a11yViolations(ben)).toEqual([]);

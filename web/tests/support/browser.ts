@@ -57,6 +57,20 @@ export class BrowserHarness {
     return page;
   }
 
+  /** Every open page's screenshot and message texts, after a failure: `artifacts/failed-<n>.png`. */
+  async captureFailure(): Promise<void> {
+    let n = 0;
+    for (const ctx of this.contexts) {
+      for (const page of ctx.pages()) {
+        n++;
+        await page.screenshot({ path: join(ARTIFACTS, `failed-${n}.png`) }).catch(() => {});
+        const texts = await page.locator('li.msg').allInnerTexts().catch(() => []);
+        const rows = await page.locator('button.conv').evaluateAll((els) => els.map((e) => e.getAttribute('aria-label'))).catch(() => []);
+        console.error(`page ${n} (${page.url()}): messages ${JSON.stringify(texts)}, conversations ${JSON.stringify(rows)}`);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     for (const c of this.contexts) await c.close().catch(() => {});
     await this.browser?.close().catch(() => {});

@@ -5,6 +5,7 @@ import { dayOf, presenceText } from '../format';
 import { useAppState, useNow } from '../hooks';
 import { explain } from '../social';
 import type { PendingMessage } from '../state';
+import { Icon } from './common';
 import { Composer } from './Composer';
 import { MessageItem, PendingItem, type MessageHandlers } from './Message';
 
@@ -121,7 +122,7 @@ export function ChatView({ id }: { id: ConversationId }) {
           )}
         </div>
         <button class="icon-button" aria-label="Conversation details" title="Details" onClick={() => state.go({ name: 'info', id })}>
-          ⓘ
+          <Icon name="info" />
         </button>
         {peer && !isDeleted(peer) && (
           <button

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ConversationId, MessageEvent, User, UserId } from '../../sdk';
 import { useAppState } from '../hooks';
 import { explain } from '../social';
+import { Icon } from './common';
 import { formatSize } from './MediaView';
 
 /** What the media route accepts (docs/protocol.md, Media). */
@@ -67,14 +68,14 @@ export function Composer({ id, group, replyTo, editing, onDone, onSent }: Compos
     const start = suggest?.start ?? caret;
     const insert = `@${s.name} `;
     const next = draft.slice(0, start) + insert + draft.slice(caret);
+    // Write the value and caret now, not after the re-render: typing may go on at once.
+    el.value = next;
+    el.selectionStart = el.selectionEnd = start + insert.length;
+    el.focus();
     setDraft(next);
     if (s.id !== 'all') setMentions(new Map(mentions).set(s.name, s.id));
     else setMentions(new Map(mentions).set('all', 'all'));
     setSuggest(null);
-    requestAnimationFrame(() => {
-      el.focus();
-      el.selectionStart = el.selectionEnd = start + insert.length;
-    });
   };
 
   const submit = async () => {
@@ -192,7 +193,7 @@ export function Composer({ id, group, replyTo, editing, onDone, onSent }: Compos
               onChange={(e) => addFiles(e.currentTarget.files)}
             />
             <label for={`attach-${id}`} class="icon-button attach" title="Attach files" aria-hidden="true">
-              📎
+              <Icon name="clip" />
             </label>
           </>
         )}

@@ -19,6 +19,7 @@ function MemberRow({ id, m }: { id: ConversationId; m: GroupMember }) {
   const name = m.user.display_name || m.user.username;
   const me = m.user.id === state.me?.id;
   const manage = state.groups.outranks(id, m);
+  const mutedNow = !!m.muted_until && Date.parse(m.muted_until) > Date.now();
   const run = (fn: () => Promise<void>) => fn().catch((e) => setError(explain(e)));
   return (
     <li class="person" data-member={m.user.username}>
@@ -28,7 +29,10 @@ function MemberRow({ id, m }: { id: ConversationId; m: GroupMember }) {
           {name}
           {me ? ' (you)' : ''}
           <br />
-          <span class="tag">{m.role}</span>
+          <span class="tag">
+            {m.role}
+            {mutedNow ? ' · muted' : ''}
+          </span>
         </span>
       </span>
       {manage && (
@@ -43,6 +47,13 @@ function MemberRow({ id, m }: { id: ConversationId; m: GroupMember }) {
               </option>
             ))}
           </select>
+          <button
+            class="secondary"
+            aria-label={`${mutedNow ? 'Unmute' : 'Mute'} ${name}`}
+            onClick={() => run(() => state.groups.muteMember(id, m.user.id, mutedNow ? null : new Date(Date.now() + 3_600_000).toISOString()))}
+          >
+            {mutedNow ? 'Unmute' : 'Mute 1 h'}
+          </button>
           <button class="secondary" aria-label={`Remove ${name}`} onClick={() => run(() => state.groups.remove(id, m.user.id))}>
             Remove
           </button>
