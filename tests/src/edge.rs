@@ -3,7 +3,8 @@
 //!
 //! `Edge::start` writes a wrangler config of its own into a scratch directory — `main` =
 //! `edge/entry.mjs`, no `[build]` (so wrangler never runs worker-build: `scripts/build-edge` must
-//! have built `edge/build/` already), `CORS_ORIGINS` and `PARLEY_EDGE_TEST_HOOKS=1` as vars —
+//! have built `edge/build/` already), `CORS_ORIGINS` and `PARLEY_EDGE_TEST_HOOKS=1` as vars, the
+//! repository's `[assets]` (the web app from `web/dist`: `scripts/build-web` must have built it) —
 //! and a `.dev.vars` with `DATABASE_URL` (the test database) and `PARLEY_JWT_SIGNING_KEY` (the
 //! harness's key, the one the nodes verify). It runs the cached wrangler
 //! (`${PARLEY_TOOLS_DIR:-~/.cache/parley-tools}`, see `scripts/ensure-deps --edge`) in a session
@@ -55,6 +56,49 @@ fn compatibility_date() -> Result<String> {
             (k.trim() == "compatibility_date").then(|| v.trim().trim_matches('"').to_owned())
         })
         .ok_or_else(|| anyhow!("no compatibility_date in {}", path.display()))
+}
+
+/// The paths of the test-only hooks (`PARLEY_EDGE_TEST_HOOKS`), which the worker must see before
+/// the web app's assets do (deployed, without the hooks, they are the app's like any other page).
+const TEST_HOOK_PATHS: &str = "/__test/*";
+
+/// The `[assets]` section of the repository's wrangler.toml, so the tests serve the web app as a
+/// deployment does: `directory` made absolute (the test config lives in a scratch directory) and
+/// [`TEST_HOOK_PATHS`] added to `run_worker_first`. Fails, saying to run `scripts/build-web`, when
+/// the directory holds no built app (wrangler would refuse to start, or serve nothing).
+fn assets_config() -> Result<String> {
+    let path = workspace_root().join("wrangler.toml");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let config: toml::Table = text.parse().with_context(|| format!("parsing {}", path.display()))?;
+    let mut assets = config
+        .get("assets")
+        .and_then(toml::Value::as_table)
+        .cloned()
+        .ok_or_else(|| anyhow!("no [assets] in {}", path.display()))?;
+    let dir = assets
+        .get("directory")
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| anyhow!("no assets.directory in {}", path.display()))?;
+    let dir = workspace_root().join(dir);
+    if !dir.join("index.html").is_file() {
+        bail!(
+            "{} is missing: run scripts/build-web (the edge serves the web app from {})",
+            dir.join("index.html").display(),
+            dir.display()
+        );
+    }
+    let dir = dir.canonicalize().with_context(|| format!("resolving {}", dir.display()))?;
+    assets.insert("directory".into(), toml::Value::String(dir.to_string_lossy().into_owned()));
+    match assets.get_mut("run_worker_first") {
+        Some(toml::Value::Array(paths)) => paths.push(TEST_HOOK_PATHS.into()),
+        Some(toml::Value::Boolean(true)) => {}
+        _ => {
+            assets.insert("run_worker_first".into(), toml::Value::Array(vec![TEST_HOOK_PATHS.into()]));
+        }
+    }
+    let mut section = toml::Table::new();
+    section.insert("assets".into(), toml::Value::Table(assets));
+    Ok(toml::to_string(&section)?)
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; wrangler binds it right after).
@@ -138,6 +182,8 @@ impl Edge {
         if opts.test_hooks {
             config.push_str("PARLEY_EDGE_TEST_HOOKS = \"1\"\n");
         }
+        config.push('\n');
+        config.push_str(&assets_config()?);
         std::fs::write(dir.join("wrangler.toml"), config)?;
         let signing_key = match opts.signing_key {
             Some(k) => k,

@@ -1,7 +1,8 @@
 //! The edge worker under wrangler/workerd together with real nodes on one database: accounts and
 //! tokens cross between them, messages cross REST (edge) and sockets (node) both ways, a panic
-//! still answers with the contract's envelope, and browsers get CORS. The REST suites (auth, rest,
-//! bad_input) run every REST test against the edge too (`<test>::edge`).
+//! still answers with the contract's envelope, browsers get CORS, and the web app is served from
+//! the worker's static assets (deep links too) while the API's paths still reach the worker. The
+//! REST suites (auth, rest, bad_input) run every REST test against the edge too (`<test>::edge`).
 
 use std::time::Duration;
 
@@ -157,6 +158,91 @@ async fn cors_for_configured_origins_only() -> Result<()> {
             .await?;
         ensure!(other.status == 200, "the API still answers (CORS is the browser's check): {}", other.status);
         ensure!(other.header("access-control-allow-origin").is_none(), "{:?}", other.headers);
+        Ok(())
+    })
+    .await
+}
+
+/// What a browser sends when it navigates to a page.
+const NAVIGATE: [(&str, &str); 2] =
+    [("accept", "text/html,application/xhtml+xml,*/*;q=0.8"), ("sec-fetch-mode", "navigate")];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_serves_the_web_app_and_the_worker_the_api() -> Result<()> {
+    run(90, async {
+        let db = parley_tests::TestDb::create().await?;
+        let ws_urls = "wss://node-a.parley.test/v1/ws, wss://node-b.parley.test/v1/ws";
+        let vars = vec![("PARLEY_WS_URLS".to_owned(), ws_urls.to_owned())];
+        let edge = Edge::start_with(EdgeOptions { vars, ..EdgeOptions::new(&db) }).await?;
+        let api = edge.api();
+        let index = std::fs::read_to_string(parley_tests::cluster::workspace_root().join("web/dist/index.html"))
+            .context("web/dist/index.html (scripts/build-web)")?;
+        ensure!(index.contains(r#"<div id="app""#), "the built index.html has the app's root: {index}");
+
+        // The app at /, and at any deep link (single-page application), by navigation or fetch.
+        for path in ["/", "/index.html", "/chat/xyz", "/chat/xyz/details?tab=media", "/settings/"] {
+            for headers in [&NAVIGATE[..], &[]] {
+                let r = api.raw(Method::GET, path, headers, None).await?;
+                let r = if r.status == 307 || r.status == 308 {
+                    // `/index.html` → `/` (wrangler's html_handling); follow it once.
+                    let to = r.header("location").context("a redirect without Location")?;
+                    api.raw(Method::GET, &to, headers, None).await?
+                } else {
+                    r
+                };
+                ensure!(r.status == 200, "GET {path}: {} {}", r.status, r.text);
+                let ty = r.header("content-type").unwrap_or_default();
+                ensure!(ty.starts_with("text/html"), "GET {path}: content-type {ty:?}");
+                ensure!(r.text == index, "GET {path} is not web/dist/index.html: {}", r.text);
+            }
+        }
+        // The app's own files, with their types.
+        let script = index
+            .split('"')
+            .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+            .context("index.html names its script under /assets/")?;
+        let r = api.raw(Method::GET, script, &[], None).await?;
+        ensure!(r.status == 200, "GET {script}: {}", r.status);
+        let ty = r.header("content-type").unwrap_or_default();
+        ensure!(ty.contains("javascript"), "GET {script}: content-type {ty:?}");
+
+        // The API's paths are the worker's: JSON, even to a navigating browser.
+        for headers in [&NAVIGATE[..], &[]] {
+            let config = api.raw(Method::GET, "/v1/config", headers, None).await?;
+            ensure!(config.status == 200, "GET /v1/config: {} {}", config.status, config.text);
+            ensure!(
+                config.header("content-type").unwrap_or_default().starts_with("application/json"),
+                "{:?}",
+                config.headers
+            );
+            // What the app connects to: PARLEY_WS_URLS, split and trimmed.
+            ensure!(
+                config.json["websocket_urls"]
+                    == serde_json::json!(["wss://node-a.parley.test/v1/ws", "wss://node-b.parley.test/v1/ws"]),
+                "GET /v1/config: {}",
+                config.text
+            );
+            for (path, status) in [("/healthz", "ok"), ("/readyz", "ready")] {
+                let r = api.raw(Method::GET, path, headers, None).await?;
+                ensure!(r.status == 200 && r.json["status"] == status, "GET {path}: {} {}", r.status, r.text);
+                ensure!(
+                    r.header("content-type").unwrap_or_default().starts_with("application/json"),
+                    "{:?}",
+                    r.headers
+                );
+            }
+            let jwks = api.raw(Method::GET, "/.well-known/jwks.json", headers, None).await?;
+            ensure!(jwks.status == 200 && jwks.json["keys"].is_array(), "GET /.well-known/jwks.json: {}", jwks.text);
+            // Unknown API paths are the contract's 404, never the app.
+            for path in ["/v1", "/v1/no-such-route", "/v1/chat/xyz", "/.well-known/nothing", "/metrics"] {
+                api.raw(Method::GET, path, headers, None)
+                    .await?
+                    .error(404, "not_found")
+                    .with_context(|| format!("GET {path}"))?;
+            }
+        }
+        let alice = api.signup("alice").await.context("signing up through the edge beside its assets")?;
+        api.get("/v1/users/me", Some(alice.token())).await?.ok(200)?;
         Ok(())
     })
     .await

@@ -1,10 +1,11 @@
 //! Media against a real S3-compatible server (moto's, started per test on loopback), through the
 //! node's REST routes and the edge's: announce, upload with plain HTTP as a browser would (the
-//! presigned URL and headers, no S3 SDK), complete, download by redirect; and every refusal;
+//! presigned URL and headers, no S3 SDK), complete, download by redirect or (`redirect=false`,
+//! for browsers) as JSON; and every refusal;
 //! media in messages, thumbnails made by the nodes' jobs, avatars, and the cleanup sweeps.
 //! Dev mode's embedded store (and expired URLs, which it refuses) is tested in `dev_mode.rs`.
 
-use anyhow::{Result, ensure};
+use anyhow::{Context, Result, ensure};
 use std::time::Duration;
 
 use parley_tests::media::{announce, download, download_url, picture, png_bomb, stored, thumbnail, upload};
@@ -75,6 +76,36 @@ async fn upload_complete_download_and_refusals(t: Target) -> Result<()> {
     api.get(&format!("/v1/media/{id}"), None).await?.ok(401)?;
     api.get(&format!("/v1/media/{id}?variant=thumb"), Some(alice.token())).await?.ok(404)?;
     api.get(&format!("/v1/media/{id}?variant=huge"), Some(alice.token())).await?.ok(400)?;
+
+    // Browsers: `redirect=false` answers the URL the 302 points to as JSON, with its expiry.
+    let before = chrono::Utc::now();
+    let j = api.get(&format!("/v1/media/{id}?redirect=false"), Some(alice.token())).await?.ok(200)?;
+    let url = check::str_field(&j, "url")?.to_owned();
+    ensure!(same_target(&url, &to)?, "redirect=false: {url} is not where the 302 went: {to}");
+    let expires = chrono::DateTime::parse_from_rfc3339(check::str_field(&j, "expires_at")?)?;
+    let ttl = expires.signed_duration_since(before).num_seconds();
+    ensure!((295..=305).contains(&ttl), "the URL lasts 5 minutes: {j}");
+    ensure!(j.as_object().map(|o| o.len()) == Some(2), "only url and expires_at: {j}");
+    let got = http.get(&url).send().await?;
+    ensure!(got.status() == 200, "{}", got.status());
+    ensure!(got.bytes().await?.to_vec() == img, "the bytes behind redirect=false's URL differ");
+    let r = api.get(&format!("/v1/media/{id}?redirect=true"), Some(alice.token())).await?;
+    ensure!(r.status == 302 && r.header("location").is_some_and(|l| same_target(&l, &to).unwrap_or(false)), "{r:?}");
+    // Strictly true or false; the 400 names the field (before any lookup: an unknown id too).
+    for bad in ["no", "1", "0", "TRUE", "False", "", "true,false"] {
+        let q = format!("/v1/media/{id}?redirect={bad}");
+        let e = api.get(&q, Some(alice.token())).await?.error(400, "invalid_request")?;
+        ensure!(e.starts_with("redirect"), "{q}: {e}");
+    }
+    let unknown = uuid::Uuid::new_v4();
+    let e = api.get(&format!("/v1/media/{unknown}?redirect=yes"), Some(alice.token())).await?;
+    ensure!(e.error(400, "invalid_request")?.starts_with("redirect"), "{e:?}");
+    // The same rules: an outsider and an unknown id get the 404 of nothing; no token, 401.
+    api.get(&format!("/v1/media/{id}?redirect=false"), Some(bob.token())).await?.error(404, "not_found")?;
+    api.get(&format!("/v1/media/{unknown}?redirect=false"), Some(alice.token())).await?.error(404, "not_found")?;
+    api.get(&format!("/v1/media/{id}?redirect=false"), None).await?.error(401, "unauthorized")?;
+    let q = format!("/v1/media/{id}?variant=thumb&redirect=false");
+    api.get(&q, Some(alice.token())).await?.error(404, "not_found").context("no thumbnail yet")?;
 
     // Declared-field refusals name the field.
     let create = |body: Value| {
@@ -185,6 +216,14 @@ async fn media_in_messages_thumbnails_and_avatars(t: Target) -> Result<()> {
     ensure!(download(&api, &bob, &ids[1], "").await? == picture("image/png", 800, 600));
     download(&api, &bob, &ids[0], "?variant=thumb").await?;
     ensure!(download_url(&api, &carol, &ids[0], "").await? == Err(404));
+    // The same with redirect=false: the recipient gets the thumbnail's URL, the outsider a 404.
+    let to = download_url(&api, &bob, &ids[0], "?variant=thumb").await?.map_err(|s| anyhow::anyhow!("{s}"))?;
+    let j = api.get(&format!("/v1/media/{}?redirect=false&variant=thumb", ids[0]), Some(bob.token())).await?.ok(200)?;
+    ensure!(same_target(check::str_field(&j, "url")?, &to)?, "{j} vs {to}");
+    let got = reqwest::get(check::str_field(&j, "url")?).await?;
+    ensure!(got.status() == 200 && !got.bytes().await?.is_empty(), "the thumbnail behind redirect=false's URL");
+    let q = format!("/v1/media/{}?redirect=false", ids[0]);
+    api.get(&q, Some(carol.token())).await?.error(404, "not_found").context("an outsider")?;
 
     // Refusals: not completed (409), someone else's or unknown (400), too many, twice.
     let pending = announce(&api, &alice, "image/png", "later.png", 10).await?;
@@ -304,6 +343,22 @@ async fn sweeps_delete_unfinished_and_unreferenced_media() -> Result<()> {
 }
 
 /// A presigned `HEAD` of `key` in the tests' bucket, as a node would sign it.
+/// Whether two presigned URLs point at the same object with the same response headers: the
+/// same origin, path and query but for the signing time and signature (and the credential's
+/// date), which differ when they were signed in different seconds.
+fn same_target(a: &str, b: &str) -> Result<bool> {
+    let signed_at = ["X-Amz-Date", "X-Amz-Signature", "X-Amz-Credential"];
+    let target = |u: &str| -> Result<reqwest::Url> {
+        let mut u = reqwest::Url::parse(u)?;
+        let mut q: Vec<(String, String)> =
+            u.query_pairs().into_owned().filter(|(k, _)| !signed_at.contains(&k.as_str())).collect();
+        q.sort();
+        u.query_pairs_mut().clear().extend_pairs(q);
+        Ok(u)
+    };
+    Ok(target(a)? == target(b)?)
+}
+
 fn object_url(s3: &S3Server, key: &str) -> String {
     s3.presigner("parley-media").head(key, Duration::from_secs(60), parley_shared::time::Timestamp::now())
 }

@@ -105,4 +105,34 @@ impl Query {
             .map(|v| v.parse::<i64>().map_err(|_| ApiError::invalid(format!("{key}: not an integer"))))
             .transpose()
     }
+
+    /// The first value of `key` as a boolean, `true` or `false` exactly; anything else is a 400
+    /// naming `key`.
+    pub fn bool(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        self.get(key)
+            .map(|v| match v {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => Err(ApiError::invalid(format!("{key}: {other:?} is not true or false"))),
+            })
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Query;
+
+    #[test]
+    fn booleans_are_true_or_false_exactly() {
+        let q = Query::parse(Some("a=true&b=false&c=1&d=TRUE&e="));
+        assert_eq!(q.bool("a").unwrap(), Some(true));
+        assert_eq!(q.bool("b").unwrap(), Some(false));
+        assert_eq!(q.bool("missing").unwrap(), None);
+        for key in ["c", "d", "e"] {
+            let e = q.bool(key).unwrap_err();
+            assert_eq!(e.status(), 400);
+            assert!(e.message.starts_with(&format!("{key}:")), "{}", e.message);
+        }
+    }
 }

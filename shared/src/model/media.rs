@@ -61,3 +61,16 @@ pub struct Media {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_thumbnail: Option<bool>,
 }
+
+/// `GET /v1/media/{id}?redirect=false`: the presigned download URL the 302 would point to, for
+/// clients that cannot follow the redirect with their token (a browser's `fetch` cannot read a
+/// 302's `Location`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MediaUrl {
+    /// A presigned `GET` URL of the object store (no token needed: usable as an `<img src>`),
+    /// served with the uploader's filename.
+    pub url: String,
+    /// The URL stops working then (5 minutes after it was made).
+    pub expires_at: Timestamp,
+}

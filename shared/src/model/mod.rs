@@ -35,7 +35,7 @@ pub use group::{
     GroupMember, InvitePage, JoinGroup, JoinOutcome, JoinRequest, JoinRequestPage, JoinedVia, LeftReason, MemberPage,
     SetAnnouncement, SkipReason, SkippedUser, TransferGroup, UpdateGroup, UpdateMember,
 };
-pub use media::{CreateMedia, Media, MediaUpload};
+pub use media::{CreateMedia, Media, MediaUpload, MediaUrl};
 pub use message::{ConversationSettings, CreateReport, EditMessage, Report, SearchHit, SearchPage, UpdateSettings};
 pub use notice::{Notice, NoticeBody, NoticePage};
 pub use ops::{ClientConfig, Status};

@@ -7,7 +7,7 @@ use super::Env;
 use crate::auth::AccessClaims;
 use crate::error::{ApiError, ErrorCode};
 use crate::ids::MediaId;
-use crate::model::{CreateMedia, Media, MediaUpload};
+use crate::model::{CreateMedia, Media, MediaUpload, MediaUrl};
 use crate::objects::{ObjectIo, ObjectsError, Presigner};
 use crate::rules::media as rules;
 use crate::store::media::{self as store, MediaRow};
@@ -149,7 +149,7 @@ impl Variant {
 }
 
 /// `GET /v1/media/{id}`: a short-lived download URL, for those the rules let read it.
-pub async fn download<E: Env>(env: &E, me: &AccessClaims, id: MediaId, variant: Variant) -> Result<String, ApiError> {
+pub async fn download<E: Env>(env: &E, me: &AccessClaims, id: MediaId, variant: Variant) -> Result<MediaUrl, ApiError> {
     let not_found = || ApiError::not_found("media not found");
     let f = store::facts(&*env.db().await?, id, me.user_id).await?.ok_or_else(not_found)?;
     let row = f.row;
@@ -164,7 +164,11 @@ pub async fn download<E: Env>(env: &E, me: &AccessClaims, id: MediaId, variant: 
     let (presign, _) = storage(env)?;
     let disposition = rules::content_disposition(content_type, &row.media.filename);
     let ttl = Duration::from_secs(rules::DOWNLOAD_URL_TTL_SECS);
-    Ok(presign.get(key, &disposition, content_type, ttl, Timestamp::now()))
+    let now = Timestamp::now();
+    Ok(MediaUrl {
+        url: presign.get(key, &disposition, content_type, ttl, now),
+        expires_at: Timestamp(now.0 + chrono::Duration::seconds(rules::DOWNLOAD_URL_TTL_SECS as i64)),
+    })
 }
 
 /// One round of a cleanup sweep: up to `limit` media it finds are deleted, objects first, then

@@ -841,6 +841,10 @@ export interface paths {
          *     them (not recalled; from where their view starts; not in a dissolved group); 404 for anyone
          *     else, exactly as for an id that does not exist. Sends do not accept `media_ids` yet, so for now
          *     only the uploader can download.
+         *
+         *     With `redirect=false` it answers 200 with that URL and when it expires as JSON instead, under
+         *     the same rules and with the same errors: a browser fetches it with the bearer token, then puts
+         *     the URL in an `<img src>` or a link, which need no token.
          */
         get: operations["media_download"];
         put?: never;
@@ -1807,6 +1811,20 @@ export interface components {
                 [key: string]: string;
             };
             /** @description The upload URL stops working then. */
+            expires_at: components["schemas"]["Timestamp"];
+        };
+        /**
+         * @description `GET /v1/media/{id}?redirect=false`: the presigned download URL the 302 would point to, for
+         *     clients that cannot follow the redirect with their token (a browser's `fetch` cannot read a
+         *     302's `Location`).
+         */
+        MediaUrl: {
+            /**
+             * @description A presigned `GET` URL of the object store (no token needed: usable as an `<img src>`),
+             *     served with the uploader's filename.
+             */
+            url: string;
+            /** @description The URL stops working then (5 minutes after it was made). */
             expires_at: components["schemas"]["Timestamp"];
         };
         /** @description A page of members. */
@@ -5077,6 +5095,11 @@ export interface operations {
             query?: {
                 /** @description `original` (the default) or `thumb`. */
                 variant?: string;
+                /**
+                 * @description `true` (the default): answer 302 to the URL. `false`: answer 200 with the URL as JSON
+                 *     (`MediaUrl`), for browsers, whose `fetch` cannot read a redirect's `Location`.
+                 */
+                redirect?: boolean;
             };
             header?: never;
             path: {
@@ -5087,6 +5110,15 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description With `redirect=false`: the presigned GET URL (the one the 302 would point to). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUrl"];
+                };
+            };
             /** @description To the bytes. */
             302: {
                 headers: {
@@ -5096,7 +5128,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description `invalid_request`: an unknown `variant`. */
+            /** @description `invalid_request`: an unknown `variant`, or a `redirect` other than `true` or `false`. */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -11,6 +11,9 @@ use crate::service::media::{self, Variant};
 struct DownloadQuery {
     /// `original` (the default) or `thumb`.
     variant: Option<String>,
+    /// `true` (the default): answer 302 to the URL. `false`: answer 200 with the URL as JSON
+    /// (`MediaUrl`), for browsers, whose `fetch` cannot read a redirect's `Location`.
+    redirect: Option<bool>,
 }
 
 /// The route.
@@ -24,6 +27,10 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/media/{id}");
 /// them (not recalled; from where their view starts; not in a dissolved group); 404 for anyone
 /// else, exactly as for an id that does not exist. Sends do not accept `media_ids` yet, so for now
 /// only the uploader can download.
+///
+/// With `redirect=false` it answers 200 with that URL and when it expires as JSON instead, under
+/// the same rules and with the same errors: a browser fetches it with the bearer token, then puts
+/// the URL in an `<img src>` or a link, which need no token.
 #[cfg_attr(feature = "openapi", utoipa::path(
     get,
     path = ROUTE.path,
@@ -31,8 +38,9 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/media/{id}");
     security(("bearer" = [])),
     params(("id" = MediaId, Path, description = "The medium's id."), DownloadQuery),
     responses(
+        (status = 200, description = "With `redirect=false`: the presigned GET URL (the one the 302 would point to).", body = MediaUrl),
         (status = 302, description = "To the bytes.", headers(("Location" = String, description = "A presigned GET URL."))),
-        (status = 400, description = "`invalid_request`: an unknown `variant`.", body = ErrorEnvelope),
+        (status = 400, description = "`invalid_request`: an unknown `variant`, or a `redirect` other than `true` or `false`.", body = ErrorEnvelope),
         (status = 401, response = Unauthorized),
         (status = 404, description = "`not_found`: no such medium the caller may read, not completed, or no thumbnail.", body = ErrorEnvelope),
         ServerErrors,
@@ -43,5 +51,7 @@ pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let me = call.caller()?;
     let q = call.query()?;
     let variant = Variant::parse(q.get("variant"))?;
-    Ok(Response::redirect(media::download(call.env, &me, id, variant).await?))
+    let redirect = q.bool("redirect")?.unwrap_or(true);
+    let to = media::download(call.env, &me, id, variant).await?;
+    Ok(if redirect { Response::redirect(to.url) } else { Response::json(200, &to) })
 }
