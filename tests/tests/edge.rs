@@ -180,7 +180,8 @@ async fn the_edge_serves_the_web_app_and_the_worker_the_api() -> Result<()> {
         ensure!(index.contains(r#"<div id="app""#), "the built index.html has the app's root: {index}");
 
         // The app at /, and at any deep link (single-page application), by navigation or fetch.
-        for path in ["/", "/index.html", "/chat/xyz", "/chat/xyz/details?tab=media", "/settings/"] {
+        // `/.build-stamp` is build-web's, kept out by web/public/.assetsignore: the app answers.
+        for path in ["/", "/index.html", "/chat/xyz", "/chat/xyz/details?tab=media", "/settings/", "/.build-stamp"] {
             for headers in [&NAVIGATE[..], &[]] {
                 let r = api.raw(Method::GET, path, headers, None).await?;
                 let r = if r.status == 307 || r.status == 308 {

@@ -94,7 +94,7 @@ export type JoinRequestPage = Schemas['JoinRequestPage'];
 export type Media = Schemas['Media'];
 export type MediaUpload = Schemas['MediaUpload'];
 /** `GET /v1/media/{id}?redirect=false`: a presigned download URL. */
-export type MediaUrl = Schemas extends { MediaUrl: infer T } ? T : { url: string; expires_at: string };
+export type MediaUrl = Schemas['MediaUrl'];
 
 /** Cursor paging shared by the list endpoints. */
 export interface PageQuery {

@@ -24,9 +24,9 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/media/{id}");
 /// Redirects (302) to a presigned download URL of the object store, valid for 5 minutes, served
 /// with the uploader's filename (`Content-Disposition`: inline for images, audio, video and PDFs).
 /// For the uploader, and for members of conversations where a message carrying it can be seen by
-/// them (not recalled; from where their view starts; not in a dissolved group); 404 for anyone
-/// else, exactly as for an id that does not exist. Sends do not accept `media_ids` yet, so for now
-/// only the uploader can download.
+/// them (not recalled; from where their view starts; not in a dissolved group), and for anyone
+/// signed in when it is a user's or a group's avatar; 404 for anyone else, exactly as for an id
+/// that does not exist.
 ///
 /// With `redirect=false` it answers 200 with that URL and when it expires as JSON instead, under
 /// the same rules and with the same errors: a browser fetches it with the bearer token, then puts
