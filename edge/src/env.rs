@@ -2,13 +2,16 @@
 //! `PARLEY_JWT_SIGNING_KEY` secret, argon2id run inline, and a database connection on demand.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
 use parley_shared::auth::{PasswordParams, Signer, Verifier, passwords};
 use parley_shared::error::ApiError;
+use parley_shared::ids::SessionId;
 use parley_shared::rules::words::WordFilter;
 use parley_shared::service::{Env, moderation};
+use parley_shared::store::sessions;
 use parley_shared::time::Timestamp;
 
 use crate::db::{self, EdgeDb};
@@ -159,7 +162,46 @@ impl Env for EdgeEnv<'_> {
         WORDS.with(|w| *w.borrow_mut() = Some((now, words.clone())));
         Ok(words)
     }
+
+    async fn session_active(&self, session: SessionId) -> Result<bool, ApiError> {
+        // No LISTEN here: a revocation is known for good once seen, and "still signed in" is
+        // believed for a few seconds, so a logged-out token stops working within them.
+        let now = Timestamp::now();
+        let known = SESSIONS.with(|m| m.borrow().get(&session).copied());
+        match known {
+            Some(Seen::Revoked) => return Ok(false),
+            Some(Seen::Active(at)) if (now.0 - at.0).num_seconds() < SESSION_TTL_SECS => return Ok(true),
+            _ => {}
+        }
+        let active = sessions::is_active(&*self.db().await?, session).await?;
+        SESSIONS.with(|m| {
+            let mut m = m.borrow_mut();
+            if m.len() >= SESSIONS_MAX {
+                // An isolate lives minutes; forgetting is only a cache miss.
+                m.clear();
+            }
+            m.insert(session, if active { Seen::Active(now) } else { Seen::Revoked });
+        });
+        Ok(active)
+    }
 }
+
+/// What this isolate last learned of a session.
+#[derive(Clone, Copy)]
+enum Seen {
+    Active(Timestamp),
+    Revoked,
+}
+
+thread_local! {
+    /// Sessions this isolate checked lately.
+    static SESSIONS: RefCell<HashMap<SessionId, Seen>> = RefCell::new(HashMap::new());
+}
+
+/// How long an isolate believes a session is still signed in: a logout reaches the edge within it.
+const SESSION_TTL_SECS: i64 = 2;
+/// Sessions an isolate remembers at most.
+const SESSIONS_MAX: usize = 10_000;
 
 thread_local! {
     /// The sensitive-word list as this isolate last loaded it, and when.

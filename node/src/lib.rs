@@ -27,6 +27,7 @@ pub mod objects;
 pub mod policy;
 pub mod presence;
 pub mod receipts;
+pub mod revocations;
 pub mod serve;
 pub mod state;
 pub mod transport;

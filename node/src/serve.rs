@@ -144,7 +144,14 @@ pub async fn run(
     let hub = hub::spawn(pool.clone());
 
     let (ready_tx, ready_rx) = oneshot::channel();
-    let listen_task = tokio::spawn(listener::run(cfg.database_url.clone(), cfg.node_id.clone(), hub.clone(), ready_tx));
+    let revocations = Arc::new(crate::revocations::Revocations::default());
+    let listen_task = tokio::spawn(listener::run(
+        cfg.database_url.clone(),
+        cfg.node_id.clone(),
+        hub.clone(),
+        revocations.clone(),
+        ready_tx,
+    ));
     tokio::time::timeout(Duration::from_secs(30), ready_rx)
         .await
         .map_err(|_| ServeError::Listen)?
@@ -190,6 +197,7 @@ pub async fn run(
         receipts,
         objects,
         max_media_size: cfg.media.max_media_size,
+        revocations,
     });
 
     let job_tasks = crate::jobs::spawn(state.clone(), cfg.media.sweeps());

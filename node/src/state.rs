@@ -41,4 +41,6 @@ pub struct NodeState {
     pub objects: Option<crate::objects::NodeObjects>,
     /// The upload size cap.
     pub max_media_size: u64,
+    /// Sessions revoked lately (REST refuses their access tokens).
+    pub revocations: std::sync::Arc<crate::revocations::Revocations>,
 }

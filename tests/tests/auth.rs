@@ -150,6 +150,84 @@ async fn logout_kills_the_sessions_refresh_token_only(t: Target) -> Result<()> {
     Ok(())
 }
 
+node_and_edge!(a_signed_out_sessions_access_token_is_refused_everywhere_within_seconds, 90);
+
+/// A logout, a refresh-token reuse and a session signed out from another device end the
+/// session's still-valid access token on every endpoint (each node, the edge) within seconds,
+/// not when it expires; a node whose LISTEN connection is down asks the database instead of
+/// trusting what it heard.
+async fn a_signed_out_sessions_access_token_is_refused_everywhere_within_seconds(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 2).await?;
+    let endpoints: Vec<_> =
+        (0..=env.env.nodes.len()).filter(|i| *i < 2 || env.edge.is_some()).map(|i| env.api(i)).collect();
+    let api = &endpoints[0];
+    let refused_everywhere = |token: String, what: &'static str| {
+        let endpoints = endpoints.clone();
+        async move {
+            let started = std::time::Instant::now();
+            for (i, e) in endpoints.iter().enumerate() {
+                // The edge believes "still signed in" for 2 s; the nodes hear the NOTIFY at once.
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+                loop {
+                    let r = e.me(&token).await?;
+                    if r.status == 401 {
+                        r.error(401, "unauthorized").with_context(|| format!("{what}: endpoint {i}"))?;
+                        break;
+                    }
+                    ensure!(r.status == 200, "{what}: endpoint {i}: {} {}", r.status, r.text);
+                    ensure!(std::time::Instant::now() < until, "{what}: endpoint {i} still serves the token after 5 s");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+            Ok::<_, anyhow::Error>(started.elapsed())
+        }
+    };
+
+    // Logout: every endpoint served the token a moment ago.
+    let alice = api.signup("alice").await?;
+    for e in &endpoints {
+        e.me(&alice.access_token).await?.ok(200).context("before the logout")?;
+    }
+    api.logout(&alice.access_token).await?.ok(204).context("logout")?;
+    let took = refused_everywhere(alice.access_token.clone(), "after logout").await?;
+    println!("logout: refused on every endpoint after {took:?}");
+    api.logout(&alice.access_token).await?.error(401, "unauthorized").context("a second logout")?;
+
+    // Refresh-token reuse revokes the session, its newest access token included.
+    let bob = api.signup("bob").await?;
+    let fresh = api.refresh(&bob.refresh_token).await?.ok(200)?;
+    let newest = check::str_field(&fresh, "access_token")?.to_owned();
+    api.me(&newest).await?.ok(200)?;
+    api.refresh(&bob.refresh_token).await?.error(401, "unauthorized").context("reuse")?;
+    refused_everywhere(newest, "after refresh-token reuse").await?;
+
+    // Signed out from another device (DELETE /v1/sessions/{id}), while node 2 cannot hear it:
+    // its LISTEN connection is cut, so it must not trust its cache.
+    let carol = api.signup("carol").await?;
+    let laptop = api.login_again(&carol).await?;
+    let sessions = api.get("/v1/sessions", Some(&carol.access_token)).await?.ok(200)?;
+    let laptop_id = sessions["sessions"]
+        .as_array()
+        .context("sessions")?
+        .iter()
+        .find(|s| s["current"] == false)
+        .and_then(|s| s["id"].as_str())
+        .context("the laptop's session")?
+        .to_owned();
+    env.env.api(1).me(&laptop.access_token).await?.ok(200)?;
+    env.env.db.terminate_listen_connection("node2").await?;
+    api.request(reqwest::Method::DELETE, &format!("/v1/sessions/{laptop_id}"), Some(&carol.access_token), None)
+        .await?
+        .ok(204)
+        .context("signing the laptop out")?;
+    refused_everywhere(laptop.access_token.clone(), "a session signed out elsewhere").await?;
+    // The other session is untouched everywhere.
+    for e in &endpoints {
+        e.me(&carol.access_token).await?.ok(200).context("the session that stayed")?;
+    }
+    Ok(())
+}
+
 node_and_edge!(jwks_publishes_the_ed25519_key, 60);
 
 async fn jwks_publishes_the_ed25519_key(t: Target) -> Result<()> {

@@ -25,9 +25,14 @@ impl<'a, E: Env> Call<'a, E> {
         Call { env, req, params }
     }
 
-    /// The caller's verified identity from `Authorization: Bearer`; 401 without one.
-    pub fn caller(&self) -> Result<AccessClaims, ApiError> {
-        accounts::authenticate_bearer(self.env.verifier(), self.req.authorization)
+    /// The caller's verified identity from `Authorization: Bearer`, of a session still signed in;
+    /// 401 without one, for a bad or expired token, and for a signed-out session.
+    pub async fn caller(&self) -> Result<AccessClaims, ApiError> {
+        let claims = accounts::authenticate_bearer(self.env.verifier(), self.req.authorization)?;
+        if !self.env.session_active(claims.session_id).await? {
+            return Err(ApiError::unauthorized("this session was signed out"));
+        }
+        Ok(claims)
     }
 
     /// The JSON body as `T`; a 400 whose message names the offending field.

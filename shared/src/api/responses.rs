@@ -11,7 +11,7 @@ use crate::error::ErrorEnvelope;
 #[derive(ToResponse)]
 pub struct InvalidBody(ErrorEnvelope);
 
-/// `unauthorized`: missing, expired or invalid access token.
+/// `unauthorized`: missing, expired or invalid access token, or one of a signed-out session.
 #[derive(ToResponse)]
 pub struct Unauthorized(ErrorEnvelope);
 

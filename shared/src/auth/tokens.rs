@@ -14,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::ApiError;
 use crate::ids::{SessionId, UserId};
 
-/// How long an access token lives. Short, because revocation of a session reaches sockets at once
-/// but a REST call with a still-valid token is accepted until it expires.
+/// How long an access token lives. Revocation reaches sockets and REST within seconds (REST asks
+/// the host's `Env::session_active`), so this bounds only what a stolen token is worth to one
+/// who also keeps the session signed in.
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Clock skew tolerated between signer and verifier.

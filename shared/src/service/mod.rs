@@ -83,6 +83,13 @@ pub trait Env {
     fn max_group_members(&self) -> i64 {
         crate::rules::groups::DEFAULT_MAX_MEMBERS
     }
+    /// Whether an access token's session is still signed in (REST checks every request, so a
+    /// logged-out session's token stops working at once, not when it expires). Hosts answer from
+    /// a cache: the node's is kept current by revocation notices, the edge's lives a few seconds.
+    /// This default asks the database every time.
+    fn session_active(&self, session: crate::ids::SessionId) -> impl Future<Output = Result<bool, ApiError>> {
+        async move { Ok(crate::store::sessions::is_active(&*self.db().await?, session).await?) }
+    }
     /// The sensitive-word list. Hosts cache it (the node reloads it when it changes); this
     /// default reads it on every call.
     fn words(&self) -> impl Future<Output = Result<Arc<WordFilter>, ApiError>> {

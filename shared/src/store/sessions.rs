@@ -110,6 +110,17 @@ pub async fn is_active<C: GenericClient>(c: &C, session: SessionId) -> Result<bo
     Ok(!rows.is_empty())
 }
 
+/// Sessions revoked after `since` (a node's cache of revocations, loaded when it starts
+/// listening).
+pub async fn revoked_since<C: GenericClient>(
+    c: &C,
+    since: crate::time::Timestamp,
+) -> Result<Vec<SessionId>, StoreError> {
+    let rows =
+        c.query_typed("SELECT id FROM auth_sessions WHERE revoked_at > $1", &[(&since.0, Type::TIMESTAMPTZ)]).await?;
+    Ok(rows.iter().map(|r| SessionId(r.get(0))).collect())
+}
+
 /// `user`'s active sessions, most recently used first, after `after` (the last listed one's
 /// `(last_used_at, id)`); `current` marks the caller's.
 pub async fn list<C: GenericClient>(

@@ -2306,7 +2306,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description `unauthorized`: missing, expired or invalid access token. */
+        /** @description `unauthorized`: missing, expired or invalid access token, or one of a signed-out session. */
         Unauthorized: {
             headers: {
                 [name: string]: unknown;

@@ -22,7 +22,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/auth/logout");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     accounts::logout(call.env, &me).await?;
     Ok(Response::empty(204))
 }

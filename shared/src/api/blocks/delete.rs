@@ -24,7 +24,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/blocks/{user_id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let other: UserId = call.id("user_id", "user")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     social::unblock(call.env, &me, other).await?;
     Ok(Response::empty(204))
 }

@@ -23,7 +23,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/blocks");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     Ok(Response::json(200, &social::blocks(call.env, &me, q.get("cursor"), q.int("limit")?).await?))
 }

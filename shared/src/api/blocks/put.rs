@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Put, "/v1/blocks/{user_id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let other: UserId = call.id("user_id", "user")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     social::block(call.env, &me, other).await?;
     Ok(Response::empty(204))
 }

@@ -37,7 +37,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/conversations/direct");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: OpenDirect = call.body()?;
     let (conv, created) = conversations::open_direct(call.env, &me, body).await?;
     Ok(Response::json(if created { 201 } else { 200 }, &conv))

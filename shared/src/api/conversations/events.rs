@@ -46,7 +46,7 @@ struct Params {
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     let query = EventsQuery {
         cursor: q.get("cursor"),

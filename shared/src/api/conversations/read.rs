@@ -32,7 +32,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/conversations/{id}/read")
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: MarkRead = call.body()?;
     let mut db = call.env.db().await?;
     Ok(Response::json(200, &conversations::mark_read(&mut db, conv, me.user_id, body.seq).await?))

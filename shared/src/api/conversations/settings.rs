@@ -28,7 +28,7 @@ pub const ROUTE: Route = Route::new(Method::Patch, "/v1/conversations/{id}/setti
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: UpdateSettings = call.body()?;
     Ok(Response::json(200, &conversations::update_settings(call.env, &me, conv, body).await?))
 }

@@ -30,6 +30,6 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/friends/requests/{id}")
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: FriendRequestId = call.id("id", "friend request")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(Response::json(200, &social::decide(call.env, &me, id, RequestAction::Cancel).await?))
 }

@@ -34,7 +34,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/friends/requests");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: SendFriendRequest = call.body()?;
     let (request, created) = social::send_request(call.env, &me, body).await?;
     Ok(Response::json(if created { 201 } else { 200 }, &request))

@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/groups/{id}/join-requests
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
     let user: UserId = call.id("user_id", "join request")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     groups::decide_join(call.env, &me, id, user, true).await?;
     Ok(Response::empty(204))
 }

@@ -28,7 +28,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/groups");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: CreateGroup = call.body()?;
     Ok(Response::json(201, &groups::create(call.env, &me, body).await?))
 }

@@ -29,7 +29,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/groups/{id}/invites");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: CreateInvite = call.body()?;
     Ok(Response::json(201, &groups::create_invite(call.env, &me, id, body).await?))
 }

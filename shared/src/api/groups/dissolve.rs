@@ -26,7 +26,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/groups/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     groups::dissolve(call.env, &me, id).await?;
     Ok(Response::empty(204))
 }

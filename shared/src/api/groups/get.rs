@@ -24,6 +24,6 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/groups/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(Response::json(200, &groups::get(call.env, &me, id).await?))
 }

@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/groups/{id}/invites");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     Ok(Response::json(200, &groups::invites(call.env, &me, id, q.get("cursor"), q.int("limit")?).await?))
 }

@@ -29,7 +29,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/groups/join");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: JoinGroup = call.body()?;
     let outcome = groups::join_by_code(call.env, &me, body).await?;
     Ok(Response::json(if outcome.pending { 202 } else { 200 }, &outcome))

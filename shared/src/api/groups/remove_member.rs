@@ -29,7 +29,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/groups/{id}/members/{us
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
     let user: UserId = call.id("user_id", "member")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     groups::remove(call.env, &me, id, user).await?;
     Ok(Response::empty(204))
 }

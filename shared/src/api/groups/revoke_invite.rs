@@ -26,7 +26,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/groups/{id}/invites/{co
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
     let code: String = call.id("code", "invite")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     groups::revoke_invite(call.env, &me, id, &code).await?;
     Ok(Response::empty(204))
 }

@@ -28,7 +28,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/groups/{id}/transfer");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: TransferGroup = call.body()?;
     Ok(Response::json(200, &groups::transfer(call.env, &me, id, body).await?))
 }

@@ -30,7 +30,7 @@ pub const ROUTE: Route = Route::new(Method::Patch, "/v1/groups/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: UpdateGroup = call.body()?;
     Ok(Response::json(200, &groups::update(call.env, &me, id, body).await?))
 }

@@ -32,7 +32,7 @@ pub const ROUTE: Route = Route::new(Method::Patch, "/v1/groups/{id}/members/{use
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: ConversationId = call.id("id", "group")?;
     let user: UserId = call.id("user_id", "member")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: UpdateMember = call.body()?;
     Ok(Response::json(200, &groups::update_member(call.env, &me, id, user, body).await?))
 }

@@ -29,6 +29,6 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/media/{id}/complete");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: MediaId = call.id("id", "media")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(Response::json(200, &media::complete(call.env, &me, id).await?))
 }

@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/media");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: CreateMedia = call.body()?;
     Ok(Response::json(201, &media::create(call.env, &me, body).await?))
 }

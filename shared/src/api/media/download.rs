@@ -48,7 +48,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/media/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: MediaId = call.id("id", "media")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     let variant = Variant::parse(q.get("variant"))?;
     let redirect = q.bool("redirect")?.unwrap_or(true);

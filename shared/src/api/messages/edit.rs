@@ -32,7 +32,7 @@ pub const ROUTE: Route = Route::new(Method::Patch, "/v1/conversations/{id}/messa
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
     let message: EventId = call.id("message_id", "message")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: EditMessage = call.body()?;
     Ok(Response::json(200, &edits::edit(call.env, &me, conv, message, body).await?))
 }

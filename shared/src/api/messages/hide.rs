@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/conversations/{id}/mess
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
     let message: EventId = call.id("message_id", "message")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     edits::hide(call.env, &me, conv, message).await?;
     Ok(Response::empty(204))
 }

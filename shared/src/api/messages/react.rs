@@ -32,7 +32,7 @@ pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
     let message: EventId = call.id("message_id", "message")?;
     let emoji = call.text_param("emoji")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(match reactions::react(call.env, &me, conv, message, &emoji, true).await? {
         Some(ev) => Response::json(200, &ev),
         None => Response::empty(204),

@@ -30,6 +30,6 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/conversations/{id}/messag
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
     let message: EventId = call.id("message_id", "message")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(Response::json(200, &edits::recall(call.env, &me, conv, message).await?))
 }

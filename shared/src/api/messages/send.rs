@@ -42,7 +42,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/conversations/{id}/messag
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let conv: ConversationId = call.id("id", "conversation")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: SendMessage = call.body()?;
     Ok(Response::json(201, &messages::send(call.env, &me, conv, body).await?))
 }

@@ -25,7 +25,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/notices/seen");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: MarkNoticesSeen = call.body()?;
     notices::mark_seen(call.env, &me, body).await?;
     Ok(Response::empty(204))

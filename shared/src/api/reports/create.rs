@@ -26,7 +26,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/reports");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: CreateReport = call.body()?;
     Ok(Response::json(201, &moderation::report(call.env, &me, body).await?))
 }

@@ -40,7 +40,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/search/messages");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     let page =
         search::messages(call.env, &me, q.get("q"), q.get("conversation_id"), q.get("cursor"), q.int("limit")?).await?;

@@ -24,7 +24,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/sessions");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     Ok(Response::json(200, &account::sessions(call.env, &me, q.get("cursor"), q.int("limit")?).await?))
 }

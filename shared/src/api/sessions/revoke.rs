@@ -25,7 +25,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/sessions/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: SessionId = call.id("id", "session")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     account::revoke_session(call.env, &me, id).await?;
     Ok(Response::empty(204))
 }

@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/users/me");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: DeleteAccount = call.body()?;
     account::delete(call.env, &me, body).await?;
     Ok(Response::empty(204))

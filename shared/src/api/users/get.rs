@@ -30,6 +30,6 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/{id}");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let id: UserId = call.id("id", "user")?;
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(Response::json(200, &users::profile(call.env, &me, id).await?))
 }

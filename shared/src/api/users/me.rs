@@ -26,6 +26,6 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/users/me");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     Ok(Response::json(200, &users::me(call.env, &me).await?))
 }

@@ -26,7 +26,7 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/users/me/password");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: ChangePassword = call.body()?;
     account::change_password(call.env, &me, body).await?;
     Ok(Response::empty(204))

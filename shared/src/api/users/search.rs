@@ -38,7 +38,7 @@ struct UserSearchQuery {
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let q = call.query()?;
     let page = users::search(call.env, &me, q.get("q"), q.get("cursor"), q.int("limit")?).await?;
     Ok(Response::json(200, &page))

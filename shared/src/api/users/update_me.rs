@@ -27,7 +27,7 @@ pub const ROUTE: Route = Route::new(Method::Patch, "/v1/users/me");
     ),
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
-    let me = call.caller()?;
+    let me = call.caller().await?;
     let body: UpdateProfile = call.body()?;
     Ok(Response::json(200, &users::update_me(call.env, &me, body).await?))
 }
