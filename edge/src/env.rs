@@ -24,6 +24,8 @@ pub const WS_URLS: &str = "PARLEY_WS_URLS";
 pub const MAX_MEDIA_SIZE: &str = "PARLEY_MAX_MEDIA_SIZE";
 /// Most members a new group may have (the node's `--max-group-members`).
 pub const MAX_GROUP_MEMBERS: &str = "PARLEY_MAX_GROUP_MEMBERS";
+/// `"false"` turns off the limits of costly requests (load tests); anything else keeps them.
+pub const COSTLY_LIMITS: &str = "PARLEY_COSTLY_LIMITS";
 
 /// A string binding: a secret (`wrangler secret put`) or, for local runs, a `[vars]` entry or
 /// `.dev.vars` line. Unset and blank are the same: `None`.
@@ -161,6 +163,10 @@ impl Env for EdgeEnv<'_> {
         let words = Arc::new(moderation::load_words(&*db).await?);
         WORDS.with(|w| *w.borrow_mut() = Some((now, words.clone())));
         Ok(words)
+    }
+
+    fn costly_limits(&self) -> bool {
+        string_binding(self.env, COSTLY_LIMITS).is_none_or(|v| v.trim() != "false")
     }
 
     async fn session_active(&self, session: SessionId) -> Result<bool, ApiError> {

@@ -51,6 +51,8 @@ async fn rest(req: &mut Request, env: &worker::Env, method: &str, url: &Url) -> 
         path: url.path(),
         query: url.query(),
         authorization: authorization.as_deref(),
+        // Cloudflare sets it to the visitor's address (wrangler dev: the local client's).
+        client: req.headers().get("CF-Connecting-IP").ok().flatten().and_then(|v| v.trim().parse().ok()),
         body: &body,
     };
     api::handle(&edge, request).await

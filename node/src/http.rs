@@ -84,6 +84,10 @@ impl Env for NodeEnv<'_> {
         self.0.policy.recall_window
     }
 
+    fn costly_limits(&self) -> bool {
+        self.0.costly_limits
+    }
+
     async fn session_active(&self, session: parley_shared::ids::SessionId) -> Result<bool, ApiError> {
         use crate::revocations::Known;
         match self.0.revocations.check(session) {
@@ -190,8 +194,14 @@ async fn rest(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socket
         Some(b) => b,
         None => return error_response(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes"))),
     };
-    let request =
-        api::Request { method, path: &path, query: query.as_deref(), authorization: auth.as_deref(), body: &body };
+    let request = api::Request {
+        method,
+        path: &path,
+        query: query.as_deref(),
+        authorization: auth.as_deref(),
+        client: Some(peer.ip()),
+        body: &body,
+    };
     to_response(api::handle(&NodeEnv(&app.node), request).await)
 }
 

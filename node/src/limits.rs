@@ -25,11 +25,16 @@ pub struct LimitArgs {
     /// Auth requests a client address may send at once.
     #[arg(long, env = "PARLEY_AUTH_BURST", default_value_t = 20)]
     pub auth_burst: u32,
+    /// Limit costly requests per user and address (registrations, group creations, uploads,
+    /// friend requests, searches; `rules::limits::Costly`). `false` only for load tests whose
+    /// clients all share one address.
+    #[arg(long, env = "PARLEY_COSTLY_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub costly_limits: bool,
 }
 
 impl Default for LimitArgs {
     fn default() -> Self {
-        Self { rest_rate: 50, rest_burst: 200, auth_rate: 5, auth_burst: 20 }
+        Self { rest_rate: 50, rest_burst: 200, auth_rate: 5, auth_burst: 20, costly_limits: true }
     }
 }
 
@@ -77,7 +82,7 @@ mod tests {
 
     #[test]
     fn auth_routes_have_their_own_tighter_budget() {
-        let l = RestLimiter::new(LimitArgs { rest_rate: 1, rest_burst: 3, auth_rate: 1, auth_burst: 1 });
+        let l = RestLimiter::new(LimitArgs { rest_rate: 1, rest_burst: 3, auth_rate: 1, auth_burst: 1, costly_limits: true });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(l.check(ip, "/v1/auth/login").is_ok());
         let wait = l.check(ip, "/v1/auth/login").unwrap_err();

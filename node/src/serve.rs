@@ -190,6 +190,7 @@ pub async fn run(
         signer: cfg.signer,
         rest: cfg.rest,
         limits: crate::limits::RestLimiter::new(cfg.limits),
+        costly_limits: cfg.limits.costly_limits,
         presence,
         draining: AtomicBool::new(false),
         max_group_members: cfg.max_group_members,

@@ -41,6 +41,8 @@ pub struct NodeState {
     pub objects: Option<crate::objects::NodeObjects>,
     /// The upload size cap.
     pub max_media_size: u64,
+    /// Whether costly requests are limited per user and address (`--costly-limits`).
+    pub costly_limits: bool,
     /// Sessions revoked lately (REST refuses their access tokens).
     pub revocations: std::sync::Arc<crate::revocations::Revocations>,
 }

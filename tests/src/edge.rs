@@ -194,6 +194,10 @@ impl Edge {
             toml_str(&opts.database_url),
             toml_str(&signing_key)
         );
+        // As for the nodes (tests/src/node.rs): the suites' clients share one address.
+        if !opts.vars.iter().any(|(k, _)| k == "PARLEY_COSTLY_LIMITS") {
+            vars.push_str("PARLEY_COSTLY_LIMITS=false\n");
+        }
         for (k, v) in &opts.vars {
             vars.push_str(&format!("{k}={}\n", toml_str(v)));
         }

@@ -132,6 +132,9 @@ impl Node {
             ("PARLEY_REST_BURST", "100000"),
             ("PARLEY_AUTH_RATE", "100000"),
             ("PARLEY_AUTH_BURST", "100000"),
+            // Each suite registers and searches far faster than a person (the abuse test turns
+            // these back on).
+            ("PARLEY_COSTLY_LIMITS", "false"),
         ] {
             cmd.env(k, v);
         }

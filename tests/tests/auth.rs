@@ -228,6 +228,46 @@ async fn a_signed_out_sessions_access_token_is_refused_everywhere_within_seconds
     Ok(())
 }
 
+node_and_edge!(password_guessing_is_slowed_per_account_and_address_and_success_forgives, 60);
+
+/// Wrong passwords for one account from one address: 5, then 429 with `Retry-After` (whatever
+/// the password, so the guesser learns nothing more); a successful login before that forgives
+/// the failures; other accounts from the same address are not held up by it.
+async fn password_guessing_is_slowed_per_account_and_address_and_success_forgives(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    let bob = api.signup("bob").await?;
+
+    // Four wrong, then the right one: in, and the four are forgiven.
+    for i in 0..4 {
+        api.login(&alice.username, "wrong password")
+            .await?
+            .error(401, "unauthorized")
+            .with_context(|| format!("guess {i}"))?;
+    }
+    api.login(&alice.username, PASSWORD).await?.ok(200).context("the owner logs in")?;
+    // So five more guesses are answered (401), and the sixth is slowed down.
+    for i in 0..5 {
+        api.login(&alice.username, "wrong password")
+            .await?
+            .error(401, "unauthorized")
+            .with_context(|| format!("guess {i} after the login"))?;
+    }
+    let r = api.login(&alice.username, PASSWORD).await?;
+    r.error(429, "rate_limited").context("the sixth attempt in a row")?;
+    let wait: u64 = r.header("retry-after").context("Retry-After")?.parse()?;
+    ensure!((1..=30).contains(&wait), "Retry-After {wait}");
+    // Bob, from the same address, is not held up by Alice's guesser.
+    api.login(&bob.username, PASSWORD).await?.ok(200).context("another account from the same address")?;
+    // An unknown username spends the same way (no telling accounts that exist from others).
+    for _ in 0..5 {
+        api.login("nobody_here", "x".repeat(8).as_str()).await?.error(401, "unauthorized")?;
+    }
+    api.login("nobody_here", "xxxxxxxx").await?.error(429, "rate_limited").context("an unknown account")?;
+    Ok(())
+}
+
 node_and_edge!(jwks_publishes_the_ed25519_key, 60);
 
 async fn jwks_publishes_the_ed25519_key(t: Target) -> Result<()> {

@@ -84,6 +84,64 @@ fn forged(token: &str) -> Result<String> {
     Ok(format!("{}.{}.{}", parts[0], parts[1], B64.encode([0u8; 64])))
 }
 
+node_and_edge!(costly_requests_are_limited_per_user_and_address, 90);
+
+/// With the limits of costly requests on (the suites turn them off: their clients share one
+/// address): registrations per address, group creations and searches per user, each answered
+/// 429 `rate_limited` with `Retry-After` past its burst, and only for whoever spent it.
+async fn costly_requests_are_limited_per_user_and_address(t: Target) -> Result<()> {
+    let env = RestEnv::start_with_vars(t, 1, &[("PARLEY_COSTLY_LIMITS".into(), "true".into())]).await?;
+    let api = env.api(0);
+    let alice = api.signup("alice").await?;
+    let bob = api.signup("bob").await?;
+    let retry_after = |r: &parley_tests::api::Resp, what: &str| -> Result<u64> {
+        r.error(429, "rate_limited").with_context(|| what.to_owned())?;
+        let wait: u64 = r.header("retry-after").with_context(|| format!("{what}: Retry-After"))?.parse()?;
+        ensure!(wait >= 1, "{what}: Retry-After {wait}");
+        Ok(wait)
+    };
+
+    // Groups: ten at once per user, then one a minute; Bob is not held up by Alice.
+    for i in 0..10 {
+        api.post("/v1/groups", Some(&alice.access_token), &json!({"name": format!("g{i}")}))
+            .await?
+            .ok(201)
+            .with_context(|| format!("group {i}"))?;
+    }
+    let r = api.post("/v1/groups", Some(&alice.access_token), &json!({"name": "one too many"})).await?;
+    retry_after(&r, "the eleventh group")?;
+    api.post("/v1/groups", Some(&bob.access_token), &json!({"name": "bob's"}))
+        .await?
+        .ok(201)
+        .context("another user's group")?;
+
+    // Searches: thirty at once per user, then two a second (a slow endpoint earns some back
+    // while the loop runs, hence "at least").
+    let mut served = 0;
+    let refused = loop {
+        let r = api.get("/v1/search/messages?q=hello", Some(&alice.access_token)).await?;
+        if r.status != 200 || served > 100 {
+            break r;
+        }
+        served += 1;
+    };
+    retry_after(&refused, "searches past the burst")?;
+    ensure!(served >= 30, "only {served} searches before the 429");
+    api.get("/v1/search/messages?q=hello", Some(&bob.access_token)).await?.ok(200).context("another user's search")?;
+
+    // Registrations: ten per address (Alice and Bob were two of them).
+    for i in 2..10 {
+        api.signup(&format!("user{i}")).await.with_context(|| format!("registration {i}"))?;
+    }
+    let r = api
+        .post("/v1/auth/register", None, &json!({"username": "one_too_many", "password": parley_tests::api::PASSWORD}))
+        .await?;
+    retry_after(&r, "the eleventh registration from one address")?;
+    // Logging in is not registering: the new users still get in.
+    api.login("user5", parley_tests::api::PASSWORD).await?.ok(200)?;
+    Ok(())
+}
+
 node_and_edge!(malformed_json_and_missing_fields_are_400_naming_the_problem, 60);
 
 async fn malformed_json_and_missing_fields_are_400_naming_the_problem(t: Target) -> Result<()> {

@@ -94,6 +94,9 @@ pub struct Request<'a> {
     pub query: Option<&'a str>,
     /// The `Authorization` header.
     pub authorization: Option<&'a str>,
+    /// The client's address (the node: the peer; the edge: `CF-Connecting-IP`), for per-address
+    /// limits; `None` when the host does not know it.
+    pub client: Option<std::net::IpAddr>,
     /// Body bytes.
     pub body: &'a [u8],
 }

@@ -1,6 +1,8 @@
 //! Accounts and auth sessions: register, login, refresh, logout, and verifying the access token
 //! a request or a connection presents.
 
+use std::net::IpAddr;
+
 use serde_json::Value;
 use tokio_postgres::GenericClient;
 
@@ -11,10 +13,12 @@ use crate::error::ApiError;
 use crate::ids::{SessionId, UserId};
 use crate::model::{AuthResponse, Login, Refresh, Register, User};
 use crate::rules::accounts as rules;
+use crate::rules::limits::{self, Costly};
 use crate::store::notify::{self, Announcement};
 use crate::store::sessions::RefreshOutcome;
 use crate::store::tx::transact;
-use crate::store::{StoreError, sessions, users};
+use crate::store::{StoreError, rate_limits, sessions, users};
+use crate::time::Timestamp;
 
 fn issue(signer: &Signer, user: User, session: SessionId, refresh_token: String) -> AuthResponse {
     AuthResponse {
@@ -27,15 +31,19 @@ fn issue(signer: &Signer, user: User, session: SessionId, refresh_token: String)
 }
 
 /// Creates an account and its first session.
-pub async fn register<E: Env>(env: &E, r: Register) -> Result<AuthResponse, ApiError> {
+pub async fn register<E: Env>(env: &E, r: Register, client: Option<IpAddr>) -> Result<AuthResponse, ApiError> {
     let signer = signer(env)?;
     let username = rules::username(&r.username)?;
     rules::password(&r.password)?;
     let display_name = rules::display_name(r.display_name, &username)?;
     let device = rules::device_name(r.device_name)?;
+    let mut db = env.db().await?;
+    // Before the hash: argon2 is what a flood of registrations would cost.
+    if let Some(ip) = client {
+        super::limits::spend(env, &mut db, Costly::Register, ip).await?;
+    }
     let hash = env.hash_password(r.password).await?;
     let (user_id, session, token) = (UserId::new(), SessionId::new(), refresh::generate());
-    let mut db = env.db().await?;
     let user = transact!(db, |tx| {
         let user = users::insert(tx, user_id, &username, &display_name, &hash).await?;
         sessions::create(tx, session, user_id, device.as_deref(), &token).await?;
@@ -50,13 +58,20 @@ pub async fn register<E: Env>(env: &E, r: Register) -> Result<AuthResponse, ApiE
 
 /// Starts a session. A wrong username and a wrong password get the same answer, after the same
 /// amount of work.
-pub async fn login<E: Env>(env: &E, l: Login) -> Result<AuthResponse, ApiError> {
+pub async fn login<E: Env>(env: &E, l: Login, client: Option<IpAddr>) -> Result<AuthResponse, ApiError> {
     let signer = signer(env)?;
     let device = rules::device_name(l.device_name)?;
     let mut db = env.db().await?;
-    let found = match rules::username(&l.username) {
-        Ok(u) => users::find_credentials(&*db, &u).await?,
-        Err(_) => None,
+    let name = rules::username(&l.username).ok();
+    // Every attempt spends from the account's and the address's budgets before the password is
+    // checked (a guesser learns nothing from a refused attempt); success forgives the account.
+    let keys = limits::login_keys(name.as_deref(), client);
+    let now = Timestamp::now();
+    let all = keys.all();
+    transact!(db, |tx| rate_limits::take(tx, &all, now).await)?.map_err(limits::login_refused)?;
+    let found = match &name {
+        Some(u) => users::find_credentials(&*db, u).await?,
+        None => None,
     };
     let (user, phc) = match found {
         Some((user, phc)) => (Some(user), phc),
@@ -68,7 +83,10 @@ pub async fn login<E: Env>(env: &E, l: Login) -> Result<AuthResponse, ApiError> 
         _ => return Err(ApiError::unauthorized("wrong username or password")),
     };
     let (session, token) = (SessionId::new(), refresh::generate());
-    transact!(db, |tx| sessions::create(tx, session, user.id, device.as_deref(), &token).await)?;
+    transact!(db, |tx| {
+        rate_limits::forgive(tx, &keys.account, &keys.address).await?;
+        sessions::create(tx, session, user.id, device.as_deref(), &token).await
+    })?;
     Ok(issue(signer, user, session, token))
 }
 

@@ -26,6 +26,7 @@ use crate::model::{
 };
 use crate::rules;
 use crate::rules::groups::Action;
+use crate::rules::limits::Costly;
 use crate::store::conversations;
 use crate::store::events::{self, NewEvent};
 use crate::store::groups::{self, GroupRow, NewGroup};
@@ -124,6 +125,7 @@ pub async fn create<E: Env>(env: &E, me: &AccessClaims, b: CreateGroup) -> Resul
     rules::groups::room_for(1, wanted.len(), max)?;
     let id = ConversationId::new();
     let mut db = env.db().await?;
+    super::limits::spend(env, &mut db, Costly::CreateGroup, me.user_id).await?;
     Ok(transact!(db, |tx| {
         let (others, _) = addable(tx, me.user_id, id, &wanted).await?;
         groups::create(

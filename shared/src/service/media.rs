@@ -9,6 +9,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ids::MediaId;
 use crate::model::{CreateMedia, Media, MediaUpload, MediaUrl};
 use crate::objects::{ObjectIo, ObjectsError, Presigner};
+use crate::rules::limits::Costly;
 use crate::rules::media as rules;
 use crate::store::media::{self as store, MediaRow};
 use crate::store::media_jobs;
@@ -49,7 +50,9 @@ pub async fn create<E: Env>(env: &E, me: &AccessClaims, body: CreateMedia) -> Re
         thumb: None,
     };
     let now = Timestamp::now();
-    store::insert(&*env.db().await?, &row, now).await?;
+    let mut db = env.db().await?;
+    super::limits::spend(env, &mut db, Costly::CreateMedia, me.user_id).await?;
+    store::insert(&*db, &row, now).await?;
     let ttl = Duration::from_secs(rules::UPLOAD_URL_TTL_SECS);
     let signed = presign.put(&row.object_key, &row.media.content_type, row.media.size, ttl, now);
     Ok(MediaUpload {

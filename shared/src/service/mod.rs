@@ -26,6 +26,7 @@ pub mod accounts;
 pub mod conversations;
 pub mod edits;
 pub mod groups;
+pub(crate) mod limits;
 pub mod media;
 pub mod messages;
 pub mod moderation;
@@ -82,6 +83,10 @@ pub trait Env {
     /// Most members a new group may have (`--max-group-members`).
     fn max_group_members(&self) -> i64 {
         crate::rules::groups::DEFAULT_MAX_MEMBERS
+    }
+    /// Whether costly requests are limited (`rules::limits::Costly`); off only for load tests.
+    fn costly_limits(&self) -> bool {
+        true
     }
     /// Whether an access token's session is still signed in (REST checks every request, so a
     /// logged-out session's token stops working at once, not when it expires). Hosts answer from

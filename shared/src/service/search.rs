@@ -7,6 +7,7 @@ use crate::error::ApiError;
 use crate::ids::ConversationId;
 use crate::model::{EventBody, SearchHit, SearchPage};
 use crate::rules;
+use crate::rules::limits::Costly;
 use crate::store::search::{self, SearchCursor};
 use crate::store::{conversations, messages};
 
@@ -27,7 +28,8 @@ pub async fn messages<E: Env>(
     let after = cursor
         .map(|c| SearchCursor::decode(c).ok_or_else(|| ApiError::invalid("cursor: not a cursor from this API")))
         .transpose()?;
-    let db = env.db().await?;
+    let mut db = env.db().await?;
+    super::limits::spend(env, &mut db, Costly::Search, me.user_id).await?;
     if let Some(c) = conv {
         rules::conversations::member(conversations::membership(&*db, c, me.user_id).await?)?;
     }

@@ -12,6 +12,7 @@ use crate::model::{
     BlockPage, FriendPage, FriendRequest, FriendRequestPage, FriendRequestStatus, NoticeBody, SendFriendRequest,
 };
 use crate::rules;
+use crate::rules::limits::Costly;
 use crate::rules::social::{RequestAction, RequestVerdict, Side};
 use crate::store::notify::{self, Announcement};
 use crate::store::social::{self, Direction, TimeCursor};
@@ -56,6 +57,7 @@ pub async fn send_request<E: Env>(
         return Err(ApiError::invalid("user_id: cannot befriend yourself"));
     }
     let mut db = env.db().await?;
+    super::limits::spend(env, &mut db, Costly::FriendRequest, me.user_id).await?;
     Ok(transact!(db, |tx| {
         lock_pair(tx, me.user_id, b.user_id).await?;
         let tie = social::tie(tx, me.user_id, b.user_id).await?;

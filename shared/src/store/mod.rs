@@ -23,6 +23,7 @@ pub mod moderation;
 pub mod notices;
 pub mod notify;
 pub mod presence;
+pub mod rate_limits;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod schema;
 pub mod search;

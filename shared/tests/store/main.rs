@@ -8,3 +8,4 @@ mod media_tests;
 mod messages_tests;
 mod notices_tests;
 mod presence_tests;
+mod rate_limits_tests;

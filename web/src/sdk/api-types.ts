@@ -121,6 +121,11 @@ export interface paths {
         /**
          * Log in
          * @description Starts a new session. A wrong username and a wrong password get the same 401.
+         *
+         *     Attempts are limited, per account and address (5 at once, then one per 30 s), per account (20,
+         *     then 10 a minute) and per address (30, then 30 a minute), whether they succeed or not; past
+         *     that, 429 with `Retry-After`. A successful login forgives the account's failures, so a
+         *     guesser slows the account down by seconds at most, and never locks its owner out.
          */
         post: operations["auth_login"];
         delete?: never;

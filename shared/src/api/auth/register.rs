@@ -27,5 +27,5 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/auth/register");
 ))]
 pub async fn handler<E: Env>(call: Call<'_, E>) -> Answer {
     let body: Register = call.body()?;
-    Ok(Response::json(201, &accounts::register(call.env, body).await?))
+    Ok(Response::json(201, &accounts::register(call.env, body, call.req.client).await?))
 }
