@@ -82,7 +82,13 @@ mod tests {
 
     #[test]
     fn auth_routes_have_their_own_tighter_budget() {
-        let l = RestLimiter::new(LimitArgs { rest_rate: 1, rest_burst: 3, auth_rate: 1, auth_burst: 1, costly_limits: true });
+        let l = RestLimiter::new(LimitArgs {
+            rest_rate: 1,
+            rest_burst: 3,
+            auth_rate: 1,
+            auth_burst: 1,
+            costly_limits: true,
+        });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(l.check(ip, "/v1/auth/login").is_ok());
         let wait = l.check(ip, "/v1/auth/login").unwrap_err();
