@@ -36,6 +36,8 @@ export function inviteLink(code: string, origin = location.origin): string {
 export class Groups {
   info = new Map<ConversationId, GroupInfo>();
   private reloads = new Map<ConversationId, ReturnType<typeof setTimeout>>();
+  /** The latest load started per group: an older one that answers later is dropped. */
+  private loads = new Map<ConversationId, number>();
 
   constructor(private readonly app: AppState) {}
 
@@ -75,20 +77,25 @@ export class Groups {
     cur.loading = true;
     this.info.set(id, cur);
     this.app.changed();
+    const n = (this.loads.get(id) ?? 0) + 1;
+    this.loads.set(id, n);
     try {
       const [group, members] = await Promise.all([this.rest.get(id), this.rest.membersAll(id)]);
-      cur.group = group;
-      cur.members = members;
-      for (const m of members) this.app.users.set(m.user.id, m.user);
-      cur.invites =
+      const invites =
         group.my_role === 'owner' || group.my_role === 'admin'
           ? (await this.rest.invites(id, { limit: 50 })).invites.filter((i) => !i.revoked_at)
           : [];
+      // Changes come in quick succession (a role, then a mute): keep only the newest answer.
+      if (this.loads.get(id) !== n) return;
+      cur.group = group;
+      cur.members = members;
+      for (const m of members) this.app.users.set(m.user.id, m.user);
+      cur.invites = invites;
       cur.error = null;
     } catch (e) {
-      cur.error = (e as Error).message;
+      if (this.loads.get(id) === n) cur.error = (e as Error).message;
     } finally {
-      cur.loading = false;
+      if (this.loads.get(id) === n) cur.loading = false;
       this.app.changed();
     }
   }
