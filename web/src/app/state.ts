@@ -649,11 +649,21 @@ export class AppState {
 
   // ------------------------------------------------------------ conversation settings
 
+  /** Shows the change at once (a checkbox must not spring back while the request runs), then the server's answer; undone if refused. */
   async updateSettings(id: ConversationId, changes: { pinned?: boolean; archived?: boolean; muted_until?: string | null }): Promise<void> {
-    const s = await this.client.rest.conversations.updateSettings(id, changes);
     const c = this.conversations.get(id);
-    if (c) Object.assign(c, { pinned: s.pinned, archived: s.archived, muted_until: s.muted_until });
+    const before = c && { pinned: c.pinned, archived: c.archived, muted_until: c.muted_until };
+    if (c) Object.assign(c, changes);
     this.changed();
+    try {
+      const s = await this.client.rest.conversations.updateSettings(id, changes);
+      if (c) Object.assign(c, { pinned: s.pinned, archived: s.archived, muted_until: s.muted_until });
+    } catch (e) {
+      if (c && before) Object.assign(c, before);
+      throw e;
+    } finally {
+      this.changed();
+    }
   }
 
   /** Whether a conversation is muted now. */
