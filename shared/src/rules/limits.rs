@@ -34,18 +34,16 @@ pub fn admit(tat: Option<Timestamp>, now: Timestamp, rate: UserRate) -> Result<T
     if rate.per_sec == 0 {
         return Ok(now);
     }
-    let interval = Duration::microseconds(1_000_000 / i64::from(rate.per_sec));
-    let tolerance = interval * rate.burst.max(1) as i32;
-    let base = tat.map_or(now.0, |t| t.0.max(now.0));
-    let next = base + interval;
-    let ahead = next - now.0;
-    if ahead > tolerance {
-        let wait = (ahead - tolerance).num_milliseconds().max(1);
-        let mut e = ApiError::new(ErrorCode::RateLimited, "too many messages: slow down");
-        e.retry_after = Some(((wait + 999) / 1000) as u64);
-        return Err(e);
-    }
-    Ok(Timestamp(next))
+    let every = Duration::microseconds(1_000_000 / i64::from(rate.per_sec));
+    admit_slow(tat, now, Slow { every, burst: rate.burst })
+        .map_err(|wait| rate_limited("too many messages: slow down".into(), wait))
+}
+
+/// The contract's 429 with `Retry-After`.
+fn rate_limited(message: String, wait_secs: u64) -> ApiError {
+    let mut e = ApiError::new(ErrorCode::RateLimited, message);
+    e.retry_after = Some(wait_secs);
+    e
 }
 
 /// A slow rate: one attempt per `every` sustained, `burst` at once.
@@ -98,8 +96,8 @@ pub fn login_keys(username: Option<&str>, client: Option<IpAddr>) -> LoginKeys {
     LoginKeys { account, address }
 }
 
-/// Admits one attempt at `now` given the key's theoretical arrival time: the new one, or
-/// `Err(seconds to wait)`.
+/// GCRA: admits one attempt at `now` given the key's theoretical arrival time: the new one, or
+/// `Err(seconds to wait)`. Every limit here goes through it.
 pub fn admit_slow(tat: Option<Timestamp>, now: Timestamp, rate: Slow) -> Result<Timestamp, u64> {
     let tolerance = rate.every * rate.burst.max(1) as i32;
     let base = tat.map_or(now.0, |t| t.0.max(now.0));
@@ -160,17 +158,13 @@ impl Costly {
             Costly::FriendRequest => "friend requests sent",
             Costly::Search => "searches",
         };
-        let mut e = ApiError::new(ErrorCode::RateLimited, format!("too many {what}: try again in {wait_secs} s"));
-        e.retry_after = Some(wait_secs);
-        e
+        rate_limited(format!("too many {what}: try again in {wait_secs} s"), wait_secs)
     }
 }
 
 /// The 429 for too many login attempts.
 pub fn login_refused(wait_secs: u64) -> ApiError {
-    let mut e = ApiError::new(ErrorCode::RateLimited, format!("too many login attempts: try again in {wait_secs} s"));
-    e.retry_after = Some(wait_secs);
-    e
+    rate_limited(format!("too many login attempts: try again in {wait_secs} s"), wait_secs)
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ import type { ConversationId, GroupMember, Role } from '../../sdk';
 import { inviteLink } from '../groups';
 import { useAppState } from '../hooks';
 import { explain } from '../social';
-import { Avatar, Bar, ErrorLine } from './common';
+import { Avatar, Bar, ErrorLine, FriendPicker } from './common';
 
 const ROLES: Role[] = ['admin', 'member', 'guest'];
 const MUTE_FOR: { label: string; ms: number | null }[] = [
@@ -183,21 +183,7 @@ export function ConversationInfo({ id }: { id: ConversationId }) {
               {manage && addable.length > 0 && (
                 <fieldset>
                   <legend>Add friends</legend>
-                  {addable.map((f) => (
-                    <label key={f.id} class="inline">
-                      <input
-                        type="checkbox"
-                        checked={adding.has(f.id)}
-                        onChange={(e) => {
-                          const next = new Set(adding);
-                          if (e.currentTarget.checked) next.add(f.id);
-                          else next.delete(f.id);
-                          setAdding(next);
-                        }}
-                      />
-                      {f.display_name || f.username}
-                    </label>
-                  ))}
+                  <FriendPicker friends={addable} picked={adding} onChange={setAdding} />
                   <button disabled={adding.size === 0} onClick={() => run(async () => (await state.groups.addMembers(id, [...adding]), setAdding(new Set())))}>
                     Add to group
                   </button>

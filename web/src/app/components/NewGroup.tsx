@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { useAppState } from '../hooks';
 import { explain } from '../social';
-import { Bar, ErrorLine } from './common';
+import { Bar, ErrorLine, FriendPicker } from './common';
 
 /** Create a group (name, friends as first members), or join one with an invite link. */
 export function NewGroup() {
@@ -43,21 +43,7 @@ export function NewGroup() {
           <fieldset>
             <legend>Members</legend>
             {friends.length === 0 && <p class="hint">Add friends first to invite them here, or share an invite link later.</p>}
-            {friends.map((f) => (
-              <label key={f.id} class="inline">
-                <input
-                  type="checkbox"
-                  checked={picked.has(f.id)}
-                  onChange={(e) => {
-                    const next = new Set(picked);
-                    if (e.currentTarget.checked) next.add(f.id);
-                    else next.delete(f.id);
-                    setPicked(next);
-                  }}
-                />
-                {f.display_name || f.username}
-              </label>
-            ))}
+            <FriendPicker friends={friends} picked={picked} onChange={setPicked} />
           </fieldset>
           <button type="submit" disabled={busy || !name.trim()}>
             Create group

@@ -1,5 +1,5 @@
 import type { ComponentChildren } from 'preact';
-import type { PresenceState, User } from '../../sdk';
+import type { Friend, PresenceState, User, UserId } from '../../sdk';
 import { isDeleted } from '../../sdk';
 import { useAppState } from '../hooks';
 
@@ -55,5 +55,28 @@ export function ErrorLine({ text }: { text: string | null | undefined }) {
     <p class="error" role="alert">
       {text}
     </p>
+  );
+}
+
+/** Checkboxes of friends, for picking members (new group, add to group). */
+export function FriendPicker({ friends, picked, onChange }: { friends: Friend[]; picked: Set<UserId>; onChange: (next: Set<UserId>) => void }) {
+  return (
+    <>
+      {friends.map((f) => (
+        <label key={f.id} class="inline">
+          <input
+            type="checkbox"
+            checked={picked.has(f.id)}
+            onChange={(e) => {
+              const next = new Set(picked);
+              if (e.currentTarget.checked) next.add(f.id);
+              else next.delete(f.id);
+              onChange(next);
+            }}
+          />
+          {f.display_name || f.username}
+        </label>
+      ))}
+    </>
   );
 }
