@@ -3,7 +3,8 @@
 //! `--rest` and in dev mode. The layout follows ARCHITECTURE.md:
 //!
 //! - [`cli`], [`keys`], [`db`]: configuration, token keys, pool and migrations.
-//! - [`http`]: axum: REST via the shared router, `/metrics`; [`limits`]: REST rate limits.
+//! - [`http`]: axum: REST via the shared router, `/metrics`; [`limits`]: REST rate limits;
+//!   [`http_server`]: the connection loop under it, with request-head timeouts.
 //! - [`transport`]: WebSocket (with its upgrade) and QUIC (with its certificate), thin adapters.
 //! - [`connection`]: the transport-neutral core of one realtime connection.
 //! - [`fanout`]: LISTEN and the hub; [`commit`]: group commit of connections' sends.
@@ -20,6 +21,7 @@ pub mod db;
 pub mod dev;
 pub mod fanout;
 pub mod http;
+pub mod http_server;
 pub mod jobs;
 pub mod keys;
 pub mod limits;

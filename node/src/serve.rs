@@ -12,9 +12,8 @@ use parley_shared::ApiError;
 use parley_shared::auth::{Signer, Verifier};
 use parley_shared::ids::NodeId;
 use parley_shared::protocol::ConnectionCode;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tracing::{info, warn};
+use tracing::info;
 
 use crate::commit::Committer;
 use crate::db;
@@ -203,7 +202,7 @@ pub async fn run(
 
     let job_tasks = crate::jobs::spawn(state.clone(), cfg.media.sweeps());
 
-    let listener = TcpListener::bind(cfg.http_addr).await?;
+    let listener = crate::http_server::bind(cfg.http_addr)?;
     let addr = listener.local_addr()?;
     let endpoint = quic::bind(cfg.quic_addr, &identity)?;
     let quic_addr = endpoint.local_addr()?;
@@ -241,14 +240,11 @@ pub async fn run(
             forget_state.limits.forget_idle();
         }
     });
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = stop_rx.await;
-    });
     // Upgraded WebSockets are not tracked by graceful shutdown; they were told to go already.
-    if let Err(e) = server.await {
-        warn!("http server: {e}");
-    }
+    crate::http_server::serve(listener, app, async move {
+        let _ = stop_rx.await;
+    })
+    .await;
     // QUIC connections were told to go with the others; let their closes reach the clients.
     quic::shutdown(&endpoint, QUIC_DRAIN).await;
     quic_task.abort();
