@@ -31,6 +31,17 @@ pub enum Command {
     Openapi,
     /// The sensitive-word list (every node and the edge pick up a change within seconds).
     Words(WordsArgs),
+    /// Test-only: the WebSocket transport echoing messages, for the Autobahn conformance run.
+    #[command(hide = true)]
+    WsEcho(WsEchoArgs),
+}
+
+/// `ws-echo` options.
+#[derive(Debug, Args)]
+pub struct WsEchoArgs {
+    /// Address to listen on (port 0: any free port; the chosen one is printed).
+    #[arg(long = "http", default_value = "127.0.0.1:9001")]
+    pub http_addr: SocketAddr,
 }
 
 /// `words` options.

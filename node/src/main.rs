@@ -51,6 +51,9 @@ fn run() -> anyhow::Result<()> {
             Command::Dev(a) => dev::run(a).await.context("dev mode"),
             Command::Words(a) => words_cmd(a).await,
             Command::Serve(a) => serve_cmd(*a).await,
+            Command::WsEcho(a) => {
+                parley_node::transport::ws_echo::run(a.http_addr, serve::signal()).await.context("ws-echo")
+            }
         }
     })
 }

@@ -2,3 +2,4 @@
 
 pub mod quic;
 pub mod ws;
+pub mod ws_echo;

@@ -64,15 +64,19 @@ pub async fn upgrade(
         Err(e) => return error_response(e),
     };
     let node = app.node.clone();
+    sized(upgrade).protocols([WS_SUBPROTOCOL]).on_upgrade(move |socket| serve(node, socket, claims))
+}
+
+/// The buffers and limits of every Parley WebSocket (the echo mode's too, so Autobahn tests
+/// what clients get).
+pub fn sized(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
-        .protocols([WS_SUBPROTOCOL])
         // tungstenite's 128 KiB default buffers would dominate an idle connection's memory;
         // frames are small and each is flushed as it is sent.
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(0)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| serve(node, socket, claims))
 }
 
 /// The writing half of a WebSocket.
