@@ -19,6 +19,8 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod ids;
 pub mod model;
 pub mod objects;

@@ -74,12 +74,18 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         return Err(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes")));
     }
     let bytes = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    // serde reads a struct from an array too (`[null, null]` as a profile edit): every body of
+    // the contract is an object.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid("invalid JSON body: expected a JSON object"));
+    }
     crate::rules::text::refuse_nul_in_json(bytes)?;
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = crate::rules::text::printable(&e.path().to_string());
+        let inner = crate::rules::text::printable(&e.inner().to_string());
+        let syntax = e.inner().is_syntax() || e.inner().is_eof();
+        if syntax {
             ApiError::invalid(format!("invalid JSON body: {inner}"))
         } else if path == "." {
             // Missing and unknown fields are reported at the root; serde's message names them.
@@ -87,7 +93,11 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         } else {
             ApiError::invalid(format!("{path}: {inner}"))
         }
-    })
+    })?;
+    // Without this, anything after the object (`{...}garbage`) would go unread, and the NUL
+    // scan above, which only reads well-formed JSON, would have passed it.
+    de.end().map_err(|e| ApiError::invalid(format!("invalid JSON body: {e}")))?;
+    Ok(value)
 }
 
 /// Query-string parameters.

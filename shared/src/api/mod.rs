@@ -7,7 +7,7 @@
 //! OpenAPI attribute and its handler; [`routes`] lists them once, and the router,
 //! method-not-allowed answers, the OpenAPI document and the route tests all derive from that list.
 
-mod call;
+pub(crate) mod call;
 pub(crate) mod prelude;
 #[cfg(feature = "openapi")]
 pub(crate) mod responses;

@@ -281,9 +281,10 @@ pub fn parse_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
         return Err(FrameError::TooLarge(bytes.len()));
     }
     if let Some(field) = crate::rules::text::nul_in_json(bytes) {
+        let field = crate::rules::text::printable(&field);
         return Err(FrameError::Invalid(format!("{field}: U+0000 (NUL) is not allowed in text")));
     }
-    serde_json::from_slice(bytes).map_err(|e| FrameError::Invalid(e.to_string()))
+    serde_json::from_slice(bytes).map_err(|e| FrameError::Invalid(crate::rules::text::printable(&e.to_string())))
 }
 
 #[cfg(test)]

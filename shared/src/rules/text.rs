@@ -32,7 +32,26 @@ pub fn refuse_nul(field: &str, text: &str) -> Result<(), ApiError> {
 }
 
 fn nul_error(field: &str) -> ApiError {
-    ApiError::invalid(format!("{field}: U+0000 (NUL) is not allowed in text"))
+    // The field is the client's (a JSON key may hold the NUL itself): escaped and cut short.
+    let field: String = field.chars().take(64).collect();
+    ApiError::invalid(format!("{}: U+0000 (NUL) is not allowed in text", printable(&field)))
+}
+
+/// `text` with control characters escaped (`\0`, `\u{1b}`): for error messages that quote
+/// what a client sent (serde names an unknown field, say), so that the message itself is text
+/// Postgres, a log line and every client can hold.
+pub fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_owned();
+    }
+    text.chars().fold(String::with_capacity(text.len()), |mut out, c| {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+        out
+    })
 }
 
 /// Whether the bytes hold a `\u0000` escape (skipping escaped backslashes, so `\\u0000`, a
