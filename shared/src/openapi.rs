@@ -34,7 +34,61 @@ pub fn document() -> utoipa::openapi::OpenApi {
         }
     }
     doc.paths = paths;
-    doc
+    harden(doc)
+}
+
+/// The pattern every free-text string carries: Postgres cannot store U+0000, so every rule
+/// refuses it, and a generated client should too.
+pub const NO_NUL_PATTERN: &str = "^[^\\u0000]*$";
+
+/// Bodies whose fields are all optional but not all absent (the derive has no container
+/// `minProperties`).
+const AT_LEAST_ONE_FIELD: &[&str] = &["UpdateMember"];
+
+/// What the derives cannot say: [`NO_NUL_PATTERN`] on each string schema that has no format,
+/// pattern or enum of its own (those already exclude U+0000), in bodies, responses and
+/// parameters alike; [`AT_LEAST_ONE_FIELD`]; and a body whose every field is optional is optional itself, since the
+/// router reads an empty body as `{}`.
+fn harden(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                let is_string = match map.get("type") {
+                    Some(serde_json::Value::String(t)) => t == "string",
+                    Some(serde_json::Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+                    _ => false,
+                };
+                let constrained = ["format", "pattern", "enum", "const"].iter().any(|k| map.contains_key(*k));
+                if is_string && !constrained {
+                    map.insert("pattern".into(), NO_NUL_PATTERN.into());
+                }
+                map.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(&doc).expect("the document serialises");
+    walk(&mut v);
+    for name in AT_LEAST_ONE_FIELD {
+        v["components"]["schemas"][*name]["minProperties"] = 1.into();
+    }
+    let schemas = v["components"]["schemas"].clone();
+    for item in v["paths"].as_object_mut().into_iter().flat_map(|p| p.values_mut()) {
+        for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+            let Some(body) = op.get_mut("requestBody") else { continue };
+            let schema = &body["content"]["application/json"]["schema"];
+            let schema = match schema["$ref"].as_str() {
+                Some(r) => &schemas[r.trim_start_matches("#/components/schemas/")],
+                None => schema,
+            };
+            let needs_fields = schema["required"].as_array().is_some_and(|r| !r.is_empty());
+            if schema["type"] == "object" && !needs_fields && schema.get("minProperties").is_none() {
+                body["required"] = false.into();
+            }
+        }
+    }
+    serde_json::from_value(v).expect("the document still parses after adding patterns")
 }
 
 #[derive(OpenApi)]
@@ -113,6 +167,18 @@ mod tests {
 
     fn doc_json() -> Value {
         serde_json::to_value(document()).unwrap()
+    }
+
+    /// The media rules and the document name the same types and the same default cap.
+    #[test]
+    fn media_constraints_follow_the_rules() {
+        let doc = doc_json();
+        let props = &doc["components"]["schemas"]["CreateMedia"]["properties"];
+        let types = format!("^({})$", crate::rules::media::ALLOWED_TYPES.join("|"));
+        assert_eq!(props["content_type"]["pattern"], types.as_str());
+        assert_eq!(props["size"]["maximum"], crate::rules::media::DEFAULT_MAX_SIZE);
+        // Free text refuses U+0000 in the document as in the rules.
+        assert_eq!(props["filename"]["pattern"], NO_NUL_PATTERN);
     }
 
     #[test]

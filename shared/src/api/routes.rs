@@ -13,8 +13,10 @@ macro_rules! routes {
         pub const ROUTES: &[Route] = &[$(super::$($seg)::+::ROUTE),*];
 
         async fn dispatch<E: Env>(env: &E, req: &Request<'_>, path: &str) -> Answer {
+            let template = template(path);
             $(
                 if super::$($seg)::+::ROUTE.method == req.method
+                    && Some(super::$($seg)::+::ROUTE.path) == template
                     && let Some(params) = super::$($seg)::+::ROUTE.captures(path)
                 {
                     return super::$($seg)::+::handler(Call::new(env, req, params)).await;
@@ -116,10 +118,22 @@ pub async fn handle<E: Env>(env: &E, req: Request<'_>) -> Response {
     }
 }
 
+/// The path template `path` belongs to: of those that match, the one with a literal segment
+/// where the others have a `{param}`, earliest, for every method alike (`PATCH
+/// /v1/groups/join` is a 405 of `/v1/groups/join`, not an edit of a group whose id is "join").
+fn template(path: &str) -> Option<&'static str> {
+    ROUTES
+        .iter()
+        .filter(|r| r.captures(path).is_some())
+        .min_by_key(|r| r.path.split('/').map(|s| s.starts_with('{')).collect::<Vec<bool>>())
+        .map(|r| r.path)
+}
+
 /// The methods some route serves at `path`, in table order.
 pub fn allowed(path: &str) -> Vec<&'static str> {
     let mut methods: Vec<&'static str> = Vec::new();
-    for r in ROUTES.iter().filter(|r| r.captures(path).is_some()) {
+    let template = template(path);
+    for r in ROUTES.iter().filter(|r| Some(r.path) == template) {
         let m = r.method.as_str();
         if !methods.contains(&m) {
             methods.push(m);
@@ -194,6 +208,9 @@ mod tests {
         assert_eq!(allowed("/v1/users/me"), vec!["GET", "HEAD", "PATCH", "DELETE"]);
         assert_eq!(allowed("/v1/conversations"), vec!["GET", "HEAD"]);
         assert!(allowed("/v1/nothing").is_empty());
+        // A literal segment owns its path for every method.
+        assert_eq!(allowed("/v1/groups/join"), vec!["POST"]);
+        assert_eq!(allowed("/v1/groups/0190a3c2-0000-7000-8000-000000000000"), vec!["GET", "HEAD", "PATCH", "DELETE"]);
         assert_eq!(unrouted("/v1/auth/login").code, ErrorCode::MethodNotAllowed);
         assert_eq!(unrouted("/v1/nothing").code, ErrorCode::NotFound);
     }

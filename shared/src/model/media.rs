@@ -12,10 +12,16 @@ use crate::time::Timestamp;
 pub struct CreateMedia {
     /// One of the allowed types (`rules::media::ALLOWED_TYPES`: JPEG, PNG, GIF and WebP images,
     /// MP4 and WebM video, MP3, M4A, Ogg, WebM and WAV audio, PDF, plain text).
-    #[cfg_attr(feature = "openapi", schema(example = "image/png"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "image/png",
+            pattern = "^(image/jpeg|image/png|image/gif|image/webp|video/mp4|video/webm|audio/mpeg|audio/mp4|audio/ogg|audio/webm|audio/wav|application/pdf|text/plain)$"
+        )
+    )]
     pub content_type: String,
     /// Exactly how many bytes will be uploaded; at most the server's cap (25 MiB by default).
-    #[cfg_attr(feature = "openapi", schema(minimum = 1, example = 48213))]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 26214400, example = 48213))]
     pub size: i64,
     /// Shown to readers and used when they save it; 1 to 255 characters, no `/`, `\` or control
     /// characters.

@@ -12,8 +12,8 @@ use crate::time::Timestamp;
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EditMessage {
-    /// The new text, at most 8000 characters.
-    #[cfg_attr(feature = "openapi", schema(max_length = 8000))]
+    /// The new text, 1 to 8000 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 8000))]
     pub text: String,
 }
 

@@ -13,7 +13,7 @@ use crate::model::social::DmPolicy;
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// 3–32 of `[a-z0-9_.]`, case-insensitive (stored lower-case), unique.
-    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 32))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.]{3,32}$"))]
     pub username: String,
     /// 8–256 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]

@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/.well-known/jwks.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Token verification keys
+         * @description The Ed25519 public keys that verify access tokens (`kid` in the token header), so nodes and
+         *     third parties verify tokens locally.
+         */
+        get: operations["auth_jwks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -44,71 +65,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/config": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Client configuration
-         * @description Where clients open their realtime connection: the edge names the connection nodes; a node
-         *     answers an empty list, meaning its own origin. The web app reads this at start, so one build
-         *     works in dev mode and behind the edge.
-         */
-        get: operations["ops_config"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/.well-known/jwks.json": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Token verification keys
-         * @description The Ed25519 public keys that verify access tokens (`kid` in the token header), so nodes and
-         *     third parties verify tokens locally.
-         */
-        get: operations["auth_jwks"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/register": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Register
-         * @description Creates an account and a first session. `username`: 3–32 of `[a-z0-9_.]`, case-insensitive
-         *     (stored lower-case), unique. `password`: 8–256 characters. `display_name` defaults to the
-         *     username.
-         */
-        post: operations["auth_register"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/auth/login": {
         parameters: {
             query?: never;
@@ -128,27 +84,6 @@ export interface paths {
          *     guesser slows the account down by seconds at most, and never locks its owner out.
          */
         post: operations["auth_login"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/auth/refresh": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Refresh
-         * @description Trades a refresh token for a new pair. Refresh tokens are single use: presenting one again
-         *     is a 401 and revokes its whole session.
-         */
-        post: operations["auth_refresh"];
         delete?: never;
         options?: never;
         head?: never;
@@ -176,61 +111,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/users": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Find users
-         * @description Users whose username or display name starts with `q`, ordered by username. Deleted accounts
-         *     and users who blocked the caller are left out.
-         */
-        get: operations["users_search"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/users/me": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The caller's profile
-         * @description The caller's public profile with their settings (`dm_policy`, `show_presence`).
-         */
-        get: operations["users_me"];
-        put?: never;
-        post?: never;
-        /**
-         * Delete the caller's account
-         * @description Erases the account's credentials and profile and frees its username; every session is signed
-         *     out (their connections close on every node) and friendships end. Messages stay in others'
-         *     history as from a deleted user. Needs the account's password.
-         */
-        delete: operations["users_delete_me"];
-        options?: never;
-        head?: never;
-        /**
-         * Edit the caller's profile
-         * @description Changes `display_name` (1–64 characters), `bio` (at most 500; an empty string clears it),
-         *     `dm_policy` (`everyone` or `friends`: who may open a direct conversation with the caller and
-         *     message them there) and `show_presence` (whether friends see the caller online; hiding it while
-         *     online looks like going offline to them). Absent fields stay as they are.
-         */
-        patch: operations["users_update_me"];
-        trace?: never;
-    };
-    "/v1/users/me/password": {
+    "/v1/auth/refresh": {
         parameters: {
             query?: never;
             header?: never;
@@ -240,129 +121,18 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Change the password
-         * @description Needs the current password; every other session is signed out (their connections close on
-         *     every node), the calling one stays.
+         * Refresh
+         * @description Trades a refresh token for a new pair. Refresh tokens are single use: presenting one again
+         *     is a 401 and revokes its whole session.
          */
-        post: operations["users_password"];
+        post: operations["auth_refresh"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/v1/users/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A user's profile
-         * @description Their public profile, how the caller stands with them (`relationship`: `friend`,
-         *     `request_sent`, `request_received`, `blocked` either way, or `none`), and, for a friend who
-         *     shows it, whether they are online and when they were last seen.
-         */
-        get: operations["users_get"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/sessions": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The caller's sessions
-         * @description Every active session (a login on a device): its device name, when it was created and last
-         *     used, the transport of its latest realtime connection, and which one is making this request.
-         */
-        get: operations["sessions_list"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/sessions/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Sign out a session
-         * @description Revokes one of the caller's sessions (the current one too): its refresh token dies and its
-         *     realtime connections close on every node within seconds.
-         */
-        delete: operations["sessions_revoke"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/friends": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * The caller's friends
-         * @description By username; each with `since`, and `online` / `last_seen_at` for friends who show their
-         *     presence.
-         */
-        get: operations["friends_list"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/friends/requests": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Pending friend requests
-         * @description The caller's pending requests, `incoming` (default) or `outgoing`, oldest first.
-         */
-        get: operations["friends_requests"];
-        put?: never;
-        /**
-         * Ask to be friends
-         * @description Sends a friend request (201) with an optional note of at most 200 characters; the recipient
-         *     gets a `friend_request` notice. When they already asked the caller, this accepts their request
-         *     instead (200, the request with `status: accepted`). At most 100 requests may be pending at once.
-         */
-        post: operations["friends_send_request"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/friends/requests/{id}/accept": {
+    "/v1/auth/register": {
         parameters: {
             query?: never;
             header?: never;
@@ -372,73 +142,13 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Accept a friend request
-         * @description The recipient accepts: the two are friends, both get a `friend_accepted` notice, and each sees
-         *     the other's presence.
+         * Register
+         * @description Creates an account and a first session. `username`: 3–32 of `[a-z0-9_.]`, case-insensitive
+         *     (stored lower-case), unique. `password`: 8–256 characters. `display_name` defaults to the
+         *     username.
          */
-        post: operations["friends_accept"];
+        post: operations["auth_register"];
         delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/friends/requests/{id}/decline": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Decline a friend request
-         * @description The recipient declines; the sender gets a `friend_declined` notice.
-         */
-        post: operations["friends_decline"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/friends/requests/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Cancel a friend request
-         * @description The sender withdraws a pending request; the recipient gets a `friend_request_cancelled` notice.
-         */
-        delete: operations["friends_cancel"];
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/friends/{user_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Unfriend
-         * @description Ends the friendship; the other side gets a `friend_removed` notice and neither sees the other's
-         *     presence any more.
-         */
-        delete: operations["friends_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -490,7 +200,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/notices": {
+    "/v1/config": {
         parameters: {
             query?: never;
             header?: never;
@@ -498,35 +208,14 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * The caller's notices
-         * @description What happened to the caller outside their conversations (friend requests, acceptances, ...),
-         *     newest first, each with `seen`; `unseen_count` counts those newer than the seen marker. The same
-         *     notices reach connected devices as `notice` frames.
+         * Client configuration
+         * @description Where clients open their realtime connection: the edge names the connection nodes; a node
+         *     answers an empty list, meaning its own origin. The web app reads this at start, so one build
+         *     works in dev mode and behind the edge.
          */
-        get: operations["notices_list"];
+        get: operations["ops_config"];
         put?: never;
         post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/notices/seen": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Mark notices seen
-         * @description Moves the caller's seen marker to `up_to` (never back): that notice and every older one are
-         *     seen.
-         */
-        post: operations["notices_seen"];
         delete?: never;
         options?: never;
         head?: never;
@@ -569,6 +258,28 @@ export interface paths {
          *     the same id on every later call.
          */
         post: operations["conversations_direct"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/conversations/{id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A conversation's events
+         * @description One page of the conversation's log, always in ascending seq order. Give `after_seq` or
+         *     `before_seq` (not both), or the previous page's `next_cursor` (which continues in the same
+         *     direction and wins over both).
+         */
+        get: operations["conversations_events"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -626,29 +337,6 @@ export interface paths {
         patch: operations["messages_edit"];
         trace?: never;
     };
-    "/v1/conversations/{id}/messages/{message_id}/recall": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Recall a message
-         * @description Withdraws a message for everyone: a `recall` event; its text, media, mentions, reactions, search
-         *     entry and the text of its edits are removed from storage. The sender may recall within the
-         *     recall window (2 minutes by default, `--recall-window`); a group's owner and admins at any time
-         *     (another member's message only below their rank).
-         */
-        post: operations["messages_recall"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/conversations/{id}/messages/{message_id}/reactions/{emoji}": {
         parameters: {
             query?: never;
@@ -676,22 +364,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/conversations/{id}/events": {
+    "/v1/conversations/{id}/messages/{message_id}/recall": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        /**
-         * A conversation's events
-         * @description One page of the conversation's log, always in ascending seq order. Give `after_seq` or
-         *     `before_seq` (not both), or the previous page's `next_cursor` (which continues in the same
-         *     direction and wins over both).
-         */
-        get: operations["conversations_events"];
+        get?: never;
         put?: never;
-        post?: never;
+        /**
+         * Recall a message
+         * @description Withdraws a message for everyone: a `recall` event; its text, media, mentions, reactions, search
+         *     entry and the text of its edits are removed from storage. The sender may recall within the
+         *     recall window (2 minutes by default, `--recall-window`); a group's owner and admins at any time
+         *     (another member's message only below their rank).
+         */
+        post: operations["messages_recall"];
         delete?: never;
         options?: never;
         head?: never;
@@ -740,7 +429,7 @@ export interface paths {
         patch: operations["conversations_settings"];
         trace?: never;
     };
-    "/v1/search/messages": {
+    "/v1/friends": {
         parameters: {
             query?: never;
             header?: never;
@@ -748,14 +437,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Search messages
-         * @description Full-text search over what the caller can read (their conversations, from where their view
-         *     starts; not recalled, not deleted for them), best match first, with a snippet around the first
-         *     match and where the matches are. Unspaced scripts (Chinese, Japanese, Korean, Thai, ...) match
-         *     by character pairs, so a query of two or more characters finds them inside longer runs; the last
-         *     word of a query also matches words it starts.
+         * The caller's friends
+         * @description By username; each with `since`, and `online` / `last_seen_at` for friends who show their
+         *     presence.
          */
-        get: operations["search_messages"];
+        get: operations["friends_list"];
         put?: never;
         post?: never;
         delete?: never;
@@ -764,7 +450,33 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/reports": {
+    "/v1/friends/requests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Pending friend requests
+         * @description The caller's pending requests, `incoming` (default) or `outgoing`, oldest first.
+         */
+        get: operations["friends_requests"];
+        put?: never;
+        /**
+         * Ask to be friends
+         * @description Sends a friend request (201) with an optional note of at most 200 characters; the recipient
+         *     gets a `friend_request` notice. When they already asked the caller, this accepts their request
+         *     instead (200, the request with `status: accepted`). At most 100 requests may be pending at once.
+         */
+        post: operations["friends_send_request"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/friends/requests/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -772,89 +484,75 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put?: never;
-        /**
-         * Report a message or a user
-         * @description Stores a report for the operators: a message the caller can read (`message_id`; its sender is
-         *     recorded too) or a user (`user_id`), with a reason of 1 to 1000 characters.
-         */
-        post: operations["reports_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/media": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Start an upload
-         * @description Records a medium the caller is about to upload and answers a presigned `PUT` URL of the object
-         *     store, valid for 10 minutes, with the headers to send (the declared type and size are signed:
-         *     the store refuses other bytes). The bytes never pass through Parley. Then call
-         *     `POST /v1/media/{id}/complete`; only completed media can be attached to messages.
-         */
-        post: operations["media_create"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/media/{id}/complete": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Complete an upload
-         * @description Checks that the object is in the store with the declared size and that its first bytes are of
-         *     the declared type, then marks the medium usable (images get their width and height). A size or
-         *     type mismatch deletes the object; the upload may then be repeated while its URL lasts. Safe to
-         *     repeat once completed. Only the uploader may complete.
-         */
-        post: operations["media_complete"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/media/{id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Download a medium
-         * @description Redirects (302) to a presigned download URL of the object store, valid for 5 minutes, served
-         *     with the uploader's filename (`Content-Disposition`: inline for images, audio, video and PDFs).
-         *     For the uploader, and for members of conversations where a message carrying it can be seen by
-         *     them (not recalled; from where their view starts; not in a dissolved group), and for anyone
-         *     signed in when it is a user's or a group's avatar; 404 for anyone else, exactly as for an id
-         *     that does not exist.
-         *
-         *     With `redirect=false` it answers 200 with that URL and when it expires as JSON instead, under
-         *     the same rules and with the same errors: a browser fetches it with the bearer token, then puts
-         *     the URL in an `<img src>` or a link, which need no token.
-         */
-        get: operations["media_download"];
         put?: never;
         post?: never;
+        /**
+         * Cancel a friend request
+         * @description The sender withdraws a pending request; the recipient gets a `friend_request_cancelled` notice.
+         */
+        delete: operations["friends_cancel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/friends/requests/{id}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Accept a friend request
+         * @description The recipient accepts: the two are friends, both get a `friend_accepted` notice, and each sees
+         *     the other's presence.
+         */
+        post: operations["friends_accept"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/friends/requests/{id}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline a friend request
+         * @description The recipient declines; the sender gets a `friend_declined` notice.
+         */
+        post: operations["friends_decline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/friends/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unfriend
+         * @description Ends the friendship; the other side gets a `friend_removed` notice and neither sees the other's
+         *     presence any more.
+         */
+        delete: operations["friends_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -934,105 +632,6 @@ export interface paths {
          *     `group_updated` event; nothing changed, no event.
          */
         patch: operations["groups_update"];
-        trace?: never;
-    };
-    "/v1/groups/{id}/members": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * A group's members
-         * @description In the order they joined, with their roles and mutes. The log's membership events rebuild the
-         *     same list.
-         */
-        get: operations["groups_members"];
-        put?: never;
-        /**
-         * Add members
-         * @description Owner and admins add up to 500 users at once, as `member`s: one `member_joined` each, and an
-         *     `added_to_group` notice. Users already in, unknown, or with a block between them and the caller
-         *     are skipped and listed with the reason. New members read from their join on, or the whole
-         *     history when the group shows it.
-         */
-        post: operations["groups_add_members"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/groups/{id}/members/{user_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        /**
-         * Remove a member
-         * @description Owner and admins remove a member below their rank (admins never the owner or another admin). A
-         *     `member_left` with reason `removed` (its `sender_id` is who removed them) is the last event the
-         *     removed member receives, on every node; they get a `removed_from_group` notice and 404 on the
-         *     group from then on. The caller's own id leaves the group.
-         */
-        delete: operations["groups_remove_member"];
-        options?: never;
-        head?: never;
-        /**
-         * Change a member's role or mute
-         * @description `role`: `admin` or back to `member` (owner only), `member` ↔ `guest` (owner, admins; below their
-         *     rank). `muted_until`: the member may not post until then (403); `null` or a time already past
-         *     unmutes (owner, admins; below their rank). Each change is an event: `role_changed`,
-         *     `member_muted`.
-         */
-        patch: operations["groups_update_member"];
-        trace?: never;
-    };
-    "/v1/groups/{id}/leave": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Leave a group
-         * @description A `member_left` with reason `left`. The owner transfers the group first, unless they are its
-         *     last member: the last member leaving dissolves it.
-         */
-        post: operations["groups_leave"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/groups/{id}/transfer": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Transfer ownership
-         * @description The owner gives the group to another member and becomes an admin: two `role_changed` events.
-         */
-        post: operations["groups_transfer"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
         trace?: never;
     };
     "/v1/groups/{id}/announcement": {
@@ -1163,6 +762,407 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/groups/{id}/leave": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Leave a group
+         * @description A `member_left` with reason `left`. The owner transfers the group first, unless they are its
+         *     last member: the last member leaving dissolves it.
+         */
+        post: operations["groups_leave"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group's members
+         * @description In the order they joined, with their roles and mutes. The log's membership events rebuild the
+         *     same list.
+         */
+        get: operations["groups_members"];
+        put?: never;
+        /**
+         * Add members
+         * @description Owner and admins add up to 500 users at once, as `member`s: one `member_joined` each, and an
+         *     `added_to_group` notice. Users already in, unknown, or with a block between them and the caller
+         *     are skipped and listed with the reason. New members read from their join on, or the whole
+         *     history when the group shows it.
+         */
+        post: operations["groups_add_members"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/groups/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove a member
+         * @description Owner and admins remove a member below their rank (admins never the owner or another admin). A
+         *     `member_left` with reason `removed` (its `sender_id` is who removed them) is the last event the
+         *     removed member receives, on every node; they get a `removed_from_group` notice and 404 on the
+         *     group from then on. The caller's own id leaves the group.
+         */
+        delete: operations["groups_remove_member"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a member's role or mute
+         * @description `role`: `admin` or back to `member` (owner only), `member` ↔ `guest` (owner, admins; below their
+         *     rank). `muted_until`: the member may not post until then (403); `null` or a time already past
+         *     unmutes (owner, admins; below their rank). Each change is an event: `role_changed`,
+         *     `member_muted`.
+         */
+        patch: operations["groups_update_member"];
+        trace?: never;
+    };
+    "/v1/groups/{id}/transfer": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transfer ownership
+         * @description The owner gives the group to another member and becomes an admin: two `role_changed` events.
+         */
+        post: operations["groups_transfer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start an upload
+         * @description Records a medium the caller is about to upload and answers a presigned `PUT` URL of the object
+         *     store, valid for 10 minutes, with the headers to send (the declared type and size are signed:
+         *     the store refuses other bytes). The bytes never pass through Parley. Then call
+         *     `POST /v1/media/{id}/complete`; only completed media can be attached to messages.
+         */
+        post: operations["media_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download a medium
+         * @description Redirects (302) to a presigned download URL of the object store, valid for 5 minutes, served
+         *     with the uploader's filename (`Content-Disposition`: inline for images, audio, video and PDFs).
+         *     For the uploader, and for members of conversations where a message carrying it can be seen by
+         *     them (not recalled; from where their view starts; not in a dissolved group), and for anyone
+         *     signed in when it is a user's or a group's avatar; 404 for anyone else, exactly as for an id
+         *     that does not exist.
+         *
+         *     With `redirect=false` it answers 200 with that URL and when it expires as JSON instead, under
+         *     the same rules and with the same errors: a browser fetches it with the bearer token, then puts
+         *     the URL in an `<img src>` or a link, which need no token.
+         */
+        get: operations["media_download"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media/{id}/complete": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Complete an upload
+         * @description Checks that the object is in the store with the declared size and that its first bytes are of
+         *     the declared type, then marks the medium usable (images get their width and height). A size or
+         *     type mismatch deletes the object; the upload may then be repeated while its URL lasts. Safe to
+         *     repeat once completed. Only the uploader may complete.
+         */
+        post: operations["media_complete"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's notices
+         * @description What happened to the caller outside their conversations (friend requests, acceptances, ...),
+         *     newest first, each with `seen`; `unseen_count` counts those newer than the seen marker. The same
+         *     notices reach connected devices as `notice` frames.
+         */
+        get: operations["notices_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/notices/seen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark notices seen
+         * @description Moves the caller's seen marker to `up_to` (never back): that notice and every older one are
+         *     seen.
+         */
+        post: operations["notices_seen"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a message or a user
+         * @description Stores a report for the operators: a message the caller can read (`message_id`; its sender is
+         *     recorded too) or a user (`user_id`), with a reason of 1 to 1000 characters.
+         */
+        post: operations["reports_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/search/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search messages
+         * @description Full-text search over what the caller can read (their conversations, from where their view
+         *     starts; not recalled, not deleted for them), best match first, with a snippet around the first
+         *     match and where the matches are. Unspaced scripts (Chinese, Japanese, Korean, Thai, ...) match
+         *     by character pairs, so a query of two or more characters finds them inside longer runs; the last
+         *     word of a query also matches words it starts.
+         */
+        get: operations["search_messages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's sessions
+         * @description Every active session (a login on a device): its device name, when it was created and last
+         *     used, the transport of its latest realtime connection, and which one is making this request.
+         */
+        get: operations["sessions_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Sign out a session
+         * @description Revokes one of the caller's sessions (the current one too): its refresh token dies and its
+         *     realtime connections close on every node within seconds.
+         */
+        delete: operations["sessions_revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find users
+         * @description Users whose username or display name starts with `q`, ordered by username. Deleted accounts
+         *     and users who blocked the caller are left out.
+         */
+        get: operations["users_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's profile
+         * @description The caller's public profile with their settings (`dm_policy`, `show_presence`).
+         */
+        get: operations["users_me"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete the caller's account
+         * @description Erases the account's credentials and profile and frees its username; every session is signed
+         *     out (their connections close on every node) and friendships end. Messages stay in others'
+         *     history as from a deleted user. Needs the account's password.
+         */
+        delete: operations["users_delete_me"];
+        options?: never;
+        head?: never;
+        /**
+         * Edit the caller's profile
+         * @description Changes `display_name` (1–64 characters), `bio` (at most 500; an empty string clears it),
+         *     `dm_policy` (`everyone` or `friends`: who may open a direct conversation with the caller and
+         *     message them there) and `show_presence` (whether friends see the caller online; hiding it while
+         *     online looks like going offline to them). Absent fields stay as they are.
+         */
+        patch: operations["users_update_me"];
+        trace?: never;
+    };
+    "/v1/users/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the password
+         * @description Needs the current password; every other session is signed out (their connections close on
+         *     every node), the calling one stays.
+         */
+        post: operations["users_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's profile
+         * @description Their public profile, how the caller stands with them (`relationship`: `friend`,
+         *     `request_sent`, `request_received`, `blocked` either way, or `none`), and, for a friend who
+         *     shows it, whether they are online and when they were last seen.
+         */
+        get: operations["users_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1181,19 +1181,19 @@ export interface components {
         };
         /** @description `register`, `login` and `refresh` responses. */
         AuthResponse: {
-            /** @description The account. */
-            user: components["schemas"]["User"];
             /** @description Short-lived Ed25519 JWT for `Authorization: Bearer` and socket auth. */
             access_token: string;
-            /** @description Long-lived, single-use token for `POST /v1/auth/refresh`. */
-            refresh_token: string;
             /**
              * Format: int64
              * @description Seconds until `access_token` expires.
              */
             expires_in: number;
+            /** @description Long-lived, single-use token for `POST /v1/auth/refresh`. */
+            refresh_token: string;
             /** @description The auth session these tokens belong to. */
             session_id: components["schemas"]["SessionId"];
+            /** @description The account. */
+            user: components["schemas"]["User"];
         };
         /** @description A page of blocked users. */
         BlockPage: {
@@ -1247,39 +1247,24 @@ export interface components {
         };
         /** @description A member's own settings of a conversation. */
         ConversationSettings: {
-            /** @description The conversation. */
-            conversation_id: components["schemas"]["ConversationId"];
-            /** @description Pinned. */
-            pinned: boolean;
-            muted_until: null | components["schemas"]["Timestamp"];
             /** @description Archived. */
             archived: boolean;
+            /** @description The conversation. */
+            conversation_id: components["schemas"]["ConversationId"];
+            muted_until: null | components["schemas"]["Timestamp"];
+            /** @description Pinned. */
+            pinned: boolean;
         };
         /** @description One entry of `GET /v1/conversations`, from the caller's point of view. */
         ConversationSummary: {
+            /** @description Archived by the caller. */
+            archived: boolean;
+            /** @description When the conversation was created. */
+            created_at: components["schemas"]["Timestamp"];
             /** @description Id. */
             id: components["schemas"]["ConversationId"];
             /** @description Direct or group. */
             kind: components["schemas"]["ConversationKind"];
-            /** @description Group name; null for direct conversations (clients show `peer`). */
-            title: string | null;
-            peer: null | components["schemas"]["User"];
-            /**
-             * Format: int64
-             * @description For a group, its members now; null for direct conversations.
-             */
-            member_count: number | null;
-            /**
-             * Format: int64
-             * @description For a direct conversation, how far the other member has read (null for groups: see
-             *     `GET /v1/groups/{id}/members`).
-             */
-            peer_read_seq: number | null;
-            /**
-             * Format: int64
-             * @description For a direct conversation, how far the other member's devices have received the log.
-             */
-            peer_delivered_seq: number | null;
             last_event: null | components["schemas"]["Event"];
             /**
              * Format: int64
@@ -1288,42 +1273,57 @@ export interface components {
             last_seq: number;
             /**
              * Format: int64
+             * @description For a group, its members now; null for direct conversations.
+             */
+            member_count: number | null;
+            /**
+             * Format: int64
+             * @description Of those, the ones that mention the caller or `@all`.
+             */
+            mention_count: number;
+            muted_until: null | components["schemas"]["Timestamp"];
+            peer: null | components["schemas"]["User"];
+            /**
+             * Format: int64
+             * @description For a direct conversation, how far the other member's devices have received the log.
+             */
+            peer_delivered_seq: number | null;
+            /**
+             * Format: int64
+             * @description For a direct conversation, how far the other member has read (null for groups: see
+             *     `GET /v1/groups/{id}/members`).
+             */
+            peer_read_seq: number | null;
+            /** @description Pinned by the caller. */
+            pinned: boolean;
+            /**
+             * Format: int64
              * @description The caller's read position.
              */
             read_seq: number;
+            /** @description Group name; null for direct conversations (clients show `peer`). */
+            title: string | null;
             /**
              * Format: int64
              * @description Messages after `read_seq` sent by others (never the caller's own, never edits,
              *     reactions or membership events; not recalled ones, not ones the caller deleted).
              */
             unread_count: number;
-            /**
-             * Format: int64
-             * @description Of those, the ones that mention the caller or `@all`.
-             */
-            mention_count: number;
-            /** @description Pinned by the caller. */
-            pinned: boolean;
-            muted_until: null | components["schemas"]["Timestamp"];
-            /** @description Archived by the caller. */
-            archived: boolean;
-            /** @description When the conversation was created. */
-            created_at: components["schemas"]["Timestamp"];
         };
         /** @description `POST /v1/groups`. */
         CreateGroup: {
-            /** @description 1–64 characters. */
-            name: string;
-            /** @description At most 500 characters. */
-            description?: string | null;
-            /** @description The first members besides the creator (at most 500). */
-            member_ids?: components["schemas"]["UserId"][];
             /** @description Only the owner and admins post. */
             broadcast_only?: boolean;
+            /** @description At most 500 characters. */
+            description?: string | null;
             /** @description New members read earlier history. */
             history_visible?: boolean;
             /** @description Joining by invite needs approval. */
             join_approval?: boolean;
+            /** @description The first members besides the creator (at most 500). */
+            member_ids?: components["schemas"]["UserId"][];
+            /** @description 1–64 characters. */
+            name: string;
         };
         /** @description `POST /v1/groups/{id}/invites`. */
         CreateInvite: {
@@ -1347,24 +1347,24 @@ export interface components {
              */
             content_type: string;
             /**
-             * Format: int64
-             * @description Exactly how many bytes will be uploaded; at most the server's cap (25 MiB by default).
-             * @example 48213
-             */
-            size: number;
-            /**
              * @description Shown to readers and used when they save it; 1 to 255 characters, no `/`, `\` or control
              *     characters.
              * @example harbour.png
              */
             filename: string;
+            /**
+             * Format: int64
+             * @description Exactly how many bytes will be uploaded; at most the server's cap (25 MiB by default).
+             * @example 48213
+             */
+            size: number;
         };
         /** @description `POST /v1/reports`: one of `message_id` or `user_id`. */
         CreateReport: {
             message_id?: null | components["schemas"]["EventId"];
-            user_id?: null | components["schemas"]["UserId"];
             /** @description What is wrong, 1 to 1000 characters. */
             reason: string;
+            user_id?: null | components["schemas"]["UserId"];
         };
         /** @description `DELETE /v1/users/me`. */
         DeleteAccount: {
@@ -1373,19 +1373,19 @@ export interface components {
         };
         /** @description A direct conversation as returned by `POST /v1/conversations/direct`. */
         DirectConversation: {
+            /** @description When it was first created. */
+            created_at: components["schemas"]["Timestamp"];
             /** @description Id (the same on every call for the pair). */
             id: components["schemas"]["ConversationId"];
             /** @description Always `direct`. */
             kind: components["schemas"]["ConversationKind"];
-            /** @description The two participants. */
-            member_ids: components["schemas"]["UserId"][];
             /**
              * Format: int64
              * @description Seq of the latest event.
              */
             last_seq: number;
-            /** @description When it was first created. */
-            created_at: components["schemas"]["Timestamp"];
+            /** @description The two participants. */
+            member_ids: components["schemas"]["UserId"][];
         };
         /**
          * @description Who may open a direct conversation with a user and message them there.
@@ -1394,7 +1394,7 @@ export interface components {
         DmPolicy: "everyone" | "friends";
         /** @description `PATCH /v1/conversations/{id}/messages/{message_id}`. */
         EditMessage: {
-            /** @description The new text, at most 8000 characters. */
+            /** @description The new text, 1 to 8000 characters. */
             text: string;
         };
         /** @description The body inside [`ErrorEnvelope`] (also the `error` of a failed realtime `reply`). */
@@ -1424,84 +1424,84 @@ export interface components {
         };
         /** @description One entry of a conversation's log. */
         Event: components["schemas"]["EventBody"] & {
-            /** @description Id. */
-            id: components["schemas"]["EventId"];
             /** @description The log it belongs to. */
             conversation_id: components["schemas"]["ConversationId"];
+            /** @description When it was committed. */
+            created_at: components["schemas"]["Timestamp"];
+            /** @description Id. */
+            id: components["schemas"]["EventId"];
+            /** @description Who caused it. */
+            sender_id: components["schemas"]["UserId"];
             /**
              * Format: int64
              * @description Position in that log: consecutive from 1, never reused.
              */
             seq: number;
-            /** @description Who caused it. */
-            sender_id: components["schemas"]["UserId"];
-            /** @description When it was committed. */
-            created_at: components["schemas"]["Timestamp"];
         };
         /** @description The kinds of event and their fields. */
         EventBody: (components["schemas"]["Message"] & {
             /** @enum {string} */
             kind: "message";
         }) | {
+            /** @enum {string} */
+            kind: "edit";
             /** @description The edited message. */
             message_id: components["schemas"]["EventId"];
             /** @description Its new text (null once the message was recalled). */
             text?: string | null;
-            /** @enum {string} */
-            kind: "edit";
         } | {
-            /** @description The recalled message. */
-            message_id: components["schemas"]["EventId"];
             /** @enum {string} */
             kind: "recall";
-        } | {
-            /** @description The message reacted to. */
+            /** @description The recalled message. */
             message_id: components["schemas"]["EventId"];
-            /** @description The emoji. */
-            emoji: string;
+        } | {
             /** @description Added (true) or removed (false). */
             added: boolean;
+            /** @description The emoji. */
+            emoji: string;
             /** @enum {string} */
             kind: "reaction";
+            /** @description The message reacted to. */
+            message_id: components["schemas"]["EventId"];
         } | {
-            /** @description Its name. */
-            name: string;
             /** @enum {string} */
             kind: "group_created";
+            /** @description Its name. */
+            name: string;
         } | {
+            /** @enum {string} */
+            kind: "member_joined";
+            role?: null | components["schemas"]["Role"];
             /** @description Who. */
             user_id: components["schemas"]["UserId"];
             via?: null | components["schemas"]["JoinedVia"];
-            role?: null | components["schemas"]["Role"];
-            /** @enum {string} */
-            kind: "member_joined";
         } | {
-            /** @description Who. */
-            user_id: components["schemas"]["UserId"];
-            reason?: null | components["schemas"]["LeftReason"];
             /** @enum {string} */
             kind: "member_left";
-        } | {
-            /** @description Whose. */
-            user_id: components["schemas"]["UserId"];
-            /** @description Their role now. */
-            role: components["schemas"]["Role"];
-            /** @enum {string} */
-            kind: "role_changed";
-        } | {
+            reason?: null | components["schemas"]["LeftReason"];
             /** @description Who. */
             user_id: components["schemas"]["UserId"];
-            until?: null | components["schemas"]["Timestamp"];
+        } | {
+            /** @enum {string} */
+            kind: "role_changed";
+            /** @description Their role now. */
+            role: components["schemas"]["Role"];
+            /** @description Whose. */
+            user_id: components["schemas"]["UserId"];
+        } | {
             /** @enum {string} */
             kind: "member_muted";
+            until?: null | components["schemas"]["Timestamp"];
+            /** @description Who. */
+            user_id: components["schemas"]["UserId"];
         } | (components["schemas"]["GroupChanges"] & {
             /** @enum {string} */
             kind: "group_updated";
         }) | {
-            /** @description The text. */
-            text?: string | null;
             /** @enum {string} */
             kind: "announcement";
+            /** @description The text. */
+            text?: string | null;
         } | {
             /** @enum {string} */
             kind: "group_dissolved";
@@ -1533,19 +1533,19 @@ export interface components {
         };
         /** @description A friend request. */
         FriendRequest: {
-            /** @description Id. */
-            id: components["schemas"]["FriendRequestId"];
+            /** @description When it was sent. */
+            created_at: components["schemas"]["Timestamp"];
+            decided_at: null | components["schemas"]["Timestamp"];
             /** @description Who asked. */
             from: components["schemas"]["User"];
-            /** @description Who was asked. */
-            to: components["schemas"]["User"];
+            /** @description Id. */
+            id: components["schemas"]["FriendRequestId"];
             /** @description What the sender wrote with it. */
             message: string | null;
             /** @description Where it stands. */
             status: components["schemas"]["FriendRequestStatus"];
-            /** @description When it was sent. */
-            created_at: components["schemas"]["Timestamp"];
-            decided_at: null | components["schemas"]["Timestamp"];
+            /** @description Who was asked. */
+            to: components["schemas"]["User"];
         };
         /**
          * Format: uuid
@@ -1555,10 +1555,10 @@ export interface components {
         FriendRequestId: string;
         /** @description A page of pending friend requests. */
         FriendRequestPage: {
-            /** @description Oldest first. */
-            requests: components["schemas"]["FriendRequest"][];
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor: string | null;
+            /** @description Oldest first. */
+            requests: components["schemas"]["FriendRequest"][];
         };
         /**
          * @description Where a friend request stands.
@@ -1567,95 +1567,96 @@ export interface components {
         FriendRequestStatus: "pending" | "accepted" | "declined" | "cancelled";
         /** @description A group as its members see it. */
         Group: {
-            /** @description Id (the same as `conversation_id`). */
-            id: components["schemas"]["ConversationId"];
+            announcement: null | components["schemas"]["GroupAnnouncement"];
+            avatar_media_id?: null | components["schemas"]["MediaId"];
+            /** @description Only the owner and admins post. */
+            broadcast_only: boolean;
             /** @description Its conversation (the event log). */
             conversation_id: components["schemas"]["ConversationId"];
-            /** @description Name, 1–64 characters. */
-            name: string;
+            /** @description When it was created. */
+            created_at: components["schemas"]["Timestamp"];
             /** @description What it is about. */
             description: string | null;
-            /** @description The owner. */
-            owner_id: components["schemas"]["UserId"];
-            /**
-             * Format: int64
-             * @description Members now.
-             */
-            member_count: number;
+            dissolved_at: null | components["schemas"]["Timestamp"];
+            /** @description New members read the history from before they joined. */
+            history_visible: boolean;
+            /** @description Id (the same as `conversation_id`). */
+            id: components["schemas"]["ConversationId"];
+            /** @description Joining by invite waits for an owner's or admin's approval. */
+            join_approval: boolean;
             /**
              * Format: int64
              * @description Most members it may have.
              */
             max_members: number;
-            /** @description Only the owner and admins post. */
-            broadcast_only: boolean;
-            /** @description New members read the history from before they joined. */
-            history_visible: boolean;
-            /** @description Joining by invite waits for an owner's or admin's approval. */
-            join_approval: boolean;
-            announcement: null | components["schemas"]["GroupAnnouncement"];
-            /** @description When it was created. */
-            created_at: components["schemas"]["Timestamp"];
-            dissolved_at: null | components["schemas"]["Timestamp"];
-            avatar_media_id?: null | components["schemas"]["MediaId"];
+            /**
+             * Format: int64
+             * @description Members now.
+             */
+            member_count: number;
             /** @description The caller's role. */
             my_role: components["schemas"]["Role"];
+            /** @description Name, 1–64 characters. */
+            name: string;
+            /** @description The owner. */
+            owner_id: components["schemas"]["UserId"];
         };
         /** @description A group's announcement. */
         GroupAnnouncement: {
-            /** @description Text. */
-            text: string;
-            by: null | components["schemas"]["UserId"];
             /** @description When. */
             at: components["schemas"]["Timestamp"];
+            by: null | components["schemas"]["UserId"];
+            /** @description Text. */
+            text: string;
         };
         /** @description The settings a `group_updated` event changed (only those). */
         GroupChanges: {
-            /** @description New name. */
-            name?: string | null;
-            /** @description New description (an empty string: cleared). */
-            description?: string | null;
-            /** @description Broadcast-only on or off. */
-            broadcast_only?: boolean | null;
-            /** @description History visible to new members on or off. */
-            history_visible?: boolean | null;
-            /** @description Join approval on or off. */
-            join_approval?: boolean | null;
             /**
              * Format: uuid
              * @description A new avatar (`null`: removed).
              */
             avatar_media_id?: string | null;
+            /** @description Broadcast-only on or off. */
+            broadcast_only?: boolean | null;
+            /** @description New description (an empty string: cleared). */
+            description?: string | null;
+            /** @description History visible to new members on or off. */
+            history_visible?: boolean | null;
+            /** @description Join approval on or off. */
+            join_approval?: boolean | null;
+            /** @description New name. */
+            name?: string | null;
         };
         /** @description An invite code. */
         GroupInvite: {
             /** @description The code to join with (`POST /v1/groups/join`). */
             code: string;
-            /** @description The group. */
-            group_id: components["schemas"]["ConversationId"];
-            created_by: null | components["schemas"]["UserId"];
             /** @description When. */
             created_at: components["schemas"]["Timestamp"];
+            created_by: null | components["schemas"]["UserId"];
             /** @description Usable until then. */
             expires_at: components["schemas"]["Timestamp"];
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
             /**
              * Format: int64
              * @description Most joins it admits (null: any number).
              */
             max_uses: number | null;
+            revoked_at: null | components["schemas"]["Timestamp"];
             /**
              * Format: int64
              * @description Joins so far.
              */
             uses: number;
-            revoked_at: null | components["schemas"]["Timestamp"];
         };
         /** @description A member, as `GET /v1/groups/{id}/members` lists them. */
         GroupMember: {
-            /** @description The user. */
-            user: components["schemas"]["User"];
-            /** @description Their role. */
-            role: components["schemas"]["Role"];
+            /**
+             * Format: int64
+             * @description How far their devices have received the log.
+             */
+            delivered_seq: number;
             /** @description When they joined. */
             joined_at: components["schemas"]["Timestamp"];
             muted_until: null | components["schemas"]["Timestamp"];
@@ -1664,11 +1665,10 @@ export interface components {
              * @description How far they have read.
              */
             read_seq: number;
-            /**
-             * Format: int64
-             * @description How far their devices have received the log.
-             */
-            delivered_seq: number;
+            /** @description Their role. */
+            role: components["schemas"]["Role"];
+            /** @description The user. */
+            user: components["schemas"]["User"];
         };
         /** @description A page of invites. */
         InvitePage: {
@@ -1684,27 +1684,27 @@ export interface components {
         };
         /** @description What joining by code did. */
         JoinOutcome: {
+            group: null | components["schemas"]["Group"];
             /** @description The group: the caller is a member (`pending` false), or waits for approval. */
             group_id: components["schemas"]["ConversationId"];
             /** @description Waiting for an owner's or admin's approval. */
             pending: boolean;
-            group: null | components["schemas"]["Group"];
         };
         /** @description Someone waiting to join a group that needs approval. */
         JoinRequest: {
+            /** @description Since when. */
+            created_at: components["schemas"]["Timestamp"];
             /** @description The group. */
             group_id: components["schemas"]["ConversationId"];
             /** @description Who asks. */
             user: components["schemas"]["User"];
-            /** @description Since when. */
-            created_at: components["schemas"]["Timestamp"];
         };
         /** @description A page of join requests. */
         JoinRequestPage: {
-            /** @description Oldest first. */
-            requests: components["schemas"]["JoinRequest"][];
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor: string | null;
+            /** @description Oldest first. */
+            requests: components["schemas"]["JoinRequest"][];
         };
         /**
          * @description How a member came in, on their `member_joined` event.
@@ -1714,27 +1714,27 @@ export interface components {
         /** @description An Ed25519 public key (RFC 8037). */
         Jwk: {
             /**
-             * @description Always `OKP`.
-             * @example OKP
-             */
-            kty: string;
-            /**
-             * @description Always `Ed25519`.
-             * @example Ed25519
-             */
-            crv: string;
-            /**
              * @description Always `EdDSA`.
              * @example EdDSA
              */
             alg: string;
             /**
+             * @description Always `Ed25519`.
+             * @example Ed25519
+             */
+            crv: string;
+            /** @description Key id, matched against the `kid` of a token's header. */
+            kid: string;
+            /**
+             * @description Always `OKP`.
+             * @example OKP
+             */
+            kty: string;
+            /**
              * @description Always `sig`.
              * @example sig
              */
             use: string;
-            /** @description Key id, matched against the `kid` of a token's header. */
-            kid: string;
             /** @description The public key, base64url without padding. */
             x: string;
         };
@@ -1750,12 +1750,12 @@ export interface components {
         LeftReason: "left" | "removed" | "account_deleted";
         /** @description `POST /v1/auth/login`. */
         Login: {
-            /** @description The account's username (any case). */
-            username: string;
-            /** @description Its password. */
-            password: string;
             /** @description Names the new session's device. */
             device_name?: string | null;
+            /** @description Its password. */
+            password: string;
+            /** @description The account's username (any case). */
+            username: string;
         };
         /** @description `POST /v1/notices/seen`: marks this notice and every older one seen. */
         MarkNoticesSeen: {
@@ -1772,29 +1772,29 @@ export interface components {
         };
         /** @description A medium as readers see it (in messages, and from `complete`). */
         Media: {
-            /** @description Its id. */
-            id: components["schemas"]["MediaId"];
             /** @description The declared (and checked) type. */
             content_type: string;
-            /**
-             * Format: int64
-             * @description Bytes.
-             */
-            size: number;
             /** @description The uploader's filename. */
             filename: string;
-            /**
-             * Format: int32
-             * @description Pixels, for images.
-             */
-            width?: number | null;
+            /** @description For images: whether `GET /v1/media/{id}?variant=thumb` has a thumbnail yet. */
+            has_thumbnail?: boolean | null;
             /**
              * Format: int32
              * @description Pixels, for images.
              */
             height?: number | null;
-            /** @description For images: whether `GET /v1/media/{id}?variant=thumb` has a thumbnail yet. */
-            has_thumbnail?: boolean | null;
+            /** @description Its id. */
+            id: components["schemas"]["MediaId"];
+            /**
+             * Format: int64
+             * @description Bytes.
+             */
+            size: number;
+            /**
+             * Format: int32
+             * @description Pixels, for images.
+             */
+            width?: number | null;
         };
         /**
          * Format: uuid
@@ -1807,16 +1807,16 @@ export interface components {
          *     `upload_headers`, before `expires_at`; then `POST /v1/media/{id}/complete`.
          */
         MediaUpload: {
+            /** @description The upload URL stops working then. */
+            expires_at: components["schemas"]["Timestamp"];
             /** @description The new media's id. */
             media_id: components["schemas"]["MediaId"];
-            /** @description A presigned `PUT` URL of the object store. */
-            upload_url: string;
             /** @description Header name → value, to send with the `PUT` (the declared type and size are signed). */
             upload_headers: {
                 [key: string]: string;
             };
-            /** @description The upload URL stops working then. */
-            expires_at: components["schemas"]["Timestamp"];
+            /** @description A presigned `PUT` URL of the object store. */
+            upload_url: string;
         };
         /**
          * @description `GET /v1/media/{id}?redirect=false`: the presigned download URL the 302 would point to, for
@@ -1824,13 +1824,13 @@ export interface components {
          *     302's `Location`).
          */
         MediaUrl: {
+            /** @description The URL stops working then (5 minutes after it was made). */
+            expires_at: components["schemas"]["Timestamp"];
             /**
              * @description A presigned `GET` URL of the object store (no token needed: usable as an `<img src>`),
              *     served with the uploader's filename.
              */
             url: string;
-            /** @description The URL stops working then (5 minutes after it was made). */
-            expires_at: components["schemas"]["Timestamp"];
         };
         /** @description A page of members. */
         MemberPage: {
@@ -1859,20 +1859,19 @@ export interface components {
         MessageDraft: {
             /** @description The sender's idempotency key: a retry with the same key returns the same event. */
             client_msg_id: string;
-            /** @description Text, at most 8000 characters. */
-            text?: string | null;
             /** @description Attached media (completed uploads of the sender). */
             media_ids?: components["schemas"]["MediaId"][];
-            reply_to?: null | components["schemas"]["EventId"];
-            /** @description Users mentioned (members of the conversation), at most 50. */
-            mentions?: components["schemas"]["UserId"][];
             /** @description `@all`: mentions every member of a group (its owner and admins only). Absent: false. */
             mention_all?: boolean;
+            /** @description Users mentioned (members of the conversation), at most 50. */
+            mentions?: components["schemas"]["UserId"][];
+            reply_to?: null | components["schemas"]["EventId"];
+            /** @description Text, at most 8000 characters. */
+            text?: string | null;
         };
         /** @description What happened to a message after it was sent. Each field is absent until it applies. */
         MessageState: {
             edited_at?: null | components["schemas"]["Timestamp"];
-            recalled_at?: null | components["schemas"]["Timestamp"];
             /**
              * @description The reader deleted it for themselves: only its place in the log remains (REST and sync
              *     show it so, to that user only).
@@ -1880,80 +1879,81 @@ export interface components {
             hidden?: boolean;
             /** @description Reactions, counted per emoji, with the reader's own (REST history only). */
             reactions?: components["schemas"]["ReactionCount"][];
+            recalled_at?: null | components["schemas"]["Timestamp"];
         };
         /** @description One notice. */
         Notice: components["schemas"]["NoticeBody"] & {
-            /** @description Id (time-ordered). */
-            id: components["schemas"]["NoticeId"];
             /** @description When it happened. */
             created_at: components["schemas"]["Timestamp"];
+            /** @description Id (time-ordered). */
+            id: components["schemas"]["NoticeId"];
             /** @description Whether the user has marked it (or a later one) seen. */
             seen: boolean;
         };
         /** @description The kinds of notice. */
         NoticeBody: {
-            /** @description The request. */
-            request: components["schemas"]["FriendRequest"];
             /** @enum {string} */
             kind: "friend_request";
+            /** @description The request. */
+            request: components["schemas"]["FriendRequest"];
         } | {
-            /** @description The new friend. */
-            user: components["schemas"]["User"];
             /** @enum {string} */
             kind: "friend_accepted";
+            /** @description The new friend. */
+            user: components["schemas"]["User"];
         } | {
+            /** @enum {string} */
+            kind: "friend_declined";
             /** @description The request. */
             request_id: components["schemas"]["FriendRequestId"];
             /** @description Who declined. */
             user_id: components["schemas"]["UserId"];
-            /** @enum {string} */
-            kind: "friend_declined";
         } | {
+            /** @enum {string} */
+            kind: "friend_request_cancelled";
             /** @description The request. */
             request_id: components["schemas"]["FriendRequestId"];
             /** @description Who withdrew it. */
             user_id: components["schemas"]["UserId"];
-            /** @enum {string} */
-            kind: "friend_request_cancelled";
         } | {
-            /** @description The former friend. */
-            user_id: components["schemas"]["UserId"];
             /** @enum {string} */
             kind: "friend_removed";
+            /** @description The former friend. */
+            user_id: components["schemas"]["UserId"];
         } | {
-            /** @description The group. */
-            group_id: components["schemas"]["ConversationId"];
-            /** @description Its name then. */
-            name: string;
             /** @description Who added them. */
             by: components["schemas"]["UserId"];
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
             /** @enum {string} */
             kind: "added_to_group";
-        } | {
-            /** @description The group. */
-            group_id: components["schemas"]["ConversationId"];
             /** @description Its name then. */
             name: string;
+        } | {
             /** @description Who removed them. */
             by: components["schemas"]["UserId"];
+            /** @description The group. */
+            group_id: components["schemas"]["ConversationId"];
             /** @enum {string} */
             kind: "removed_from_group";
+            /** @description Its name then. */
+            name: string;
         } | {
             /** @description The group. */
             group_id: components["schemas"]["ConversationId"];
+            /** @enum {string} */
+            kind: "join_requested";
             /** @description Its name then. */
             name: string;
             /** @description Who asks. */
             user: components["schemas"]["User"];
-            /** @enum {string} */
-            kind: "join_requested";
         } | {
             /** @description The group. */
             group_id: components["schemas"]["ConversationId"];
-            /** @description Its name then. */
-            name: string;
             /** @enum {string} */
             kind: "join_declined";
+            /** @description Its name then. */
+            name: string;
         };
         /**
          * Format: uuid
@@ -1963,10 +1963,10 @@ export interface components {
         NoticeId: string;
         /** @description A page of notices. */
         NoticePage: {
-            /** @description Newest first. */
-            notices: components["schemas"]["Notice"][];
             /** @description Pass as `cursor` for the next (older) page; null at the end. */
             next_cursor: string | null;
+            /** @description Newest first. */
+            notices: components["schemas"]["Notice"][];
             /**
              * Format: int64
              * @description Notices newer than the seen marker.
@@ -1990,9 +1990,9 @@ export interface components {
          *     hide their presence).
          */
         PresenceView: {
+            last_seen_at?: null | components["schemas"]["Timestamp"];
             /** @description Online on some device right now. */
             online?: boolean | null;
-            last_seen_at?: null | components["schemas"]["Timestamp"];
         };
         /**
          * @description `GET /v1/users/{id}`: a user's public profile, how the caller stands with them, and (for a
@@ -2004,13 +2004,13 @@ export interface components {
         };
         /** @description One emoji's reactions on a message. */
         ReactionCount: {
-            /** @description The emoji. */
-            emoji: string;
             /**
              * Format: int64
              * @description How many members reacted with it.
              */
             count: number;
+            /** @description The emoji. */
+            emoji: string;
             /** @description Whether the reader is one of them. */
             me: boolean;
         };
@@ -2031,14 +2031,14 @@ export interface components {
         };
         /** @description `POST /v1/auth/register`. */
         Register: {
-            /** @description 3–32 of `[a-z0-9_.]`, case-insensitive (stored lower-case), unique. */
-            username: string;
-            /** @description 8–256 characters. */
-            password: string;
-            /** @description Shown in clients; defaults to the username. */
-            display_name?: string | null;
             /** @description Names the first session's device. */
             device_name?: string | null;
+            /** @description Shown in clients; defaults to the username. */
+            display_name?: string | null;
+            /** @description 8–256 characters. */
+            password: string;
+            /** @description 3–32 of `[a-z0-9_.]`, case-insensitive (stored lower-case), unique. */
+            username: string;
         };
         /**
          * @description How the caller stands with another user.
@@ -2047,14 +2047,14 @@ export interface components {
         Relationship: "friend" | "request_sent" | "request_received" | "blocked" | "none";
         /** @description A stored report. */
         Report: {
+            /** @description When. */
+            created_at: components["schemas"]["Timestamp"];
             /** @description Id. */
             id: components["schemas"]["ReportId"];
             message_id: null | components["schemas"]["EventId"];
-            user_id: null | components["schemas"]["UserId"];
             /** @description Why. */
             reason: string;
-            /** @description When. */
-            created_at: components["schemas"]["Timestamp"];
+            user_id: null | components["schemas"]["UserId"];
         };
         /**
          * Format: uuid
@@ -2072,10 +2072,10 @@ export interface components {
         SearchHit: {
             /** @description The message, as the caller's history shows it. */
             event: components["schemas"]["Event"];
-            /** @description Its text around the first match. */
-            snippet: string;
             /** @description Where the matches are in `snippet`: `[start, end)` in Unicode scalar values. */
             highlights: number[][];
+            /** @description Its text around the first match. */
+            snippet: string;
         };
         /** @description A page of search results, best first. */
         SearchPage: {
@@ -2086,10 +2086,10 @@ export interface components {
         };
         /** @description `POST /v1/friends/requests`. */
         SendFriendRequest: {
-            /** @description Whom to ask. */
-            user_id: components["schemas"]["UserId"];
             /** @description A note to go with it, at most 200 characters. */
             message?: string | null;
+            /** @description Whom to ask. */
+            user_id: components["schemas"]["UserId"];
         };
         /** @description `POST /v1/conversations/{id}/messages`: a `MessageDraft`, nothing else. */
         SendMessage: components["schemas"]["MessageDraft"];
@@ -2101,25 +2101,25 @@ export interface components {
         SessionId: string;
         /** @description One of the caller's auth sessions: a login on a device. */
         SessionInfo: {
-            /** @description Id (the `session_id` of its tokens). */
-            id: components["schemas"]["SessionId"];
-            /** @description The device name given at login. */
-            device_name: string | null;
             /** @description When it was created (logged in). */
             created_at: components["schemas"]["Timestamp"];
-            /** @description When it last refreshed its tokens or opened a realtime connection. */
-            last_used_at: components["schemas"]["Timestamp"];
-            /** @description `ws` or `quic`: its latest realtime connection's transport, if it ever had one. */
-            last_transport: string | null;
             /** @description Whether it is the session making this request. */
             current: boolean;
+            /** @description The device name given at login. */
+            device_name: string | null;
+            /** @description Id (the `session_id` of its tokens). */
+            id: components["schemas"]["SessionId"];
+            /** @description `ws` or `quic`: its latest realtime connection's transport, if it ever had one. */
+            last_transport: string | null;
+            /** @description When it last refreshed its tokens or opened a realtime connection. */
+            last_used_at: components["schemas"]["Timestamp"];
         };
         /** @description A page of sessions. */
         SessionPage: {
-            /** @description Most recently used first. */
-            sessions: components["schemas"]["SessionInfo"][];
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor: string | null;
+            /** @description Most recently used first. */
+            sessions: components["schemas"]["SessionInfo"][];
         };
         /** @description `PUT /v1/groups/{id}/announcement`. */
         SetAnnouncement: {
@@ -2133,10 +2133,10 @@ export interface components {
         SkipReason: "already_member" | "not_found" | "not_allowed";
         /** @description A user an add left out. */
         SkippedUser: {
-            /** @description The user. */
-            user_id: components["schemas"]["UserId"];
             /** @description Why. */
             reason: components["schemas"]["SkipReason"];
+            /** @description The user. */
+            user_id: components["schemas"]["UserId"];
         };
         /** @description `/healthz` and `/readyz` answers. */
         Status: {
@@ -2159,68 +2159,68 @@ export interface components {
         };
         /** @description `PATCH /v1/groups/{id}`: absent fields stay as they are. */
         UpdateGroup: {
-            /** @description 1–64 characters. */
-            name?: string | null;
-            /** @description At most 500 characters; an empty string clears it. */
-            description?: string | null;
-            /** @description Only the owner and admins post ("mute all"). */
-            broadcast_only?: boolean | null;
-            /** @description New members read earlier history. */
-            history_visible?: boolean | null;
-            /** @description Joining by invite needs approval. */
-            join_approval?: boolean | null;
             /**
              * Format: uuid
              * @description A completed image upload of the caller's as the group's avatar; `null` removes it.
              */
             avatar_media_id?: string | null;
+            /** @description Only the owner and admins post ("mute all"). */
+            broadcast_only?: boolean | null;
+            /** @description At most 500 characters; an empty string clears it. */
+            description?: string | null;
+            /** @description New members read earlier history. */
+            history_visible?: boolean | null;
+            /** @description Joining by invite needs approval. */
+            join_approval?: boolean | null;
+            /** @description 1–64 characters. */
+            name?: string | null;
         };
         /** @description `PATCH /v1/groups/{id}/members/{user_id}`. */
         UpdateMember: {
-            role?: null | components["schemas"]["Role"];
             muted_until?: null | components["schemas"]["Timestamp"];
+            role?: null | components["schemas"]["Role"];
         };
         /** @description `PATCH /v1/users/me`: absent fields stay as they are. */
         UpdateProfile: {
-            /** @description 1 to 64 characters. */
-            display_name?: string | null;
-            /** @description At most 500 characters; an empty string clears it. */
-            bio?: string | null;
-            dm_policy?: null | components["schemas"]["DmPolicy"];
-            /** @description Whether friends see the caller online. */
-            show_presence?: boolean | null;
             /**
              * Format: uuid
              * @description A completed image upload of the caller's as their avatar; `null` removes it.
              */
             avatar_media_id?: string | null;
+            /** @description At most 500 characters; an empty string clears it. */
+            bio?: string | null;
+            /** @description 1 to 64 characters. */
+            display_name?: string | null;
+            dm_policy?: null | components["schemas"]["DmPolicy"];
+            /** @description Whether friends see the caller online. */
+            show_presence?: boolean | null;
         };
         /** @description `PATCH /v1/conversations/{id}/settings`: absent fields stay as they are. */
         UpdateSettings: {
-            /** @description Pinned to the top of the caller's list. */
-            pinned?: boolean | null;
-            muted_until?: null | components["schemas"]["Timestamp"];
             /** @description Folded away in the caller's list. */
             archived?: boolean | null;
+            muted_until?: null | components["schemas"]["Timestamp"];
+            /** @description Pinned to the top of the caller's list. */
+            pinned?: boolean | null;
         };
         /** @description A user as anyone may see them. */
         User: {
-            /** @description Id. */
-            id: components["schemas"]["UserId"];
-            /** @description Lower-case, unique, 3–32 of `[a-z0-9_.]`. */
-            username: string;
-            /** @description Free-form name shown in clients. */
-            display_name: string;
+            avatar_media_id?: null | components["schemas"]["MediaId"];
             /** @description Short profile text. */
             bio: string | null;
             /** @description When the account was created. */
             created_at: components["schemas"]["Timestamp"];
-            avatar_media_id?: null | components["schemas"]["MediaId"];
             /**
              * @description The account was deleted: its profile is erased and its messages stay, as from a deleted
              *     user. Present (true) only then.
              */
             deleted?: boolean;
+            /** @description Free-form name shown in clients. */
+            display_name: string;
+            /** @description Id. */
+            id: components["schemas"]["UserId"];
+            /** @description Lower-case, unique, 3–32 of `[a-z0-9_.]`. */
+            username: string;
         };
         /**
          * Format: uuid
@@ -2230,10 +2230,10 @@ export interface components {
         UserId: string;
         /** @description A page of users, `GET /v1/users?q=`. */
         UserPage: {
-            /** @description Matching users, by username. */
-            users: components["schemas"]["User"][];
             /** @description Pass as `cursor` for the next page; null at the end. */
             next_cursor: string | null;
+            /** @description Matching users, by username. */
+            users: components["schemas"]["User"][];
         };
     };
     responses: {
@@ -2337,6 +2337,27 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    auth_jwks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The JWKS. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Jwks"];
+                };
+            };
+            404: components["responses"]["NoTokens"];
+        };
+    };
     ops_healthz: {
         parameters: {
             query?: never;
@@ -2389,112 +2410,6 @@ export interface operations {
             503: components["responses"]["Unavailable"];
         };
     };
-    ops_config: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Where to connect. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ClientConfig"];
-                };
-            };
-        };
-    };
-    auth_jwks: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The JWKS. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Jwks"];
-                };
-            };
-            404: components["responses"]["NoTokens"];
-        };
-    };
-    auth_register: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["Register"];
-            };
-        };
-        responses: {
-            /** @description Account created; a token pair for its first session. */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AuthResponse"];
-                };
-            };
-            400: components["responses"]["InvalidBody"];
-            404: components["responses"]["NoTokens"];
-            /** @description `conflict`: the username is taken. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
     auth_login: {
         parameters: {
             query?: never;
@@ -2529,6 +2444,54 @@ export interface operations {
             };
             404: components["responses"]["NoTokens"];
             413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    auth_logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Logged out; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -2633,179 +2596,7 @@ export interface operations {
             };
         };
     };
-    auth_logout: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Logged out; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    users_search: {
-        parameters: {
-            query: {
-                /** @description Prefix of a username or display name (case-insensitive), 1 to 64 characters. */
-                q: string;
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["UserPage"];
-                };
-            };
-            /** @description `invalid_request`: `q` missing or too long, or `limit` out of range. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    users_me: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The caller. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OwnProfile"];
-                };
-            };
-            /** @description `unauthorized`: missing, expired or invalid access token, or the account no longer exists. */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    users_delete_me: {
+    auth_register: {
         parameters: {
             query?: never;
             header?: never;
@@ -2814,531 +2605,22 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DeleteAccount"];
+                "application/json": components["schemas"]["Register"];
             };
         };
         responses: {
-            /** @description Deleted; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["InvalidBody"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: `password` is wrong. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    users_update_me: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["UpdateProfile"];
-            };
-        };
-        responses: {
-            /** @description The profile after the change. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OwnProfile"];
-                };
-            };
-            400: components["responses"]["InvalidBody"];
-            401: components["responses"]["Unauthorized"];
-            413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    users_password: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ChangePassword"];
-            };
-        };
-        responses: {
-            /** @description Changed; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["InvalidBody"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: `current_password` is wrong. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    users_get: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The user's id. */
-                id: components["schemas"]["UserId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The user. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Profile"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such user (also for an id that is not a UUID). */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    sessions_list: {
-        parameters: {
-            query?: {
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page, most recently used first. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["SessionPage"];
-                };
-            };
-            400: components["responses"]["BadPage"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    sessions_revoke: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The session's id. */
-                id: components["schemas"]["SessionId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Signed out; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: not one of the caller's active sessions. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_list: {
-        parameters: {
-            query?: {
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["FriendPage"];
-                };
-            };
-            400: components["responses"]["BadPage"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_requests: {
-        parameters: {
-            query?: {
-                /** @description `incoming` (sent to the caller; the default) or `outgoing` (sent by the caller). */
-                direction?: string;
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["FriendRequestPage"];
-                };
-            };
-            /** @description `invalid_request`: `direction` not incoming or outgoing, `limit` out of range, or a `cursor` not from this API. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_send_request: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["SendFriendRequest"];
-            };
-        };
-        responses: {
-            /** @description Their pending request, now accepted. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["FriendRequest"];
-                };
-            };
-            /** @description The new pending request. */
+            /** @description Account created; a token pair for its first session. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["FriendRequest"];
+                    "application/json": components["schemas"]["AuthResponse"];
                 };
             };
             400: components["responses"]["InvalidBody"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: a block stands between the two users. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `not_found`: no such user. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `conflict`: already friends, or a request to this user is already pending. */
+            404: components["responses"]["NoTokens"];
+            /** @description `conflict`: the username is taken. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3348,279 +2630,6 @@ export interface operations {
                 };
             };
             413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_accept: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The request's id. */
-                id: components["schemas"]["FriendRequestId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request, now accepted. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["FriendRequest"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such request, or the caller is not its recipient. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `conflict`: the request is no longer pending. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_decline: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The request's id. */
-                id: components["schemas"]["FriendRequestId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request, now declined. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["FriendRequest"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such request, or the caller is not its recipient. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `conflict`: the request is no longer pending. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_cancel: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The request's id. */
-                id: components["schemas"]["FriendRequestId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The request, now cancelled. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["FriendRequest"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such request, or the caller did not send it. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `conflict`: the request is no longer pending. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    friends_remove: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The friend's id. */
-                user_id: components["schemas"]["UserId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description No longer friends; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such user, or not a friend. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -3837,112 +2846,22 @@ export interface operations {
             };
         };
     };
-    notices_list: {
-        parameters: {
-            query?: {
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["NoticePage"];
-                };
-            };
-            400: components["responses"]["BadPage"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    notices_seen: {
+    ops_config: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["MarkNoticesSeen"];
-            };
-        };
+        requestBody?: never;
         responses: {
-            /** @description Marked; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            400: components["responses"]["InvalidBody"];
-            401: components["responses"]["Unauthorized"];
-            413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
+            /** @description Where to connect. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
+                    "application/json": components["schemas"]["ClientConfig"];
                 };
             };
         };
@@ -4063,6 +2982,84 @@ export interface operations {
                 };
             };
             413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    conversations_events: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Events with a greater seq, oldest first. Not together with `before_seq`. Without `after_seq`,
+                 *     `before_seq` and `cursor` the page starts at the beginning (`after_seq=0`).
+                 */
+                after_seq?: number;
+                /**
+                 * @description The `limit` events just before this seq, still in ascending seq order. Not together with
+                 *     `after_seq`.
+                 */
+                before_seq?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The conversation's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page, ascending seq. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventPage"];
+                };
+            };
+            /** @description `invalid_request`: both `after_seq` and `before_seq`, a non-integer, `limit` out of range, or a `cursor` not from this API. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["ConversationNotFound"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -4322,88 +3319,6 @@ export interface operations {
             };
         };
     };
-    messages_recall: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The conversation's id. */
-                id: components["schemas"]["ConversationId"];
-                /** @description The message's id. */
-                message_id: components["schemas"]["EventId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description The `recall` event. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Event"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: not the sender, past the window, or below the sender's rank. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `conflict`: recalled already. */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
     messages_react: {
         parameters: {
             query?: never;
@@ -4413,7 +3328,7 @@ export interface operations {
                 id: components["schemas"]["ConversationId"];
                 /** @description The message's id. */
                 message_id: components["schemas"]["EventId"];
-                /** @description The emoji, percent-encoded. */
+                /** @description The emoji, percent-encoded: up to 32 bytes, no spaces or control characters, not plain ASCII. */
                 emoji: string;
             };
             cookie?: never;
@@ -4513,7 +3428,7 @@ export interface operations {
                 id: components["schemas"]["ConversationId"];
                 /** @description The message's id. */
                 message_id: components["schemas"]["EventId"];
-                /** @description The emoji, percent-encoded. */
+                /** @description The emoji, percent-encoded: up to 32 bytes, no spaces or control characters, not plain ASCII. */
                 emoji: string;
             };
             cookie?: never;
@@ -4595,44 +3510,32 @@ export interface operations {
             };
         };
     };
-    conversations_events: {
+    messages_recall: {
         parameters: {
-            query?: {
-                /**
-                 * @description Events with a greater seq, oldest first. Not together with `before_seq`. Without `after_seq`,
-                 *     `before_seq` and `cursor` the page starts at the beginning (`after_seq=0`).
-                 */
-                after_seq?: number;
-                /**
-                 * @description The `limit` events just before this seq, still in ascending seq order. Not together with
-                 *     `after_seq`.
-                 */
-                before_seq?: number;
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
+            query?: never;
             header?: never;
             path: {
                 /** @description The conversation's id. */
                 id: components["schemas"]["ConversationId"];
+                /** @description The message's id. */
+                message_id: components["schemas"]["EventId"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description One page, ascending seq. */
+            /** @description The `recall` event. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["EventPage"];
+                    "application/json": components["schemas"]["Event"];
                 };
             };
-            /** @description `invalid_request`: both `after_seq` and `before_seq`, a non-integer, `limit` out of range, or a `cursor` not from this API. */
-            400: {
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: not the sender, past the window, or below the sender's rank. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4640,8 +3543,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            401: components["responses"]["Unauthorized"];
-            404: components["responses"]["ConversationNotFound"];
+            /** @description `not_found`: no such message in this conversation, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: recalled already. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -4751,7 +3670,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateSettings"];
             };
@@ -4801,13 +3720,9 @@ export interface operations {
             };
         };
     };
-    search_messages: {
+    friends_list: {
         parameters: {
-            query: {
-                /** @description What to look for (at most 200 characters). */
-                q: string;
-                /** @description Only in this conversation. */
-                conversation_id?: components["schemas"]["ConversationId"];
+            query?: {
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size. */
@@ -4819,26 +3734,17 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description One page, best first. */
+            /** @description One page. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["SearchPage"];
+                    "application/json": components["schemas"]["FriendPage"];
                 };
             };
-            /** @description `invalid_request`: no `q`, nothing to search for in it, over 200 characters, `limit` out of range, or a `cursor` not from this API. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
+            400: components["responses"]["BadPage"];
             401: components["responses"]["Unauthorized"];
-            404: components["responses"]["ConversationNotFound"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -4870,29 +3776,32 @@ export interface operations {
             };
         };
     };
-    reports_create: {
+    friends_requests: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description `incoming` (sent to the caller; the default) or `outgoing` (sent by the caller). */
+                direction?: string;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateReport"];
-            };
-        };
+        requestBody?: never;
         responses: {
-            /** @description The report. */
-            201: {
+            /** @description One page. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Report"];
+                    "application/json": components["schemas"]["FriendRequestPage"];
                 };
             };
-            /** @description `invalid_request`: neither or both targets, or no reason. */
+            /** @description `invalid_request`: `direction` not incoming or outgoing, `limit` out of range, or a `cursor` not from this API. */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4902,8 +3811,90 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such message visible to the caller, or no such user. */
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    friends_send_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SendFriendRequest"];
+            };
+        };
+        responses: {
+            /** @description Their pending request, now accepted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FriendRequest"];
+                };
+            };
+            /** @description The new pending request. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FriendRequest"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: a block stands between the two users. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such user. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: already friends, or a request to this user is already pending. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4943,110 +3934,29 @@ export interface operations {
             };
         };
     };
-    media_create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateMedia"];
-            };
-        };
-        responses: {
-            /** @description Where to upload. */
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["MediaUpload"];
-                };
-            };
-            /** @description `invalid_request`: a type not allowed, a size under 1 byte, or a bad filename (the message names the field). */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `too_large`: `size` over the server's cap (25 MiB by default), or the body too large. */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    media_complete: {
+    friends_cancel: {
         parameters: {
             query?: never;
             header?: never;
             path: {
-                /** @description The medium's id. */
-                id: components["schemas"]["MediaId"];
+                /** @description The request's id. */
+                id: components["schemas"]["FriendRequestId"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description The medium, usable. */
+            /** @description The request, now cancelled. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Media"];
-                };
-            };
-            /** @description `invalid_request`: the bytes are not of the declared `content_type`; the object was deleted. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
+                    "application/json": components["schemas"]["FriendRequest"];
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such medium of the caller's. */
+            /** @description `not_found`: no such request, or the caller did not send it. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5055,7 +3965,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `conflict`: nothing uploaded yet, or a size other than the declared one (then the object was deleted). */
+            /** @description `conflict`: the request is no longer pending. */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5095,46 +4005,30 @@ export interface operations {
             };
         };
     };
-    media_download: {
+    friends_accept: {
         parameters: {
-            query?: {
-                /** @description `original` (the default) or `thumb`. */
-                variant?: string;
-                /**
-                 * @description `true` (the default): answer 302 to the URL. `false`: answer 200 with the URL as JSON
-                 *     (`MediaUrl`), for browsers, whose `fetch` cannot read a redirect's `Location`.
-                 */
-                redirect?: boolean;
-            };
+            query?: never;
             header?: never;
             path: {
-                /** @description The medium's id. */
-                id: components["schemas"]["MediaId"];
+                /** @description The request's id. */
+                id: components["schemas"]["FriendRequestId"];
             };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description With `redirect=false`: the presigned GET URL (the one the 302 would point to). */
+            /** @description The request, now accepted. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["MediaUrl"];
+                    "application/json": components["schemas"]["FriendRequest"];
                 };
             };
-            /** @description To the bytes. */
-            302: {
-                headers: {
-                    /** @description A presigned GET URL. */
-                    Location?: string;
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            /** @description `invalid_request`: an unknown `variant`, or a `redirect` other than `true` or `false`. */
-            400: {
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such request, or the caller is not its recipient. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5142,8 +4036,138 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description `conflict`: the request is no longer pending. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    friends_decline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The request's id. */
+                id: components["schemas"]["FriendRequestId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The request, now declined. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FriendRequest"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such medium the caller may read, not completed, or no thumbnail. */
+            /** @description `not_found`: no such request, or the caller is not its recipient. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: the request is no longer pending. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    friends_remove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The friend's id. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No longer friends; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such user, or not a friend. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5464,7 +4488,7 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
                 "application/json": components["schemas"]["UpdateGroup"];
             };
@@ -5500,6 +4524,572 @@ export interface operations {
             };
             404: components["responses"]["GroupNotFound"];
             413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_announcement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAnnouncement"];
+            };
+        };
+        responses: {
+            /** @description The group now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            /** @description `invalid_request`: a text over 2000 characters. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_invites: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitePage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_create_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["CreateInvite"];
+            };
+        };
+        responses: {
+            /** @description The invite. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupInvite"];
+                };
+            };
+            /** @description `invalid_request`: `expires_in` outside 60 s to 30 days, `max_uses` outside 1 to 10000. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_revoke_invite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description The invite code. */
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group or active invite, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_join_requests: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JoinRequestPage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description Who asked. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Approved; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not, the group is full or dissolved. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group or waiting request, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_decline: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+                /** @description Who asked. */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Declined; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the caller's role may not. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such group or waiting request, or the caller is not a member. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    groups_leave: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id. */
+                id: components["schemas"]["ConversationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Left; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: the owner must transfer the group first. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            404: components["responses"]["GroupNotFound"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -5826,67 +5416,6 @@ export interface operations {
             };
         };
     };
-    groups_leave: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Left; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the owner must transfer the group first. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            404: components["responses"]["GroupNotFound"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
     groups_transfer: {
         parameters: {
             query?: never;
@@ -5972,178 +5501,29 @@ export interface operations {
             };
         };
     };
-    groups_announcement: {
+    media_create: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SetAnnouncement"];
+                "application/json": components["schemas"]["CreateMedia"];
             };
         };
         responses: {
-            /** @description The group now. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Group"];
-                };
-            };
-            /** @description `invalid_request`: a text over 2000 characters. */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            404: components["responses"]["GroupNotFound"];
-            413: components["responses"]["TooLarge"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    groups_invites: {
-        parameters: {
-            query?: {
-                /** @description `next_cursor` of the previous page. */
-                cursor?: string;
-                /** @description Page size. */
-                limit?: number;
-            };
-            header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-            };
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description One page. */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["InvitePage"];
-                };
-            };
-            400: components["responses"]["BadPage"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not. */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            404: components["responses"]["GroupNotFound"];
-            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again. */
-                    "Retry-After"?: number;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-            /** @description `unavailable`: the database is unreachable; try again later. */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
-                };
-            };
-        };
-    };
-    groups_create_invite: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CreateInvite"];
-            };
-        };
-        responses: {
-            /** @description The invite. */
+            /** @description Where to upload. */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GroupInvite"];
+                    "application/json": components["schemas"]["MediaUpload"];
                 };
             };
-            /** @description `invalid_request`: `expires_in` outside 60 s to 30 days, `max_uses` outside 1 to 10000. */
+            /** @description `invalid_request`: a type not allowed, a size under 1 byte, or a bad filename (the message names the field). */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6153,8 +5533,8 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not, or the group was dissolved. */
-            403: {
+            /** @description `too_large`: `size` over the server's cap (25 MiB by default), or the body too large. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6162,7 +5542,283 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            404: components["responses"]["GroupNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    media_download: {
+        parameters: {
+            query?: {
+                /** @description `original` (the default) or `thumb`. */
+                variant?: string;
+                /**
+                 * @description `true` (the default): answer 302 to the URL. `false`: answer 200 with the URL as JSON
+                 *     (`MediaUrl`), for browsers, whose `fetch` cannot read a redirect's `Location`.
+                 */
+                redirect?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description The medium's id. */
+                id: components["schemas"]["MediaId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description With `redirect=false`: the presigned GET URL (the one the 302 would point to). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaUrl"];
+                };
+            };
+            /** @description To the bytes. */
+            302: {
+                headers: {
+                    /** @description A presigned GET URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: an unknown `variant`, or a `redirect` other than `true` or `false`. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such medium the caller may read, not completed, or no thumbnail. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    media_complete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The medium's id. */
+                id: components["schemas"]["MediaId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The medium, usable. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Media"];
+                };
+            };
+            /** @description `invalid_request`: the bytes are not of the declared `content_type`; the object was deleted. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such medium of the caller's. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `conflict`: nothing uploaded yet, or a size other than the declared one (then the object was deleted). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    notices_list: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NoticePage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    notices_seen: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkNoticesSeen"];
+            };
+        };
+        responses: {
+            /** @description Marked; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
             413: components["responses"]["TooLarge"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
@@ -6195,30 +5851,30 @@ export interface operations {
             };
         };
     };
-    groups_revoke_invite: {
+    reports_create: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-                /** @description The invite code. */
-                code: string;
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateReport"];
+            };
+        };
         responses: {
-            /** @description Revoked; no body. */
-            204: {
+            /** @description The report. */
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["Report"];
+                };
             };
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not. */
-            403: {
+            /** @description `invalid_request`: neither or both targets, or no reason. */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6226,7 +5882,194 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `not_found`: no such group or active invite, or the caller is not a member. */
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such message visible to the caller, or no such user. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    search_messages: {
+        parameters: {
+            query: {
+                /** @description What to look for (at most 200 characters, with at least one letter or digit). */
+                q: string;
+                /** @description Only in this conversation. */
+                conversation_id?: components["schemas"]["ConversationId"];
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page, best first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            /** @description `invalid_request`: no `q`, nothing to search for in it, over 200 characters, `limit` out of range, or a `cursor` not from this API. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            404: components["responses"]["ConversationNotFound"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sessions_list: {
+        parameters: {
+            query?: {
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page, most recently used first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionPage"];
+                };
+            };
+            400: components["responses"]["BadPage"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    sessions_revoke: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The session's id. */
+                id: components["schemas"]["SessionId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: not one of the caller's active sessions. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6266,19 +6109,18 @@ export interface operations {
             };
         };
     };
-    groups_join_requests: {
+    users_search: {
         parameters: {
-            query?: {
+            query: {
+                /** @description Prefix of a username or display name (case-insensitive), 1 to 64 characters. */
+                q: string;
                 /** @description `next_cursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size. */
                 limit?: number;
             };
             header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -6289,13 +6131,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["JoinRequestPage"];
+                    "application/json": components["schemas"]["UserPage"];
                 };
             };
-            400: components["responses"]["BadPage"];
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not. */
-            403: {
+            /** @description `invalid_request`: `q` missing or too long, or `limit` out of range. */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6303,7 +6143,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            404: components["responses"]["GroupNotFound"];
+            401: components["responses"]["Unauthorized"];
             /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
             429: {
                 headers: {
@@ -6335,39 +6175,26 @@ export interface operations {
             };
         };
     };
-    groups_approve: {
+    users_me: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-                /** @description Who asked. */
-                user_id: components["schemas"]["UserId"];
-            };
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description Approved; no body. */
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not, the group is full or dissolved. */
-            403: {
+            /** @description The caller. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ErrorEnvelope"];
+                    "application/json": components["schemas"]["OwnProfile"];
                 };
             };
-            /** @description `not_found`: no such group or waiting request, or the caller is not a member. */
-            404: {
+            /** @description `unauthorized`: missing, expired or invalid access token, or the account no longer exists. */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6406,29 +6233,29 @@ export interface operations {
             };
         };
     };
-    groups_decline: {
+    users_delete_me: {
         parameters: {
             query?: never;
             header?: never;
-            path: {
-                /** @description The group's id. */
-                id: components["schemas"]["ConversationId"];
-                /** @description Who asked. */
-                user_id: components["schemas"]["UserId"];
-            };
+            path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DeleteAccount"];
+            };
+        };
         responses: {
-            /** @description Declined; no body. */
+            /** @description Deleted; no body. */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            400: components["responses"]["InvalidBody"];
             401: components["responses"]["Unauthorized"];
-            /** @description `forbidden`: the caller's role may not. */
+            /** @description `forbidden`: `password` is wrong. */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -6437,7 +6264,180 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description `not_found`: no such group or waiting request, or the caller is not a member. */
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_update_me: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["UpdateProfile"];
+            };
+        };
+        responses: {
+            /** @description The profile after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OwnProfile"];
+                };
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePassword"];
+            };
+        };
+        responses: {
+            /** @description Changed; no body. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["InvalidBody"];
+            401: components["responses"]["Unauthorized"];
+            /** @description `forbidden`: `current_password` is wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["TooLarge"];
+            /** @description `rate_limited`: slow down; `Retry-After` says for how long. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `internal`: the server's fault; the cause goes to its log, never to the client. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `unavailable`: the database is unreachable; try again later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    users_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id. */
+                id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Profile"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description `not_found`: no such user (also for an id that is not a UUID). */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -10,6 +10,7 @@ use crate::service::social;
 #[allow(dead_code)] // only its parameters are used
 struct RequestsQuery {
     /// `incoming` (sent to the caller; the default) or `outgoing` (sent by the caller).
+    #[param(pattern = "^(incoming|outgoing)$")]
     direction: Option<String>,
 }
 

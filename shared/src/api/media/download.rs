@@ -10,6 +10,7 @@ use crate::service::media::{self, Variant};
 #[allow(dead_code)] // only its parameters are used
 struct DownloadQuery {
     /// `original` (the default) or `thumb`.
+    #[param(pattern = "^(original|thumb)$")]
     variant: Option<String>,
     /// `true` (the default): answer 302 to the URL. `false`: answer 200 with the URL as JSON
     /// (`MediaUrl`), for browsers, whose `fetch` cannot read a redirect's `Location`.

@@ -16,7 +16,7 @@ pub const ROUTE: Route = Route::new(Method::Put, "/v1/conversations/{id}/message
     path = ROUTE.path,
     tag = "conversations",
     security(("bearer" = [])),
-    params(("id" = ConversationId, Path, description = "The conversation's id."), ("message_id" = EventId, Path, description = "The message's id."), ("emoji" = String, Path, description = "The emoji, percent-encoded.")),
+    params(("id" = ConversationId, Path, description = "The conversation's id."), ("message_id" = EventId, Path, description = "The message's id."), ("emoji" = String, Path, description = "The emoji, percent-encoded: up to 32 bytes, no spaces or control characters, not plain ASCII.", max_length = 8, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]*[^\x00-\x9f\s][^\s\x00-\x1f\x7f-\x9f]*$")),
     responses(
         (status = 200, description = "The `reaction` event.", body = Event),
         (status = 204, description = "It was there already; no body."),

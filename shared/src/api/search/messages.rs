@@ -9,7 +9,8 @@ use crate::service::search;
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // only its parameters are used
 struct SearchQuery {
-    /// What to look for (at most 200 characters).
+    /// What to look for (at most 200 characters, with at least one letter or digit).
+    #[param(min_length = 1, max_length = 200, pattern = r"[^\W_]")]
     q: String,
     /// Only in this conversation.
     conversation_id: Option<ConversationId>,

@@ -13,6 +13,7 @@ pub const ROUTE: Route = Route::new(Method::Get, "/v1/users");
 #[allow(dead_code)] // only its parameters are used
 struct UserSearchQuery {
     /// Prefix of a username or display name (case-insensitive), 1 to 64 characters.
+    #[param(min_length = 1, max_length = 64)]
     q: String,
 }
 
