@@ -1,6 +1,6 @@
 //! Accounts and tokens: register, login, refresh rotation, logout, JWKS, `users/me`.
 
-use anyhow::{Context, Result, anyhow, ensure};
+use anyhow::{Context, Result, anyhow, bail, ensure};
 use base64::Engine as _;
 use parley_tests::{RestEnv, Target, api::PASSWORD, check, keys, node_and_edge};
 use serde_json::{Value, json};
@@ -306,5 +306,108 @@ async fn users_me_returns_the_caller(t: Target) -> Result<()> {
     let me = api.me(&bob.access_token).await?.ok(200)?;
     ensure!(me["id"] == bob.user_id.as_str() && me["username"] == "bob", "bob's me: {me}");
     api.get("/v1/users/me", None).await?.error(401, "unauthorized").context("me without a token")?;
+    Ok(())
+}
+
+node_and_edge!(forged_foreign_and_out_of_date_tokens_are_refused_at_every_door, 90);
+
+/// The classic JWT attacks, each tried on REST (the edge's for the edge target), on the
+/// WebSocket upgrade and on QUIC's `auth` frame: `alg: none`, HS256 keyed with the public key,
+/// a foreign key under our `kid`, our key under an unknown `kid`, expired, not yet valid,
+/// claims changed under a valid signature, a subject that is no user id, no session id, a cut
+/// signature. Every one is a 401 / `unauthorized`, and the genuine token keeps working.
+async fn forged_foreign_and_out_of_date_tokens_are_refused_at_every_door(t: Target) -> Result<()> {
+    use jwt_simple::prelude::*;
+    use parley_tests::Ws;
+    use parley_tests::quic::Quic;
+    use parley_tests::ws::Upgrade;
+
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, bob, _conv) = env.pair("alice", "bob").await?;
+    let keys = keys()?;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let ours = Ed25519KeyPair::from_bytes(&b64.decode(&keys.signing_key)?)?.with_key_id(&keys.kid);
+    let public_raw = ours.public_key().to_bytes();
+
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Sid {
+        sid: String,
+    }
+    let claims = |sub: &str, sid: &str| {
+        Claims::with_custom_claims(Sid { sid: sid.to_owned() }, Duration::from_mins(15)).with_subject(sub)
+    };
+    let payload_of = |token: &str| token.split('.').nth(1).unwrap_or_default().to_owned();
+    let issued: Value = serde_json::from_slice(&b64.decode(payload_of(&alice.access_token))?)?;
+    let sid = check::str_field(&issued, "sid")?.to_owned();
+    let genuine = claims(&alice.user_id, &sid);
+    let now = Clock::now_since_epoch();
+    let header = |json: &str| b64.encode(json.as_bytes());
+
+    let mut expired = claims(&alice.user_id, &sid);
+    expired.issued_at = Some(now - Duration::from_mins(20));
+    expired.expires_at = Some(now - Duration::from_mins(5));
+    let mut early = claims(&alice.user_id, &sid);
+    early.invalid_before = Some(now + Duration::from_mins(5));
+    let signed = ours.sign(genuine.clone())?;
+    let tampered = {
+        let mut v: Value = serde_json::from_slice(&b64.decode(payload_of(&signed))?)?;
+        v["sub"] = json!(bob.user_id);
+        let mut parts: Vec<String> = signed.split('.').map(str::to_owned).collect();
+        parts[1] = b64.encode(v.to_string());
+        parts.join(".")
+    };
+    let attacks: Vec<(&str, String)> = vec![
+        ("alg none", format!("{}.{}.", header(r#"{"alg":"none","typ":"JWT"}"#), payload_of(&signed))),
+        (
+            "alg none with our kid",
+            format!("{}.{}.", header(&format!(r#"{{"alg":"none","kid":"{}"}}"#, keys.kid)), payload_of(&signed)),
+        ),
+        (
+            "HS256 keyed with the raw public key",
+            HS256Key::from_bytes(&public_raw).with_key_id(&keys.kid).authenticate(genuine.clone())?,
+        ),
+        (
+            "HS256 keyed with the published JWK",
+            HS256Key::from_bytes(keys.jwks_text().as_bytes()).with_key_id(&keys.kid).authenticate(genuine.clone())?,
+        ),
+        ("a foreign key under our kid", Ed25519KeyPair::generate().with_key_id(&keys.kid).sign(genuine.clone())?),
+        (
+            "our key under an unknown kid",
+            Ed25519KeyPair::from_bytes(&ours.to_bytes())?.with_key_id("k2").sign(genuine.clone())?,
+        ),
+        ("our key and no kid", Ed25519KeyPair::from_bytes(&ours.to_bytes())?.sign(genuine.clone())?),
+        ("expired five minutes ago", ours.sign(expired)?),
+        ("valid only in five minutes", ours.sign(early)?),
+        ("another user's id under Alice's signature", tampered),
+        ("a subject that is no user id", ours.sign(claims("admin", &sid))?),
+        ("no session id", ours.sign(Claims::create(Duration::from_mins(15)).with_subject(&alice.user_id))?),
+        ("a signature cut short", signed[..signed.len() - 4].to_owned()),
+    ];
+
+    let node = &env.env.nodes[0];
+    for (what, token) in &attacks {
+        api.me(token).await?.error(401, "unauthorized").with_context(|| format!("REST: {what}"))?;
+        match Ws::try_connect(&env.ws_url(0), Some(token)).await? {
+            Upgrade::Rejected { status: 401, .. } => {}
+            Upgrade::Rejected { status, body } => bail!("WebSocket: {what}: {status} {body}"),
+            Upgrade::Accepted(_) => bail!("WebSocket: {what}: the upgrade was accepted"),
+        }
+        let mut q = Quic::open(node.quic_addr(), node.cert_sha256()).await?;
+        q.send_json(&json!({"type": "auth", "token": token})).await?;
+        let closing =
+            q.wait_close(std::time::Duration::from_secs(10)).await.with_context(|| format!("QUIC: {what}"))?;
+        ensure!(
+            closing.frames.first().is_some_and(|f| f["code"] == "unauthorized"),
+            "QUIC: {what}: {:?}",
+            closing.frames
+        );
+    }
+    // A token we forged with the real key and the real session is as good as a genuine one, so
+    // the refusals above are about the attacks, not about how the test signs.
+    let reforged = ours.sign(genuine)?;
+    api.me(&reforged).await?.ok(200).context("REST with a correctly signed token")?;
+    Ws::connect(&env.ws_url(0), &reforged).await?.ping().await?;
+    Quic::connect(node.quic_addr(), node.cert_sha256(), &reforged).await?.ping().await?;
     Ok(())
 }
