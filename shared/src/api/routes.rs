@@ -125,8 +125,15 @@ fn template(path: &str) -> Option<&'static str> {
     ROUTES
         .iter()
         .filter(|r| r.captures(path).is_some())
-        .min_by_key(|r| r.path.split('/').map(|s| s.starts_with('{')).collect::<Vec<bool>>())
+        // Segment by segment, a literal (false) sorts before a `{param}` (true); no allocation,
+        // since every REST request asks.
+        .min_by(|a, b| params(a.path).cmp(params(b.path)))
         .map(|r| r.path)
+}
+
+/// Which segments of a path template are `{param}`s.
+fn params(template: &str) -> impl Iterator<Item = bool> + '_ {
+    template.split('/').map(|s| s.starts_with('{'))
 }
 
 /// The methods some route serves at `path`, in table order.
