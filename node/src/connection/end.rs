@@ -3,6 +3,8 @@
 
 use parley_shared::protocol::{Close, ConnectionCode, ServerFrame};
 
+use super::SinkError;
+
 /// Why a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Disconnect {
@@ -19,6 +21,15 @@ pub enum Disconnect {
 }
 
 impl Disconnect {
+    /// Why a failed write ends the connection: a client that stopped reading is told it is too
+    /// slow (if the goodbye gets through at all); a vanished one needs no goodbye.
+    pub fn from_sink(e: &SinkError) -> Disconnect {
+        match e {
+            SinkError::Stalled(_) => Disconnect::Evicted(ConnectionCode::TooSlow, "not reading".into()),
+            SinkError::Gone(_) => Disconnect::SinkFailed,
+        }
+    }
+
     /// The `error` frame sent before closing, if any.
     pub fn frame(&self) -> Option<ServerFrame> {
         match self {
@@ -67,5 +78,9 @@ mod tests {
         assert_eq!(d.close().0, Close::GoingAway);
         assert_eq!(Disconnect::FrameTooLarge.close().0, Close::TooLarge);
         assert_eq!(Disconnect::ClientClosed.frame(), None);
+        let stalled = Disconnect::from_sink(&SinkError::Stalled(std::time::Duration::from_secs(10)));
+        assert_eq!(stalled.label(), "too_slow");
+        assert_eq!(stalled.close().0, Close::TryAgainLater);
+        assert_eq!(Disconnect::from_sink(&SinkError::Gone("reset".into())), Disconnect::SinkFailed);
     }
 }

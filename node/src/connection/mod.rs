@@ -50,6 +50,12 @@ pub use sink::{FrameSink, SinkError};
 
 /// How long live events wait for the client's first `sync`.
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
+/// How long one write to the client may wait for the client to read: beyond it the connection
+/// is closed as `too_slow` (the client resumes with a sync), so a client that never reads holds
+/// neither a task nor kernel buffers for long. Generous for a phone on a bad network.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the goodbye (an `error` frame, then the close) may take on a connection.
+const FINISH_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long an unauthenticated connection may take to send `auth`.
 pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most sends of one connection awaiting their commit; beyond it the connection stops reading.
@@ -147,8 +153,12 @@ where
         node_id: node.node_id.clone(),
     });
     let snapshot = ServerFrame::PresenceSnapshot { online: start.online_friends };
-    let end = match c.sink.send(&ready).await.and(c.sink.send(&snapshot).await) {
-        Err(_) => Disconnect::SinkFailed,
+    let greeted = match c.send(&ready).await {
+        Ok(()) => c.send(&snapshot).await,
+        Err(e) => Err(e),
+    };
+    let end = match greeted {
+        Err(e) => Disconnect::from_sink(&e),
         Ok(()) => c.run_loop(&mut inbound, &mut rx, &signal).await,
     };
     finish(&mut c.sink, &end).await;
@@ -158,13 +168,14 @@ where
     metrics::gauge!("parley_connections", "transport" => transport).decrement(1.0);
 }
 
-/// Tells the client why (when there is something to tell) and closes.
+/// Tells the client why (when there is something to tell) and closes, each step bounded: a
+/// client that reads nothing must not keep the connection alive through its goodbye.
 async fn finish<S: FrameSink>(sink: &mut S, end: &Disconnect) {
     if let Some(frame) = end.frame() {
-        let _ = sink.send(&frame).await;
+        let _ = tokio::time::timeout(FINISH_TIMEOUT, sink.send(&frame)).await;
     }
     let (close, text) = end.close();
-    sink.close(close, text).await;
+    let _ = tokio::time::timeout(FINISH_TIMEOUT, sink.close(close, text)).await;
 }
 
 impl<S: FrameSink> Connection<S> {
@@ -196,7 +207,7 @@ impl<S: FrameSink> Connection<S> {
                             ServerFrame::reply_err(id, &e)
                         }
                     };
-                    self.sink.send(&frame).await
+                    self.send(&frame).await
                 }
                 Some(push) = rx.recv() => self.on_push(push).await,
                 _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
@@ -209,15 +220,18 @@ impl<S: FrameSink> Connection<S> {
                     Some(Inbound::Closed) | None => return Disconnect::ClientClosed,
                 },
             };
-            if result.is_err() {
-                return Disconnect::SinkFailed;
+            if let Err(e) = result {
+                return Disconnect::from_sink(&e);
             }
         }
     }
 
-    /// Writes one frame to the client.
+    /// Writes one frame to the client, waiting at most [`WRITE_TIMEOUT`] for it to read.
     pub(crate) async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
-        self.sink.send(frame).await
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(frame)).await {
+            Ok(written) => written,
+            Err(_) => Err(SinkError::Stalled(WRITE_TIMEOUT)),
+        }
     }
 }
 

@@ -84,7 +84,7 @@ pub struct WsSink(SplitSink<WebSocket, Message>);
 
 impl FrameSink for WsSink {
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
-        self.0.send(Message::Text(Utf8Bytes::from(frame.to_json()))).await.map_err(|e| SinkError(e.to_string()))
+        self.0.send(Message::Text(Utf8Bytes::from(frame.to_json()))).await.map_err(|e| SinkError::Gone(e.to_string()))
     }
 
     async fn close(&mut self, reason: Close, text: &str) {

@@ -179,9 +179,9 @@ impl FrameSink for QuicSink {
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
         let wire = framing::encode(frame.to_json().as_bytes()).map_err(|e| {
             warn!("not sending a frame: {e}");
-            SinkError(e.to_string())
+            SinkError::Gone(e.to_string())
         })?;
-        self.send.write_all(&wire).await.map_err(|e| SinkError(e.to_string()))
+        self.send.write_all(&wire).await.map_err(|e| SinkError::Gone(e.to_string()))
     }
 
     async fn close(&mut self, reason: Close, text: &str) {
