@@ -127,11 +127,16 @@ async fn friend_requests_from_ask_to_unfriend(t: Target) -> Result<()> {
     api.get("/v1/friends/requests?direction=sideways", Some(alice.token())).await?.error(400, "invalid_request")?;
     ensure!(kinds(&api.notices(&bob).await?) == ["friend_request"], "bob was told");
 
-    // Only the recipient accepts or declines; only the sender cancels; strangers see nothing.
+    // Only the recipient accepts or declines; only the sender cancels (each side is told what it
+    // may do); strangers see nothing.
     let accept = format!("/v1/friends/requests/{id}/accept");
-    api.post(&accept, Some(alice.token()), &json!({})).await?.error(404, "not_found")?;
+    api.post(&accept, Some(alice.token()), &json!({})).await?.error(403, "forbidden")?;
+    api.post(&format!("/v1/friends/requests/{id}/decline"), Some(alice.token()), &json!({}))
+        .await?
+        .error(403, "forbidden")?;
     api.post(&accept, Some(carol.token()), &json!({})).await?.error(404, "not_found")?;
-    api.delete(&format!("/v1/friends/requests/{id}"), bob.token(), None).await?.error(404, "not_found")?;
+    api.delete(&format!("/v1/friends/requests/{id}"), bob.token(), None).await?.error(403, "forbidden")?;
+    api.delete(&format!("/v1/friends/requests/{id}"), carol.token(), None).await?.error(404, "not_found")?;
     let accepted = other.post(&accept, Some(bob.token()), &json!({})).await?.ok(200)?;
     ensure!(accepted["status"] == "accepted" && accepted["decided_at"].is_string(), "{accepted}");
     api.post(&accept, Some(bob.token()), &json!({})).await?.error(409, "conflict")?;

@@ -114,15 +114,21 @@ pub enum RequestAction {
     Cancel,
 }
 
-/// Whether the caller may `action` a request in `status`: someone else's request is a 404 (as is
-/// the wrong side of one), a decided one a 409.
+/// Whether the caller may `action` a request in `status`: someone else's request is a 404, the
+/// wrong side of one's own a 403 saying what that side may do (both sides know it exists), a
+/// decided one a 409.
 pub fn decide_request(side: Side, status: FriendRequestStatus, action: RequestAction) -> Result<(), ApiError> {
-    let allowed = match action {
-        RequestAction::Accept | RequestAction::Decline => side == Side::Recipient,
-        RequestAction::Cancel => side == Side::Sender,
-    };
-    if !allowed {
-        return Err(ApiError::not_found("friend request not found"));
+    match (side, action) {
+        (Side::Stranger, _) => return Err(ApiError::not_found("friend request not found")),
+        (Side::Sender, RequestAction::Accept | RequestAction::Decline) => {
+            return Err(ApiError::forbidden(
+                "only its recipient accepts or declines a request; DELETE cancels your own",
+            ));
+        }
+        (Side::Recipient, RequestAction::Cancel) => {
+            return Err(ApiError::forbidden("only its sender cancels a request; accept or decline it instead"));
+        }
+        _ => {}
     }
     if status != FriendRequestStatus::Pending {
         return Err(ApiError::conflict(format!("the friend request is already {}", status.as_str())));
@@ -236,7 +242,8 @@ mod tests {
                     };
                     match r {
                         Ok(()) => assert!(right_side && status == Pending, "{side:?} {status:?} {action:?}"),
-                        Err(e) if !right_side => assert_eq!(e.code, ErrorCode::NotFound),
+                        Err(e) if side == Stranger => assert_eq!(e.code, ErrorCode::NotFound),
+                        Err(e) if !right_side => assert_eq!(e.code, ErrorCode::Forbidden, "{side:?} {action:?}"),
                         Err(e) => assert_eq!(e.code, ErrorCode::Conflict, "{side:?} {status:?} {action:?}"),
                     }
                 }

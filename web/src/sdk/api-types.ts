@@ -3956,7 +3956,16 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such request, or the caller did not send it. */
+            /** @description `forbidden`: the caller received this request (only its sender cancels it). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such request, or it is neither to nor from the caller. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4027,7 +4036,16 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such request, or the caller is not its recipient. */
+            /** @description `forbidden`: the caller sent this request (only its recipient decides it). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such request, or it is neither to nor from the caller. */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4098,7 +4116,16 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description `not_found`: no such request, or the caller is not its recipient. */
+            /** @description `forbidden`: the caller sent this request (only its recipient decides it). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description `not_found`: no such request, or it is neither to nor from the caller. */
             404: {
                 headers: {
                     [name: string]: unknown;

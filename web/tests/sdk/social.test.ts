@@ -210,9 +210,9 @@ describe('social SDK against a real node', () => {
     const { request: r2 } = await carol.client.rest.friends.request(alice.user.id);
     expect(r2.message).toBeNull();
     await waitNotice(alice, 'friend_request', (n) => n.request.id === r2.id);
-    // Only the sender cancels, only the recipient accepts.
-    expect((await rejection(alice.client.rest.friends.cancel(r2.id))).status).toBe(404);
-    expect((await rejection(carol.client.rest.friends.accept(r2.id))).status).toBe(404);
+    // Only the sender cancels, only the recipient accepts: the other side is told so (403).
+    expect((await rejection(alice.client.rest.friends.cancel(r2.id))).status).toBe(403);
+    expect((await rejection(carol.client.rest.friends.accept(r2.id))).status).toBe(403);
     const cancelled = await carol.client.rest.friends.cancel(r2.id);
     expect(cancelled.status).toBe('cancelled');
     console.log(`decided_at of a cancelled request: ${cancelled.decided_at}`);

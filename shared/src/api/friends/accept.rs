@@ -21,8 +21,13 @@ pub const ROUTE: Route = Route::new(Method::Post, "/v1/friends/requests/{id}/acc
         (status = 200, description = "The request, now accepted.", body = FriendRequest),
         (status = 401, response = Unauthorized),
         (
+            status = 403,
+            description = "`forbidden`: the caller sent this request (only its recipient decides it).",
+            body = ErrorEnvelope
+        ),
+        (
             status = 404,
-            description = "`not_found`: no such request, or the caller is not its recipient.",
+            description = "`not_found`: no such request, or it is neither to nor from the caller.",
             body = ErrorEnvelope
         ),
         (status = 409, description = "`conflict`: the request is no longer pending.", body = ErrorEnvelope),

@@ -20,8 +20,13 @@ pub const ROUTE: Route = Route::new(Method::Delete, "/v1/friends/requests/{id}")
         (status = 200, description = "The request, now cancelled.", body = FriendRequest),
         (status = 401, response = Unauthorized),
         (
+            status = 403,
+            description = "`forbidden`: the caller received this request (only its sender cancels it).",
+            body = ErrorEnvelope
+        ),
+        (
             status = 404,
-            description = "`not_found`: no such request, or the caller did not send it.",
+            description = "`not_found`: no such request, or it is neither to nor from the caller.",
             body = ErrorEnvelope
         ),
         (status = 409, description = "`conflict`: the request is no longer pending.", body = ErrorEnvelope),
