@@ -16,6 +16,9 @@
 //!
 //! `parley-bench --media` runs the media phase (see `media.rs`).
 //!
+//! `parley-bench --faults` runs the faults phase (`parley_tests::faults`): ≥ 100,000 acknowledged
+//! sends through node and Postgres faults, counted against the database.
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
@@ -128,6 +131,21 @@ pub(crate) struct Args {
     /// Sends of the burst (all in flight at once).
     #[arg(long, default_value_t = 200)]
     group_burst: usize,
+    /// Run the faults phase only: acknowledged sends over WebSocket and QUIC across three nodes
+    /// through a SIGKILL, a SIGSTOP, killed LISTEN connections, a Postgres restart and Postgres
+    /// down, with clients that never read (`parley_tests::faults`).
+    #[arg(long)]
+    faults: bool,
+    /// Groups in the faults phase (6 sending members each).
+    #[arg(long, default_value_t = 20)]
+    faults_groups: usize,
+    /// Messages each of the faults phase's clients sends at least (they keep sending until every
+    /// fault has run): 20 groups x 6 members x 850 = 102,000.
+    #[arg(long, default_value_t = 850)]
+    faults_min_sends: usize,
+    /// Seconds of normal load around each fault.
+    #[arg(long, default_value_t = 3)]
+    faults_calm_secs: u64,
 }
 
 fn main() -> Result<()> {
@@ -164,6 +182,19 @@ async fn bench(args: Args) -> Result<()> {
     }
     if args.receipts {
         return receipts_phase(&args).await;
+    }
+    if args.faults {
+        let mut env = parley_tests::TestEnv::start_with(parley_tests::faults::FaultsConfig::node_options()).await?;
+        let cfg = parley_tests::faults::FaultsConfig {
+            groups: args.faults_groups,
+            members: 6,
+            min_sends: args.faults_min_sends,
+            calm: Duration::from_secs(args.faults_calm_secs),
+            outage: Duration::from_secs(4),
+        };
+        let r = parley_tests::faults::faults_under_load(&mut env, &cfg).await?;
+        println!("faults\n{}", r.table());
+        return Ok(());
     }
     if args.presence {
         let mut env = parley_tests::TestEnv::start_with(vec![bench_node("bench1"), bench_node("bench2")]).await?;

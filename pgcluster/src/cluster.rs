@@ -154,6 +154,36 @@ impl PgCluster {
         self.running = false;
     }
 
+    /// `pg_ctl restart -m fast`: every connection is dropped and the server comes back on the
+    /// same port with the same options (fault-injection tests).
+    pub fn restart_fast(&mut self) -> Result<(), PgClusterError> {
+        let out = self
+            .command(&self.bins.pg_ctl)
+            .arg("restart")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(self.data_dir.join(LOG_FILE))
+            .args(["-m", "fast", "-w", "-t", PG_CTL_TIMEOUT_SECS])
+            .output()?;
+        if !out.status.success() {
+            return Err(PgClusterError::Start(describe_output("pg_ctl restart", &out)));
+        }
+        self.running = true;
+        Ok(())
+    }
+
+    /// Starts a cluster that [`PgCluster::stop`] stopped again, on the port it had, so that
+    /// clients holding its URL reconnect (fault-injection tests: a server refusing connections
+    /// for a while).
+    pub fn start_again(&mut self) -> Result<(), PgClusterError> {
+        if self.running {
+            return Ok(());
+        }
+        let nosync = std::env::var("PARLEY_PG_NOSYNC").is_ok_and(|v| v == "1");
+        self.launch(Some(self.port), nosync)
+    }
+
     fn initdb(&self, nosync: bool) -> Result<(), PgClusterError> {
         let mut cmd = self.command(&self.bins.initdb);
         cmd.arg("-D").arg(&self.data_dir).args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]);

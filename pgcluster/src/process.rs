@@ -45,6 +45,15 @@ pub fn process_server(dir: &Path) -> Result<String, ServerError> {
         .map_err(ServerError)
 }
 
+/// Runs `f` on the process's private cluster (started by [`process_server`]); `None` when the
+/// process uses `PARLEY_TEST_DATABASE_URL` or has started no cluster. Fault-injection tests use it
+/// to restart or stop the server under every test of the process, so such tests get a test
+/// binary of their own.
+pub fn with_process_cluster<R>(f: impl FnOnce(&mut PgCluster) -> R) -> Option<R> {
+    let mut guard = CLUSTER.lock().ok()?;
+    guard.as_mut().map(f)
+}
+
 /// Runs when libtest ends the process with `std::process::exit`, which skips destructors.
 extern "C" fn stop_at_exit() {
     if let Ok(mut guard) = CLUSTER.lock()

@@ -27,6 +27,7 @@ pub mod big_group;
 pub mod check;
 pub mod cluster;
 pub mod edge;
+pub mod faults;
 pub mod media;
 pub mod node;
 pub mod quic;

@@ -157,8 +157,13 @@ pub fn client_config(cert_sha256: &str, alpns: &[&[u8]]) -> Result<quinn::Client
 
 /// Opens a QUIC connection (handshake only) from a fresh client endpoint.
 pub async fn handshake(addr: SocketAddr, cert_sha256: &str, alpns: &[&[u8]]) -> Result<(Endpoint, quinn::Connection)> {
+    handshake_with(addr, client_config(cert_sha256, alpns)?).await
+}
+
+/// [`handshake`] with a configuration of the caller's.
+pub async fn handshake_with(addr: SocketAddr, cfg: quinn::ClientConfig) -> Result<(Endpoint, quinn::Connection)> {
     let mut endpoint = Endpoint::client(SocketAddr::from(([127, 0, 0, 1], 0))).context("client endpoint")?;
-    endpoint.set_default_client_config(client_config(cert_sha256, alpns)?);
+    endpoint.set_default_client_config(cfg);
     let connecting = endpoint.connect(addr, "localhost").context("starting the QUIC handshake")?;
     let conn = tokio::time::timeout(CONNECT_TIMEOUT, connecting)
         .await
@@ -207,10 +212,29 @@ impl Quic {
         Ok(q)
     }
 
+    /// Like `connect`, granting the node at most `window` bytes of unread stream data (quinn's
+    /// default is 1.25 MB): a client that stops reading stops the node's writes soon.
+    pub async fn connect_with_window(addr: SocketAddr, cert_sha256: &str, token: &str, window: u32) -> Result<Quic> {
+        let mut cfg = client_config(cert_sha256, &[ALPN])?;
+        let mut transport = quinn::TransportConfig::default();
+        transport.keep_alive_interval(Some(Duration::from_secs(25))).stream_receive_window(window.into());
+        cfg.transport_config(Arc::new(transport));
+        let mut q = Quic::open_with(addr, cfg).await?;
+        q.send_json(&json!({"type": "auth", "token": token})).await?;
+        let first = q.next_frame(CONNECT_TIMEOUT).await.context("waiting for the ready frame")?;
+        ensure!(first["type"] == "ready", "{}: the first frame is not `ready`: {first}", q.label);
+        q.ready = first;
+        Ok(q)
+    }
+
     /// Handshake and the bidirectional stream, nothing sent yet (the stream reaches the node
     /// with the first bytes written).
     pub async fn open(addr: SocketAddr, cert_sha256: &str) -> Result<Quic> {
-        let (endpoint, conn) = handshake(addr, cert_sha256, &[ALPN]).await?;
+        Quic::open_with(addr, client_config(cert_sha256, &[ALPN])?).await
+    }
+
+    async fn open_with(addr: SocketAddr, cfg: quinn::ClientConfig) -> Result<Quic> {
+        let (endpoint, conn) = handshake_with(addr, cfg).await?;
         let (send, recv) = conn.open_bi().await.context("opening the stream")?;
         Ok(Quic {
             endpoint,

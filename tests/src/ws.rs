@@ -109,6 +109,25 @@ impl Ws {
         }
     }
 
+    /// Like `connect`, over a socket whose receive buffer is `recv_buffer` bytes (set before the
+    /// handshake, so the kernel neither grows it nor opens a wider window): a client that stops
+    /// reading fills it soon.
+    pub async fn connect_with_recv_buffer(ws_url: &str, token: &str, recv_buffer: u32) -> Result<Ws> {
+        let url = format!("{ws_url}?token={token}");
+        let req = url.as_str().into_client_request().context("bad ws url")?;
+        let host = req.uri().host().context("no host in the ws url")?;
+        let addr: std::net::SocketAddr = format!("{host}:{}", req.uri().port_u16().unwrap_or(80))
+            .parse()
+            .context("the ws url's host is not an IP address")?;
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+        socket.set_recv_buffer_size(recv_buffer)?;
+        let tcp = socket.connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        match upgrade_on(req, ws_url, Some(tcp)).await? {
+            Upgrade::Accepted(ws) => Ok(*ws),
+            Upgrade::Rejected { status, body } => bail!("upgrade to {ws_url} refused with {status}: {body}"),
+        }
+    }
+
     /// `connect`, then `sync` with cursor 0 for each of `conversations` (whatever is replayed
     /// is dropped): afterwards only live events arrive.
     pub async fn connect_synced(ws_url: &str, token: &str, conversations: &[&str]) -> Result<Ws> {
@@ -478,7 +497,21 @@ pub fn reply_error(reply: &Value) -> Result<String> {
 }
 
 async fn upgrade(req: tungstenite::handshake::client::Request, label: &str) -> Result<Upgrade> {
-    let connecting = tokio_tungstenite::connect_async(req);
+    upgrade_on(req, label, None).await
+}
+
+/// The upgrade over `tcp` when given, else over a connection of its own.
+async fn upgrade_on(
+    req: tungstenite::handshake::client::Request,
+    label: &str,
+    tcp: Option<TcpStream>,
+) -> Result<Upgrade> {
+    let connecting = async move {
+        match tcp {
+            Some(tcp) => tokio_tungstenite::client_async(req, tokio_tungstenite::MaybeTlsStream::Plain(tcp)).await,
+            None => tokio_tungstenite::connect_async(req).await,
+        }
+    };
     let stream = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
         Err(_) => bail!("{label}: the WebSocket upgrade timed out"),
         Ok(Err(tungstenite::Error::Http(resp))) => {
