@@ -109,6 +109,8 @@ pub struct StallRecord {
     pub peer_rss_peak_kib: u64,
     /// From their connect until node 1 counted both as closed `too_slow` (its metrics).
     pub closed_after: Duration,
+    /// ~7 KiB messages sent to them after the run to fill the buffers the run had not.
+    pub flood_messages: usize,
     /// How each of them saw its end.
     pub closes: Vec<StalledClose>,
 }
@@ -215,9 +217,10 @@ impl FaultsReport {
             })
             .collect();
         s.push_str(&format!(
-            "never-reading clients: closed as too_slow {:.1} s after connecting ({}); node 1 RSS {} KiB before, \
-             peak {} KiB (node 2 peak {} KiB)\n",
+            "never-reading clients: closed as too_slow {:.1} s after connecting, {} flood messages after the run \
+             ({}); node 1 RSS {} KiB before, peak {} KiB (node 2 peak {} KiB)\n",
             self.stall.closed_after.as_secs_f64(),
+            self.stall.flood_messages,
             closes.join(", "),
             self.stall.rss_before_kib,
             self.stall.rss_peak_kib,
@@ -604,11 +607,18 @@ pub async fn faults_under_load(env: &mut TestEnv, cfg: &FaultsConfig) -> Result<
             .with_context(|| format!("creating group {g}"))?;
         convs.push(check::str_field(&created, "id")?.to_owned());
     }
+    // A group of the two alone, for the flood at the end (see below).
+    let flood = api
+        .post("/v1/groups", Some(&tokens[clients]), &json!({"name": "flood", "member_ids": [stallers[1].as_str()]}))
+        .await?
+        .ok(201)
+        .context("creating the flood group")?;
+    let flood = check::str_field(&flood, "id")?.to_owned();
 
     // The clients that never read: connected and synced on node 1 with small receive buffers (so
     // that even a short run fills them), then left alone.
     let door0 = doors_of(env)[0].clone();
-    let all: Vec<&str> = convs.iter().map(String::as_str).collect();
+    let all: Vec<&str> = convs.iter().chain([&flood]).map(String::as_str).collect();
     let stalled_at = Instant::now();
     let mut stalled_ws = Ws::connect_with_recv_buffer(&door0.ws_url, &tokens[clients], 8 * 1024).await?;
     stalled_ws.sync(&all.iter().map(|c| (*c, 0)).collect::<Vec<_>>()).await?;
@@ -694,21 +704,32 @@ pub async fn faults_under_load(env: &mut TestEnv, cfg: &FaultsConfig) -> Result<
     for t in tasks {
         reports.push(t.await.context("client task")??);
     }
-    sampling.store(false, Ordering::Release);
-    let _ = sampler.await;
-
-    // Node 1 must have closed both clients that never read (`too_slow`), whatever they see.
+    // Node 1 must have closed both clients that never read (`too_slow`), whatever they see. How
+    // soon depends on how much the run sent them and how much the kernel buffered on the node's
+    // side (its send buffer grows to megabytes): where the run was too short to fill that, big
+    // messages in their own group top it up, so the check holds however fast the run went.
     let node1 = env.api(0);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let big = PADDING.repeat(7);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut flooded = 0usize;
     loop {
         let closed = too_slow_closes(&node1).await?;
         if closed >= 2 {
             break;
         }
         ensure!(Instant::now() < deadline, "node 1 closed {closed} of the 2 clients that never read");
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        if flooded < 2000 {
+            for _ in 0..20 {
+                node1.send_text(&tokens[clients], &flood, &big).await?;
+                flooded += 1;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
     let closed_after = stalled_at.elapsed();
+    sampling.store(false, Ordering::Release);
+    let _ = sampler.await;
     let mut closes = Vec::new();
     for s in stalled {
         closes.push(s.drain().await?);
@@ -719,6 +740,7 @@ pub async fn faults_under_load(env: &mut TestEnv, cfg: &FaultsConfig) -> Result<
         rss_peak_kib: peaks[0].load(Ordering::Relaxed),
         peer_rss_peak_kib: peaks[1].load(Ordering::Relaxed),
         closed_after,
+        flood_messages: flooded,
         closes,
     };
     verify(&db, &convs, &targets, cfg, reports, stall, faults, &shared, send_time).await
