@@ -14,6 +14,7 @@ use axum::http::Request;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use parley_shared::api;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -24,9 +25,9 @@ use tracing::{debug, warn};
 /// SDK sends its head in one packet; a WebSocket handshake is one such request too.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The most bytes a request head may take (hyper answers 431 beyond it). The contract's heads
-/// are a bearer token and a few short headers.
-pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// The most bytes a request head may take (hyper answers 431 beyond it, as it does past its
+/// default of 100 headers, the contract's [`api::MAX_HEADERS`]).
+pub const MAX_HEAD_BYTES: usize = api::MAX_HEAD_BYTES;
 
 /// Connections the kernel may complete before the node accepts them (capped by
 /// `net.core.somaxconn`, 4096 by default). tokio's 1,024 overflows when thousands of clients

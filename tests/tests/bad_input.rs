@@ -397,6 +397,46 @@ async fn bodies_over_the_limit_are_413(t: Target) -> Result<()> {
     Ok(())
 }
 
+node_and_edge!(deeply_nested_json_and_huge_headers_get_clear_errors_and_lose_nothing, 60);
+
+/// JSON nested thousands deep (inside a field and as the whole body) is a 400 naming the depth,
+/// not a stack overflow; a request head of 80 KiB, or of 300 headers, is a 431; afterwards the
+/// server serves the same users as before and nothing was stored.
+async fn deeply_nested_json_and_huge_headers_get_clear_errors_and_lose_nothing(t: Target) -> Result<()> {
+    let env = RestEnv::start(t, 1).await?;
+    let api = env.api(0);
+    let (alice, _bob, conv) = env.pair("alice", "bob").await?;
+    let auth = format!("Bearer {}", alice.token());
+    let headers = [("content-type", "application/json"), ("authorization", auth.as_str())];
+    let path = format!("/v1/conversations/{conv}/messages");
+
+    let depth = 5000;
+    let nested_text =
+        format!(r#"{{"client_msg_id":"{}","text":{}"x"{}}}"#, cmid(), "[".repeat(depth), "]".repeat(depth));
+    let msg = api.raw(Method::POST, &path, &headers, Some(nested_text)).await?.error(400, "invalid_request")?;
+    check::mentions_any(&msg, &["recursion", "nest", "deep"]).context("a send with text nested 5000 deep")?;
+    let nested_body = format!("{}{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
+    api.raw(Method::POST, "/v1/auth/register", &[("content-type", "application/json")], Some(nested_body))
+        .await?
+        .error(400, "invalid_request")
+        .context("a register body of objects nested 5000 deep")?;
+
+    let junk = "j".repeat(80 * 1024);
+    let resp =
+        api.raw(Method::GET, "/v1/users/me", &[("authorization", auth.as_str()), ("x-junk", &junk)], None).await?;
+    ensure!(resp.status == 431, "an 80 KiB header: {} {}", resp.status, resp.text);
+    let names: Vec<String> = (0..300).map(|i| format!("x-junk-{i}")).collect();
+    let mut many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "yes")).collect();
+    many.push(("authorization", auth.as_str()));
+    let resp = api.raw(Method::GET, "/v1/users/me", &many, None).await?;
+    ensure!(resp.status == 431, "300 headers: {} {}", resp.status, resp.text);
+
+    ensure!(api.messages(alice.token(), &conv).await?.is_empty(), "a refused send was stored");
+    api.send_text(alice.token(), &conv, "still here").await?;
+    api.me(alice.token()).await?.ok(200)?;
+    Ok(())
+}
+
 node_and_edge!(nul_and_invalid_utf8_in_any_string_are_400_and_store_nothing, 90);
 
 /// U+0000 (which Postgres cannot store) in a string field of every kind of body, in a query
@@ -844,4 +884,40 @@ async fn idle_and_slow_sockets_are_closed_within_seconds_and_others_keep_chattin
 async fn api_still_serves(env: &TestEnv, who: &parley_tests::Session) -> Result<()> {
     env.api(0).me(who.token()).await?.ok(200).context("GET /v1/users/me during the abuse")?;
     Ok(())
+}
+
+/// Behind a trusted proxy (`PARLEY_TRUSTED_PROXIES`), `X-Forwarded-For` names the client whose
+/// per-address budget a request spends; from anyone else the header changes nothing, so a client
+/// cannot buy a fresh budget by sending it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() -> Result<()> {
+    run(60, async {
+        let limited = |id: &str, trusted: &str| {
+            let mut o = NodeOptions::new(id);
+            for (k, v) in [("PARLEY_REST_RATE", "1"), ("PARLEY_REST_BURST", "3"), ("PARLEY_TRUSTED_PROXIES", trusted)] {
+                o.env.push((k.into(), v.into()));
+            }
+            o
+        };
+        let env = TestEnv::start_with(vec![limited("node1", "127.0.0.1, 10.0.0.0/8"), limited("node2", "")]).await?;
+        let status = |i: usize, xff: &'static str| {
+            let api = env.api(i);
+            async move { anyhow::Ok(api.raw(Method::GET, "/v1/users/me", &[("x-forwarded-for", xff)], None).await?.status) }
+        };
+        // Node 1 trusts its loopback "load balancer": each forwarded client has its own budget.
+        for n in 0..3 {
+            ensure!(status(0, "203.0.113.1").await? == 401, "request {n} of client 1");
+        }
+        ensure!(status(0, "203.0.113.1").await? == 429, "client 1 over its burst");
+        ensure!(status(0, "203.0.113.2").await? == 401, "client 2 has a budget of its own");
+        ensure!(status(0, "6.6.6.6, 203.0.113.1").await? == 429, "an entry the client wrote itself is not believed");
+        ensure!(status(0, "203.0.113.1, 10.1.1.1").await? == 429, "a chain of trusted proxies ends at client 1");
+        // Node 2 trusts nobody: the header changes nothing, every request is loopback's.
+        for (n, xff) in ["203.0.113.1", "203.0.113.2", "203.0.113.3"].into_iter().enumerate() {
+            ensure!(status(1, xff).await? == 401, "request {n} to node 2");
+        }
+        ensure!(status(1, "203.0.113.4").await? == 429, "a made-up address buys no fresh budget");
+        Ok(())
+    })
+    .await
 }

@@ -37,6 +37,27 @@ use crate::error::ApiError;
 /// Largest REST request body, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Largest request head (request line and headers), in bytes; beyond it, or past
+/// [`MAX_HEADERS`] fields, a request is answered 431. The contract's heads are a bearer token and
+/// a few short headers. The node's HTTP server enforces both while it reads the head; the edge,
+/// whose runtime takes bigger heads, checks them with [`head_too_large`].
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most header fields of one request (hyper's own limit on the node).
+pub const MAX_HEADERS: usize = 100;
+
+/// Whether a head with a request line of `line` bytes and these headers' (name, value) lengths
+/// is over [`MAX_HEAD_BYTES`] or [`MAX_HEADERS`] (each header counted as `name: value\r\n`).
+pub fn head_too_large(line: usize, headers: impl IntoIterator<Item = (usize, usize)>) -> bool {
+    let mut bytes = line + 2;
+    for (count, (name, value)) in headers.into_iter().enumerate() {
+        bytes += name + value + 4;
+        if count + 1 > MAX_HEADERS || bytes > MAX_HEAD_BYTES {
+            return true;
+        }
+    }
+    false
+}
+
 /// What a handler answers.
 pub type Answer = Result<Response, ApiError>;
 
@@ -119,6 +140,12 @@ pub struct Response {
 }
 
 impl Response {
+    /// 431 with the contract's envelope (`too_large`), for a head over [`head_too_large`]'s limits.
+    pub fn head_too_large() -> Self {
+        let e = ApiError::too_large(format!("request head: at most {MAX_HEAD_BYTES} bytes and {MAX_HEADERS} headers"));
+        Self { status: 431, ..Self::error(&e) }
+    }
+
     /// `status` with `value` as JSON.
     pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
         Self { status, body: Some(serde_json::to_string(value).expect("responses serialise")), ..Self::empty(status) }
@@ -193,5 +220,16 @@ mod tests {
         assert_eq!(r.captures("/v1/conversations/abc"), None);
         assert_eq!(r.captures("/v1/conversations/abc/events/x"), None);
         assert_eq!(Route::new(Method::Get, "/healthz").captures("/healthz"), Some(vec![]));
+    }
+
+    #[test]
+    fn heads_over_the_byte_or_header_limit_are_too_large() {
+        assert!(!head_too_large(30, [(13, 200), (4, 20)]));
+        assert!(head_too_large(30, [(6, MAX_HEAD_BYTES)]));
+        assert!(!head_too_large(30, vec![(8, 8); MAX_HEADERS]));
+        assert!(head_too_large(30, vec![(8, 8); MAX_HEADERS + 1]));
+        let r = Response::head_too_large();
+        assert_eq!(r.status, 431);
+        assert!(r.body.is_some_and(|b| b.contains("too_large")));
     }
 }
