@@ -180,7 +180,9 @@ async fn rest(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socket
     if !app.node.rest && !ops {
         return error_response(ApiError::not_found(format!("no route for {path}")));
     }
-    if !ops && let Err(secs) = app.node.limits.check(peer.ip(), &path) {
+    let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let client = app.node.limits.client(peer.ip(), forwarded);
+    if !ops && let Err(secs) = app.node.limits.check(client, &path) {
         let e = ApiError {
             retry_after: Some(secs),
             ..ApiError::new(ErrorCode::RateLimited, "too many requests; slow down")
@@ -199,7 +201,7 @@ async fn rest(State(app): State<AppState>, ConnectInfo(peer): ConnectInfo<Socket
         path: &path,
         query: query.as_deref(),
         authorization: auth.as_deref(),
-        client: Some(peer.ip()),
+        client: Some(client),
         body: &body,
     };
     to_response(api::handle(&NodeEnv(&app.node), request).await)

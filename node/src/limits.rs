@@ -2,6 +2,8 @@
 //! contract's 429 `rate_limited` with `Retry-After` instead of eating the database and the
 //! argon2 budget. Auth routes (register, login, refresh) have their own, tighter limit: each
 //! login costs an argon2id hash. Socket frames are limited per connection in the session core.
+//! Behind a load balancer the client address comes from `X-Forwarded-For`, as far as the proxies
+//! named by `--trusted-proxies` wrote it (`rules::forwarded`).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -9,9 +11,10 @@ use std::num::NonZeroU32;
 use clap::Args;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use parley_shared::rules::forwarded::{self, TrustedProxies};
 
 /// Rate-limit flags of `serve` (requests per second per client address, and bursts).
-#[derive(Debug, Args, Clone, Copy)]
+#[derive(Debug, Args, Clone)]
 pub struct LimitArgs {
     /// Sustained REST requests per second per client address.
     #[arg(long, env = "PARLEY_REST_RATE", default_value_t = 50)]
@@ -30,11 +33,22 @@ pub struct LimitArgs {
     /// clients all share one address.
     #[arg(long, env = "PARLEY_COSTLY_LIMITS", default_value_t = true, action = clap::ArgAction::Set)]
     pub costly_limits: bool,
+    /// Proxies (addresses or CIDR networks, comma-separated) whose `X-Forwarded-For` names the
+    /// client: the load balancer in front of the nodes. Empty: the peer address is the client's.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Default for LimitArgs {
     fn default() -> Self {
-        Self { rest_rate: 50, rest_burst: 200, auth_rate: 5, auth_burst: 20, costly_limits: true }
+        Self {
+            rest_rate: 50,
+            rest_burst: 200,
+            auth_rate: 5,
+            auth_burst: 20,
+            costly_limits: true,
+            trusted_proxies: TrustedProxies::default(),
+        }
     }
 }
 
@@ -43,6 +57,7 @@ pub struct RestLimiter {
     rest: DefaultKeyedRateLimiter<IpAddr>,
     auth: DefaultKeyedRateLimiter<IpAddr>,
     clock: DefaultClock,
+    trusted_proxies: TrustedProxies,
 }
 
 fn quota(rate: u32, burst: u32) -> Quota {
@@ -52,12 +67,22 @@ fn quota(rate: u32, burst: u32) -> Quota {
 
 impl RestLimiter {
     /// Limiters with these quotas.
-    pub fn new(cfg: LimitArgs) -> Self {
+    pub fn new(cfg: &LimitArgs) -> Self {
         Self {
             rest: RateLimiter::keyed(quota(cfg.rest_rate, cfg.rest_burst)),
             auth: RateLimiter::keyed(quota(cfg.auth_rate, cfg.auth_burst)),
             clock: DefaultClock::default(),
+            trusted_proxies: cfg.trusted_proxies.clone(),
         }
+    }
+
+    /// The client's address: `peer`, or behind trusted proxies the hop their `X-Forwarded-For`
+    /// values name.
+    pub fn client<'a>(&self, peer: IpAddr, forwarded_for: impl IntoIterator<Item = &'a str>) -> IpAddr {
+        if self.trusted_proxies.is_empty() {
+            return peer;
+        }
+        forwarded::client_address(peer, forwarded_for, &self.trusted_proxies)
     }
 
     /// `Err(seconds to wait)` when `ip` is over its limit for `path`.
@@ -82,12 +107,12 @@ mod tests {
 
     #[test]
     fn auth_routes_have_their_own_tighter_budget() {
-        let l = RestLimiter::new(LimitArgs {
+        let l = RestLimiter::new(&LimitArgs {
             rest_rate: 1,
             rest_burst: 3,
             auth_rate: 1,
             auth_burst: 1,
-            costly_limits: true,
+            ..LimitArgs::default()
         });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         assert!(l.check(ip, "/v1/auth/login").is_ok());

@@ -188,7 +188,7 @@ pub async fn run(
         verifier: cfg.verifier,
         signer: cfg.signer,
         rest: cfg.rest,
-        limits: crate::limits::RestLimiter::new(cfg.limits),
+        limits: crate::limits::RestLimiter::new(&cfg.limits),
         costly_limits: cfg.limits.costly_limits,
         presence,
         draining: AtomicBool::new(false),

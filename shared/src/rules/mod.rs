@@ -3,6 +3,7 @@
 //!
 //! - [`accounts`]: usernames, passwords, profile and device texts.
 //! - [`conversations`]: membership ("not a member → 404"), direct conversations, read positions.
+//! - [`forwarded`]: a request's client address behind trusted proxies (`X-Forwarded-For`).
 //! - [`groups`]: the permission matrix, ranks, who may post, group limits and invites.
 //! - [`messages`]: message content, idempotency keys, mentions, replies: what a send may be.
 //! - [`pagination`]: page sizes.
@@ -16,6 +17,7 @@
 
 pub mod accounts;
 pub mod conversations;
+pub mod forwarded;
 pub mod groups;
 pub mod limits;
 pub mod media;
