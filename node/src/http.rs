@@ -89,19 +89,7 @@ impl Env for NodeEnv<'_> {
     }
 
     async fn session_active(&self, session: parley_shared::ids::SessionId) -> Result<bool, ApiError> {
-        use crate::revocations::Known;
-        match self.0.revocations.check(session) {
-            Known::Revoked => Ok(false),
-            Known::Active => Ok(true),
-            // LISTEN is down: a revocation may have gone unheard, so ask.
-            Known::Unknown => {
-                let active = parley_shared::service::realtime::session_active(&*self.db().await?, session).await?;
-                if !active {
-                    self.0.revocations.revoked(session);
-                }
-                Ok(active)
-            }
-        }
+        crate::revocations::session_active(self.0, session).await
     }
 }
 

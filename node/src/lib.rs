@@ -7,7 +7,8 @@
 //!   [`http_server`]: the connection loop under it, with request-head timeouts.
 //! - [`transport`]: WebSocket (with its upgrade) and QUIC (with its certificate), thin adapters.
 //! - [`connection`]: the transport-neutral core of one realtime connection.
-//! - [`fanout`]: LISTEN and the hub; [`commit`]: group commit of connections' sends.
+//! - [`fanout`]: LISTEN and the hub; [`commit`]: group commit of connections' sends; [`starts`]:
+//!   what new connections start from, read in batches.
 //! - [`presence`]: this node's lease and the connections it holds; [`receipts`]: delivered
 //!   positions, batched; [`policy`]: the word list, the per-user send rate, the recall window.
 //! - [`objects`]: requests to object storage (media), presigned like the edge's.
@@ -31,5 +32,6 @@ pub mod presence;
 pub mod receipts;
 pub mod revocations;
 pub mod serve;
+pub mod starts;
 pub mod state;
 pub mod transport;

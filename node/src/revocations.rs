@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use parley_shared::ApiError;
 use parley_shared::auth::tokens::ACCESS_TOKEN_TTL;
 use parley_shared::ids::SessionId;
 
@@ -83,6 +84,24 @@ impl Revocations {
     /// How far back [`Revocations::loaded`] wants revocations.
     pub fn window() -> Duration {
         KEEP_FOR
+    }
+}
+
+/// Whether `session` may be served: the revocation set when it is trusted, else the database
+/// (and a revocation found there is remembered).
+pub async fn session_active(node: &crate::state::NodeState, session: SessionId) -> Result<bool, ApiError> {
+    match node.revocations.check(session) {
+        Known::Revoked => Ok(false),
+        Known::Active => Ok(true),
+        // LISTEN is down: a revocation may have gone unheard, so ask.
+        Known::Unknown => {
+            let active =
+                parley_shared::service::realtime::session_active(&*crate::db::get(&node.pool).await?, session).await?;
+            if !active {
+                node.revocations.revoked(session);
+            }
+            Ok(active)
+        }
     }
 }
 

@@ -195,6 +195,7 @@ pub async fn run(
         max_group_members: cfg.max_group_members,
         policy,
         receipts,
+        starts: crate::starts::Starts::spawn(pool.clone()),
         objects,
         max_media_size: cfg.media.max_media_size,
         revocations,

@@ -27,6 +27,8 @@ pub struct NodeState {
     pub rest: bool,
     /// REST rate limits per client address.
     pub limits: crate::limits::RestLimiter,
+    /// Reads what new connections start from, batched.
+    pub starts: crate::starts::Starts,
     /// Records connections and presence.
     pub presence: crate::presence::PresenceHandle,
     /// Set on SIGTERM: new connections are refused.

@@ -10,8 +10,8 @@ use parley_shared::protocol::{SYNC_REPLAY_LIMIT, ServerFrame};
 use parley_shared::service::{self, realtime};
 use tracing::warn;
 
-use super::Connection;
 use super::sink::{FrameSink, SinkError};
+use super::{Connection, Encoded};
 use crate::db;
 use crate::fanout::hub::Push;
 
@@ -26,7 +26,7 @@ impl<S: FrameSink> Connection<S> {
 
     async fn apply(&mut self, push: Push) -> Result<(), SinkError> {
         match push {
-            Push::Event(ev) => self.deliver(&ev).await,
+            Push::Event(ev) => self.deliver(&ev.event, Some(&ev.frame)).await,
             Push::Joined(conv, seq) => {
                 // Follow from the seq the conversation had when the user joined, unless
                 // already followed.
@@ -88,12 +88,13 @@ impl<S: FrameSink> Connection<S> {
         }
     }
 
-    /// Sends `ev` if it is the next event of its conversation, filling any gap before it.
-    pub(crate) async fn deliver(&mut self, ev: &Event) -> Result<(), SinkError> {
+    /// Sends `ev` (its `frame` when the hub encoded it already) if it is the next event of its
+    /// conversation, filling any gap before it.
+    pub(crate) async fn deliver(&mut self, ev: &Event, frame: Option<&Encoded>) -> Result<(), SinkError> {
         let conv = ev.conversation_id;
         match self.positions.check(&conv, ev.seq) {
             Verdict::Duplicate => Ok(()),
-            Verdict::Emit => self.send_event(ev).await,
+            Verdict::Emit => self.send_event_as(ev, frame).await,
             Verdict::Gap { after, before } => {
                 metrics::counter!("parley_connection_gap_fills_total").increment(1);
                 if !self.fill_gap(conv, after, before).await? {
@@ -101,7 +102,7 @@ impl<S: FrameSink> Connection<S> {
                     // sync) retries the fill.
                     return Ok(());
                 }
-                self.send_event(ev).await
+                self.send_event_as(ev, frame).await
             }
         }
     }
@@ -133,22 +134,42 @@ impl<S: FrameSink> Connection<S> {
 
     /// Sends an event whose seq is past the conversation's position, and advances it.
     pub(crate) async fn send_event(&mut self, ev: &Event) -> Result<(), SinkError> {
+        self.send_event_as(ev, None).await
+    }
+
+    /// [`Self::send_event`] with the event's frame, when it was encoded already.
+    async fn send_event_as(&mut self, ev: &Event, frame: Option<&Encoded>) -> Result<(), SinkError> {
         if !self.positions.advance(ev.conversation_id, ev.seq) {
             return Ok(());
         }
-        metrics::counter!("parley_events_sent_total").increment(1);
-        self.send(&ServerFrame::event(ev.clone())).await?;
+        self.events_sent += 1;
+        let frame = match frame {
+            Some(f) => f.clone(),
+            None => Encoded::new(&ServerFrame::event(ev.clone())),
+        };
+        self.write(frame).await?;
         self.delivered(ev);
         Ok(())
     }
 
-    /// Reports that the client received `ev` (written out to its transport), for the delivered
-    /// receipts; the node batches these.
-    pub(crate) fn delivered(&self, ev: &Event) {
-        if let Some(r) = &self.node.receipts
-            && ev.sender_id != self.claims.user_id
-        {
-            r.delivered(ev.conversation_id, self.claims.user_id, ev.seq);
+    /// Notes that `ev` was written to the client, for the delivered receipts: reported at the
+    /// next flush, one report per conversation however many events the flush carried.
+    pub(crate) fn delivered(&mut self, ev: &Event) {
+        if self.node.receipts.is_none() || ev.sender_id == self.claims.user_id {
+            return;
+        }
+        match self.delivered_marks.iter_mut().find(|(c, _)| *c == ev.conversation_id) {
+            Some((_, seq)) => *seq = (*seq).max(ev.seq),
+            None => self.delivered_marks.push((ev.conversation_id, ev.seq)),
+        }
+    }
+
+    /// Hands the marks noted since the last flush to the node's receipts batcher.
+    pub(crate) fn report_delivered(&mut self) {
+        if let Some(r) = &self.node.receipts {
+            for (conv, seq) in self.delivered_marks.drain(..) {
+                r.delivered(conv, self.claims.user_id, seq);
+            }
         }
     }
 

@@ -9,14 +9,12 @@ use parley_shared::service::accounts;
 
 use super::sink::FrameSink;
 use super::{AUTH_TIMEOUT, Inbound};
-use crate::db;
 use crate::state::NodeState;
 
 /// Verifies a token the way every transport must: signature and expiry locally, then that its
-/// session has not been revoked.
+/// session has not been revoked (the node's revocation set; see [`crate::revocations`]).
 pub async fn authenticate(node: &NodeState, token: &str) -> Result<AccessClaims, ApiError> {
-    let db = db::get(&node.pool).await?;
-    accounts::authenticate_connection(&*db, &node.verifier, token).await
+    accounts::authenticate_connection(&node.verifier, token, |s| crate::revocations::session_active(node, s)).await
 }
 
 /// For transports whose client authenticates with a first `auth` frame: waits for it. On

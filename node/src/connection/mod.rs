@@ -17,6 +17,7 @@
 //! gap or a reordering, whatever the hub, the LISTEN connection or the queue did.
 
 pub mod delivery;
+pub mod encoded;
 pub mod end;
 pub mod frames;
 pub mod handshake;
@@ -36,14 +37,13 @@ use parley_shared::auth::AccessClaims;
 use parley_shared::ids::{ConnectionId, ConversationId};
 use parley_shared::model::Event;
 use parley_shared::positions::{Hold, Positions};
-use parley_shared::protocol::{Ready, RequestId, ServerFrame};
-use parley_shared::service;
+use parley_shared::protocol::{ConnectionCode, Ready, RequestId, ServerFrame};
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::db;
 use crate::fanout::hub::{CONNECTION_QUEUE, ConnSignal, Push, Registration};
 use crate::state::NodeState;
+pub use encoded::Encoded;
 pub use end::Disconnect;
 pub use handshake::{authenticate, await_auth};
 pub use sink::{FrameSink, SinkError};
@@ -62,6 +62,8 @@ pub const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_IN_FLIGHT: usize = 1024;
 /// Most live pushes held before the first sync; beyond it they are re-read from the database.
 const MAX_HELD: usize = 10_000;
+/// Most pushes taken from the hub's queue before the connection flushes what they wrote.
+const MAX_COALESCED: usize = 128;
 /// Sustained frames per second one connection may send, and the burst it may send at once.
 const FRAMES_PER_SEC: u32 = 500;
 const FRAME_BURST: u32 = 2000;
@@ -94,6 +96,12 @@ pub struct Connection<S: FrameSink> {
     /// When the user's typing was last forwarded, per conversation.
     pub(crate) typing: std::collections::HashMap<ConversationId, Instant>,
     pub(crate) limiter: DefaultDirectRateLimiter,
+    /// While set, frames are fed to the sink and flushed together later ([`Connection::uncork`]).
+    corked: bool,
+    /// Events sent since the counter was last updated (it is updated once per flush).
+    events_sent: u64,
+    /// Highest seq written per conversation since the last flush, for the delivered receipts.
+    delivered_marks: Vec<(ConversationId, parley_shared::ids::Seq)>,
 }
 
 /// Runs an authenticated connection until it ends.
@@ -103,11 +111,7 @@ where
     S: FrameSink,
 {
     let id = ConnectionId::new();
-    let start = match db::get(&node.pool).await {
-        Ok(db) => service::presence::connection_start(&*db, claims.user_id).await,
-        Err(e) => Err(e),
-    };
-    let start = match start {
+    let start = match node.starts.read(claims.user_id).await {
         Ok(s) => s,
         Err(e) => {
             warn!("connection start failed: {e:?}");
@@ -128,6 +132,14 @@ where
             friends: start.friends.clone(),
         })
         .await;
+    // A revocation heard between the token check and the registration would have evicted
+    // nobody: look again now that the hub would evict this connection.
+    if node.revocations.check(claims.session_id) == crate::revocations::Known::Revoked {
+        node.hub.unregister(id);
+        let end = Disconnect::Evicted(ConnectionCode::SessionRevoked, "this session was signed out".into());
+        finish(&mut sink, &end).await;
+        return;
+    }
     node.presence.opened(id, claims, transport);
     metrics::gauge!("parley_connections", "transport" => transport).increment(1.0);
 
@@ -146,6 +158,9 @@ where
         hold_until: Some(Instant::now() + HOLD_FOR),
         typing: Default::default(),
         limiter: RateLimiter::direct(quota),
+        corked: false,
+        events_sent: 0,
+        delivered_marks: Vec::new(),
     };
     let ready = ServerFrame::Ready(Ready {
         user_id: claims.user_id,
@@ -209,7 +224,7 @@ impl<S: FrameSink> Connection<S> {
                     };
                     self.send(&frame).await
                 }
-                Some(push) = rx.recv() => self.on_push(push).await,
+                Some(push) = rx.recv() => self.on_pushes(push, rx).await,
                 _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
                     // The client never synced: deliver live events from the moment it connected.
                     self.release_hold(true).await
@@ -226,12 +241,51 @@ impl<S: FrameSink> Connection<S> {
         }
     }
 
+    /// Applies `first` and whatever else the hub has queued (up to [`MAX_COALESCED`]), then
+    /// flushes once: under load, many frames per write.
+    async fn on_pushes(&mut self, first: Push, rx: &mut mpsc::Receiver<Push>) -> Result<(), SinkError> {
+        self.corked = true;
+        let mut result = self.on_push(first).await;
+        for _ in 1..MAX_COALESCED {
+            if result.is_err() {
+                break;
+            }
+            match rx.try_recv() {
+                Ok(push) => result = self.on_push(push).await,
+                Err(_) => break,
+            }
+        }
+        self.corked = false;
+        result?;
+        self.uncork().await
+    }
+
     /// Writes one frame to the client, waiting at most [`WRITE_TIMEOUT`] for it to read.
     pub(crate) async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(frame)).await {
-            Ok(written) => written,
-            Err(_) => Err(SinkError::Stalled(WRITE_TIMEOUT)),
+        self.write(Encoded::new(frame)).await
+    }
+
+    /// Writes an encoded frame (flushed at once unless corked), waiting at most
+    /// [`WRITE_TIMEOUT`] for the client to read.
+    pub(crate) async fn write(&mut self, frame: Encoded) -> Result<(), SinkError> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(frame)).await {
+            Ok(fed) => fed?,
+            Err(_) => return Err(SinkError::Stalled(WRITE_TIMEOUT)),
         }
+        if self.corked { Ok(()) } else { self.uncork().await }
+    }
+
+    /// Flushes what was fed.
+    async fn uncork(&mut self) -> Result<(), SinkError> {
+        if self.events_sent > 0 {
+            metrics::counter!("parley_events_sent_total").increment(std::mem::take(&mut self.events_sent));
+        }
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
+            Ok(flushed) => flushed?,
+            Err(_) => return Err(SinkError::Stalled(WRITE_TIMEOUT)),
+        }
+        self.report_delivered();
+        Ok(())
     }
 }
 

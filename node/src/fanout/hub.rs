@@ -12,12 +12,13 @@ use deadpool_postgres::Pool;
 use parley_shared::ApiError;
 use parley_shared::ids::{ConnectionId, ConversationId, EventId, Seq, SessionId, UserId};
 use parley_shared::model::{DeliveryReceipt, Event, Notice, PresenceChange, ReadReceipt, TypingIndicator};
-use parley_shared::protocol::ConnectionCode;
+use parley_shared::protocol::{ConnectionCode, ServerFrame};
 use parley_shared::service::realtime;
 use parley_shared::store::notify::Announcement;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::{debug, warn};
 
+use crate::connection::Encoded;
 use crate::db;
 
 /// Most events fetched per conversation per round; a conversation with more is fetched again.
@@ -39,7 +40,7 @@ pub struct Eviction {
 #[derive(Clone, Debug)]
 pub enum Push {
     /// A committed event of a followed conversation.
-    Event(Arc<Event>),
+    Event(Arc<SharedEvent>),
     /// The user joined a conversation whose log stood at `seq`.
     Joined(ConversationId, Seq),
     /// The user left a conversation: every event of it they may see (up to their `member_left`)
@@ -68,6 +69,15 @@ pub enum Push {
     Befriended(UserId),
     /// Presence announcements may have been lost: send the client a fresh snapshot.
     PresenceResync,
+}
+
+/// An event and its frame, encoded once for every local connection that gets it.
+#[derive(Debug)]
+pub struct SharedEvent {
+    /// The event (for the connection's seq positions and receipts).
+    pub event: Event,
+    /// Its `event` frame.
+    pub frame: Encoded,
 }
 
 /// Out-of-band signals to a connection that must get through even when its queue is full.
@@ -671,7 +681,8 @@ impl Hub {
                     continue;
                 }
                 entry.delivered = ev.seq;
-                let ev = Arc::new(ev);
+                let frame = Encoded::new(&ServerFrame::event(ev.clone()));
+                let ev = Arc::new(SharedEvent { event: ev, frame });
                 for conn in &entry.conns {
                     if let Some(c) = self.conns.get(conn) {
                         Self::offer(c, Push::Event(ev.clone()));

@@ -14,15 +14,19 @@ use futures_util::{SinkExt, Stream, StreamExt};
 use parley_shared::auth::AccessClaims;
 use parley_shared::error::{ApiError, ErrorCode};
 use parley_shared::protocol::close::{WS_BEARER_PREFIX, WS_SUBPROTOCOL};
-use parley_shared::protocol::{Close, MAX_FRAME_BYTES, ServerFrame};
+use parley_shared::protocol::{Close, MAX_FRAME_BYTES};
 use serde::Deserialize;
 
-use crate::connection::{self, FrameSink, Inbound, SinkError};
+use crate::connection::{self, Encoded, FrameSink, Inbound, SinkError};
 use crate::http::{AppState, error_response};
 use crate::state::NodeState;
 
 /// Per-connection read buffer; it grows for a larger frame, up to the frame limit.
 const READ_BUFFER: usize = 4 * 1024;
+/// Frames fed to a socket gather up to this many bytes before they are written (a flush writes
+/// them sooner): under load one syscall carries many frames. The buffer is allocated only as
+/// frames are fed, so an idle socket holds none of it.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 /// The query of `GET /v1/ws`.
 #[derive(Deserialize)]
@@ -71,10 +75,9 @@ pub async fn upgrade(
 /// what clients get).
 pub fn sized(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade
-        // tungstenite's 128 KiB default buffers would dominate an idle connection's memory;
-        // frames are small and each is flushed as it is sent.
+        // tungstenite's 128 KiB default buffers would dominate an idle connection's memory.
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WRITE_BUFFER)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
 }
@@ -83,8 +86,13 @@ pub fn sized(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
 pub struct WsSink(SplitSink<WebSocket, Message>);
 
 impl FrameSink for WsSink {
-    async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
-        self.0.send(Message::Text(Utf8Bytes::from(frame.to_json()))).await.map_err(|e| SinkError::Gone(e.to_string()))
+    async fn feed(&mut self, frame: Encoded) -> Result<(), SinkError> {
+        let text = Utf8Bytes::try_from(frame.json()).map_err(|e| SinkError::Gone(format!("not UTF-8: {e}")))?;
+        self.0.feed(Message::Text(text)).await.map_err(|e| SinkError::Gone(e.to_string()))
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.0.flush().await.map_err(|e| SinkError::Gone(e.to_string()))
     }
 
     async fn close(&mut self, reason: Close, text: &str) {

@@ -4,7 +4,6 @@
 use std::net::IpAddr;
 
 use serde_json::Value;
-use tokio_postgres::GenericClient;
 
 use super::{Env, signer};
 use crate::auth::tokens::{self, ACCESS_TOKEN_TTL};
@@ -137,16 +136,21 @@ pub fn authenticate_bearer(verifier: &Verifier, authorization: Option<&str>) -> 
     Ok(verifier.verify(token)?)
 }
 
-/// The user of a realtime connection: the token verified locally, then its session checked
-/// (one indexed lookup per connection, not per frame), so a signed-out session cannot open new
-/// connections with a still-valid access token.
-pub async fn authenticate_connection<C: GenericClient>(
-    db: &C,
+/// The user of a realtime connection: the token verified locally, then its session checked by
+/// `session_active` (the node's revocation set: a lookup, not a query, while LISTEN keeps it
+/// current), so a signed-out session cannot open new connections with a still-valid access
+/// token.
+pub async fn authenticate_connection<F, Fut>(
     verifier: &Verifier,
     token: &str,
-) -> Result<AccessClaims, ApiError> {
+    session_active: F,
+) -> Result<AccessClaims, ApiError>
+where
+    F: FnOnce(crate::ids::SessionId) -> Fut,
+    Fut: Future<Output = Result<bool, ApiError>>,
+{
     let claims = verifier.verify(token)?;
-    if !sessions::is_active(db, claims.session_id).await? {
+    if !session_active(claims.session_id).await? {
         return Err(ApiError::unauthorized("this session was signed out"));
     }
     Ok(claims)

@@ -2,6 +2,7 @@
 //! the connections it opens and closes, and the reaper that takes users offline after their
 //! grace period. Changes are announced in the same transaction that made them.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use tokio_postgres::{Client, GenericClient};
@@ -28,13 +29,32 @@ pub struct ConnectionStart {
 
 /// Reads a connection's start (three pipelined statements).
 pub async fn connection_start<C: GenericClient>(db: &C, user: UserId) -> Result<ConnectionStart, ApiError> {
-    let (memberships, friends, online_friends) = futures_util::future::try_join3(
-        conversations::memberships(db, user),
-        social::friend_ids(db, user),
-        presence::online_friends(db, user),
+    Ok(connection_starts(db, &[user]).await?.remove(&user).unwrap_or_default())
+}
+
+/// The starts of several users' connections, with the same three statements however many
+/// users: a node batches the connections that open at once.
+pub async fn connection_starts<C: GenericClient>(
+    db: &C,
+    users: &[UserId],
+) -> Result<HashMap<UserId, ConnectionStart>, ApiError> {
+    let (memberships, friends, online) = futures_util::future::try_join3(
+        conversations::memberships_of(db, users),
+        social::friend_ids_of(db, users),
+        presence::online_friends_of(db, users),
     )
     .await?;
-    Ok(ConnectionStart { memberships, friends, online_friends })
+    let mut starts: HashMap<UserId, ConnectionStart> = users.iter().map(|u| (*u, ConnectionStart::default())).collect();
+    for (u, head) in memberships {
+        starts.entry(u).or_default().memberships.push(head);
+    }
+    for (u, f) in friends {
+        starts.entry(u).or_default().friends.push(f);
+    }
+    for (u, f) in online {
+        starts.entry(u).or_default().online_friends.push(f);
+    }
+    Ok(starts)
 }
 
 /// Records what a node opened and closed since its last batch; announces who came online.

@@ -134,6 +134,28 @@ pub async fn memberships<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<He
         .collect())
 }
 
+/// [`memberships`] of several users at once (one statement for a batch of connecting users).
+pub async fn memberships_of<C: GenericClient>(c: &C, users: &[UserId]) -> Result<Vec<(UserId, Head)>, StoreError> {
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
+    let rows = c
+        .query_typed(
+            "SELECT m.user_id, c.id, c.last_seq, \
+                    CASE WHEN g.conversation_id IS NOT NULL AND NOT g.history_visible THEN m.joined_seq ELSE 0 END \
+             FROM members m JOIN conversations c ON c.id = m.conversation_id \
+             LEFT JOIN groups g ON g.conversation_id = m.conversation_id \
+             WHERE m.user_id = ANY($1)",
+            &[(&ids, Type::UUID_ARRAY)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let head = Head { conversation_id: ConversationId(r.get(1)), last_seq: r.get(2), visible_after: r.get(3) };
+            (UserId(r.get(0)), head)
+        })
+        .collect())
+}
+
 /// A conversation `user` left or was removed from: their view of it ended at `left_seq`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Former {

@@ -222,6 +222,20 @@ pub async fn online_friends<C: GenericClient>(c: &C, user: UserId) -> Result<Vec
     Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
 }
 
+/// [`online_friends`] of several users at once: (user, online friend) pairs.
+pub async fn online_friends_of<C: GenericClient>(c: &C, users: &[UserId]) -> Result<Vec<(UserId, UserId)>, StoreError> {
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
+    let rows = c
+        .query_typed(
+            "SELECT f.user_id, f.friend_id FROM friendships f JOIN presence p ON p.user_id = f.friend_id \
+             JOIN users u ON u.id = f.friend_id \
+             WHERE f.user_id = ANY($1) AND p.online AND u.show_presence",
+            &[(&ids, Type::UUID_ARRAY)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (UserId(r.get(0)), UserId(r.get(1)))).collect())
+}
+
 /// Whether `user` is online now.
 pub async fn is_online<C: GenericClient>(c: &C, user: UserId) -> Result<bool, StoreError> {
     let rows = c.query_typed("SELECT online FROM presence WHERE user_id = $1", &[(&user.0, Type::UUID)]).await?;

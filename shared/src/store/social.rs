@@ -286,6 +286,15 @@ pub async fn friend_ids<C: GenericClient>(c: &C, user: UserId) -> Result<Vec<Use
     Ok(rows.iter().map(|r| UserId(r.get(0))).collect())
 }
 
+/// [`friend_ids`] of several users at once: (user, friend) pairs.
+pub async fn friend_ids_of<C: GenericClient>(c: &C, users: &[UserId]) -> Result<Vec<(UserId, UserId)>, StoreError> {
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
+    let rows = c
+        .query_typed("SELECT user_id, friend_id FROM friendships WHERE user_id = ANY($1)", &[(&ids, Type::UUID_ARRAY)])
+        .await?;
+    Ok(rows.iter().map(|r| (UserId(r.get(0)), UserId(r.get(1)))).collect())
+}
+
 /// Blocks `other` for `me`; false when already blocked.
 pub async fn block<C: GenericClient>(c: &C, me: UserId, other: UserId) -> Result<bool, StoreError> {
     let rows = c

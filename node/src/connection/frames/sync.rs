@@ -7,6 +7,7 @@ use parley_shared::ids::{ConversationId, Seq};
 use parley_shared::protocol::{RequestId, ServerFrame};
 use parley_shared::service::realtime;
 
+use crate::connection::Encoded;
 use crate::connection::sink::{FrameSink, SinkError};
 use crate::connection::{Connection, log_internal};
 use crate::db;
@@ -30,11 +31,19 @@ pub(super) async fn sync<S: FrameSink>(
         }
     };
     let outcome = plan.resolve(&mut c.positions, replay, latest);
+    // The replay and the `synced` after it go out in as few writes as the buffers allow.
+    c.corked = true;
+    let mut replayed = Ok(());
     for ev in outcome.send {
-        metrics::counter!("parley_events_sent_total").increment(1);
-        c.send(&ServerFrame::event(ev.clone())).await?;
+        c.events_sent += 1;
+        replayed = c.write(Encoded::new(&ServerFrame::event(ev.clone()))).await;
+        if replayed.is_err() {
+            break;
+        }
         c.delivered(&ev);
     }
+    c.corked = false;
+    replayed?;
     c.send(&ServerFrame::Synced { id, truncated: outcome.truncated }).await?;
     if c.hold.is_holding() {
         c.release_hold(false).await?;

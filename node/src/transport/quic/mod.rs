@@ -19,14 +19,14 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use parley_shared::protocol::framing::{self, FrameDecoder};
-use parley_shared::protocol::{ALPN, Close, ServerFrame};
+use parley_shared::protocol::{ALPN, Close, MAX_FRAME_BYTES};
 use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
 use quinn::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use tracing::{debug, info, warn};
 
 pub use cert::{CertError, Identity};
 
-use crate::connection::{self, AUTH_TIMEOUT, FrameSink, Inbound, SinkError};
+use crate::connection::{self, AUTH_TIMEOUT, Encoded, FrameSink, Inbound, SinkError};
 use crate::state::NodeState;
 
 /// Longest silence before the node drops a connection. Negotiated: the smaller of this and
@@ -37,7 +37,7 @@ pub const CLIENT_KEEP_ALIVE: Duration = Duration::from_secs(25);
 /// How long a closing connection waits for the peer to acknowledge its last frames (the
 /// `error` frame before a close) before the CONNECTION_CLOSE discards anything unsent.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
-/// Bytes read from the stream at once.
+/// Most bytes taken from the stream at once.
 const READ_CHUNK: usize = 16 * 1024;
 
 /// QUIC set-up failures.
@@ -176,12 +176,19 @@ pub struct QuicSink {
 }
 
 impl FrameSink for QuicSink {
-    async fn send(&mut self, frame: &ServerFrame) -> Result<(), SinkError> {
-        let wire = framing::encode(frame.to_json().as_bytes()).map_err(|e| {
+    async fn feed(&mut self, frame: Encoded) -> Result<(), SinkError> {
+        if frame.json_len() > MAX_FRAME_BYTES {
+            let e = framing::FramingError::TooLarge(frame.json_len());
             warn!("not sending a frame: {e}");
-            SinkError::Gone(e.to_string())
-        })?;
-        self.send.write_all(&wire).await.map_err(|e| SinkError::Gone(e.to_string()))
+            return Err(SinkError::Gone(e.to_string()));
+        }
+        // The shared bytes go into the stream as they are; quinn packs what was written before
+        // its connection task runs into as few packets as fit.
+        self.send.write_chunk(frame.framed()).await.map_err(|e| SinkError::Gone(e.to_string()))
+    }
+
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
     }
 
     async fn close(&mut self, reason: Close, text: &str) {
@@ -200,9 +207,9 @@ fn inbound(recv: RecvStream) -> impl Stream<Item = Inbound> + Unpin + Send {
     struct Reader {
         recv: RecvStream,
         decoder: FrameDecoder,
-        buf: Box<[u8]>,
     }
-    let reader = Reader { recv, decoder: FrameDecoder::new(), buf: vec![0u8; READ_CHUNK].into_boxed_slice() };
+    // quinn hands out the chunks it holds (no read buffer of our own per connection).
+    let reader = Reader { recv, decoder: FrameDecoder::new() };
     Box::pin(futures_util::stream::unfold(Some(reader), |state| async move {
         let mut r = state?;
         loop {
@@ -214,8 +221,8 @@ fn inbound(recv: RecvStream) -> impl Stream<Item = Inbound> + Unpin + Send {
                     return Some((Inbound::TooLarge, None));
                 }
             }
-            match r.recv.read(&mut r.buf).await {
-                Ok(Some(n)) => r.decoder.push(&r.buf[..n]),
+            match r.recv.read_chunk(READ_CHUNK, true).await {
+                Ok(Some(chunk)) => r.decoder.push(&chunk.bytes),
                 // The client finished its stream or the connection ended.
                 Ok(None) | Err(_) => return Some((Inbound::Closed, None)),
             }
