@@ -19,11 +19,15 @@
 //! `parley-bench --faults` runs the faults phase (`parley_tests::faults`): ≥ 100,000 acknowledged
 //! sends through node and Postgres faults, counted against the database.
 //!
+//! `parley-bench --fanout` runs the fan-out phase (see `fanout/`): one conversation, many
+//! receiving sockets, the same generator against a do-nothing server, Parley, Socket.IO and `ws`.
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
 
 mod edge;
+mod fanout;
 mod media;
 mod search;
 mod transports;
@@ -146,10 +150,40 @@ pub(crate) struct Args {
     /// Seconds of normal load around each fault.
     #[arg(long, default_value_t = 3)]
     faults_calm_secs: u64,
+    /// Run the fan-out phase only: one conversation, many receiving sockets, one sender, against
+    /// a do-nothing server, Parley, Socket.IO 4.8 and `ws` in turn (needs `npm ci --prefix
+    /// bench/peers`).
+    #[arg(long)]
+    fanout: bool,
+    /// Receiving sockets in the fan-out phase, a comma-separated list (each count is one run of
+    /// every target).
+    #[arg(long, default_value = "1000")]
+    fanout_receivers: String,
+    /// Messages of the fan-out saturation phase.
+    #[arg(long, default_value_t = 300)]
+    fanout_messages: u64,
+    /// Sends the fan-out sender keeps in flight at saturation.
+    #[arg(long, default_value_t = 16)]
+    fanout_window: usize,
+    /// Messages per second of the fan-out fixed-rate phase.
+    #[arg(long, default_value_t = 50)]
+    fanout_rate: u64,
+    /// Seconds of the fan-out fixed-rate phase.
+    #[arg(long, default_value_t = 5)]
+    fanout_secs: u64,
+    /// Receivers connecting at once in the fan-out phase.
+    #[arg(long, default_value_t = 200)]
+    fanout_connect_concurrency: usize,
+    /// Internal: serve the fan-out phase's do-nothing room server in this process.
+    #[arg(long, hide = true)]
+    fanout_null_server: bool,
 }
 
 fn main() -> Result<()> {
     let args = Args::parse();
+    if args.fanout_null_server {
+        return fanout::null_server();
+    }
     // Benchmark the nodes built alongside this binary (release, when run as documented).
     if std::env::var_os("PARLEY_NODE_BIN").is_none() {
         let sibling = std::env::current_exe()?.with_file_name("parley-node");
@@ -167,6 +201,9 @@ async fn bench(args: Args) -> Result<()> {
     println!("parley-bench: {}", machine());
     if args.edge {
         return edge::bench(&args).await;
+    }
+    if args.fanout {
+        return fanout::bench(&args).await;
     }
     if args.transports {
         return transports_phase(&args).await;

@@ -153,7 +153,8 @@ pub async fn throughput(args: &Args, node: &Node, t: Transport) -> Result<f64> {
     Ok(acked.load(Ordering::Relaxed) as f64 / deadline.duration_since(start).as_secs_f64())
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
+/// A process's resident memory, KiB.
+pub(crate) fn rss_kib(pid: u32) -> Result<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     status
         .lines()

@@ -99,36 +99,11 @@ pub async fn big_group(
 ) -> Result<BigGroupReport> {
     ensure!(env.nodes.len() >= 2 && connected < members, "two nodes; fewer connected than members");
     let api = env.api(0);
-    let owner = api.signup("bigowner").await?;
-    let db = env.db.client().await?;
-    let ids = env.db.insert_users("big", members - 1).await?;
-    let uids: Vec<uuid::Uuid> = ids.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
-
-    let created = api.create_group(&owner, "Everyone", &[]).await?;
-    let g = check::str_field(&created, "id")?.to_owned();
     let started = Instant::now();
-    for chunk in ids.chunks(500) {
-        let r = api
-            .post(&format!("/v1/groups/{g}/members"), Some(owner.token()), &json!({"user_ids": chunk}))
-            .await?
-            .ok(200)?;
-        ensure!(r["added"].as_array().map(Vec::len) == Some(chunk.len()), "every user added: {}", r["skipped"]);
-    }
+    let Seeded { group: g, owner, tokens } = seed_group(env, "big", members, connected).await?;
     let add_all = started.elapsed();
     let group = api.get(&format!("/v1/groups/{g}"), Some(owner.token())).await?.ok(200)?;
     ensure!(group["member_count"] == members as i64, "{group}");
-
-    // Sessions and tokens for the connected members, straight into the database.
-    let sessions: Vec<uuid::Uuid> = (0..connected).map(|_| parley_shared::ids::new_uuid_v7()).collect();
-    db.execute(
-        "INSERT INTO auth_sessions (id, user_id, device_name) SELECT *, 'big' FROM unnest($1::uuid[], $2::uuid[])",
-        &[&sessions, &uids[..connected].to_vec()],
-    )
-    .await
-    .context("inserting sessions")?;
-    let signer = Signer::from_encoded(&keys()?.signing_key)?;
-    let tokens: Vec<String> =
-        uids[..connected].iter().zip(&sessions).map(|(u, s)| signer.sign(UserId(*u), SessionId(*s))).collect();
 
     let tally = Arc::new(Tally::default());
     let urls = [env.ws_url(0), env.ws_url(1)];
@@ -202,6 +177,47 @@ pub async fn big_group(
         deliveries_per_sec: (burst * connected) as f64 / burst_time.as_secs_f64(),
         db: db_work,
     })
+}
+
+/// A group seeded for a load test: its id, its owner, and tokens of the members given sessions.
+pub struct Seeded {
+    /// The group's id.
+    pub group: String,
+    /// Its owner (signed up over REST).
+    pub owner: crate::Session,
+    /// Access tokens of the first `connected` other members, one session each.
+    pub tokens: Vec<String>,
+}
+
+/// Creates a group of `members` (the owner signed up over REST, the rest inserted straight into
+/// the database and added over REST, 500 per call, as clients would) and signs tokens for
+/// `connected` of them (their sessions inserted straight into the database).
+pub async fn seed_group(env: &TestEnv, prefix: &str, members: usize, connected: usize) -> Result<Seeded> {
+    ensure!(connected < members, "fewer connected than members");
+    let api = env.api(0);
+    let owner = api.signup(&format!("{prefix}owner")).await?;
+    let db = env.db.client().await?;
+    let ids = env.db.insert_users(prefix, members - 1).await?;
+    let uids: Vec<uuid::Uuid> = ids.iter().map(|s| s.parse()).collect::<Result<_, _>>()?;
+    let created = api.create_group(&owner, "Everyone", &[]).await?;
+    let g = check::str_field(&created, "id")?.to_owned();
+    for chunk in ids.chunks(500) {
+        let r = api
+            .post(&format!("/v1/groups/{g}/members"), Some(owner.token()), &json!({"user_ids": chunk}))
+            .await?
+            .ok(200)?;
+        ensure!(r["added"].as_array().map(Vec::len) == Some(chunk.len()), "every user added: {}", r["skipped"]);
+    }
+    let sessions: Vec<uuid::Uuid> = (0..connected).map(|_| parley_shared::ids::new_uuid_v7()).collect();
+    db.execute(
+        "INSERT INTO auth_sessions (id, user_id, device_name) SELECT *, 'load' FROM unnest($1::uuid[], $2::uuid[])",
+        &[&sessions, &uids[..connected].to_vec()],
+    )
+    .await
+    .context("inserting sessions")?;
+    let signer = Signer::from_encoded(&keys()?.signing_key)?;
+    let tokens = uids[..connected].iter().zip(&sessions).map(|(u, s)| signer.sign(UserId(*u), SessionId(*s))).collect();
+    Ok(Seeded { group: g, owner, tokens })
 }
 
 /// One member's connection: counts each message of `g` once and checks the order.
