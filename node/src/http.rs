@@ -157,6 +157,18 @@ fn to_response(r: api::Response) -> Response {
     resp
 }
 
+/// The contract's 431 for a request whose head is over [`api::head_too_large`]'s limits.
+///
+/// hyper's own limit is a read-buffer size, and one read may fill the buffer past it, so a head a
+/// little over the limit can arrive whole and parse; this counts it exactly, as the edge does.
+pub fn refuse_large_head<B>(req: &Request<B>) -> Option<Response> {
+    let uri = req.uri();
+    // "GET /path?query HTTP/1.1": the method, the target, two spaces and the version.
+    let line = req.method().as_str().len() + uri.path().len() + uri.query().map_or(0, |q| q.len() + 1) + 10;
+    let headers = req.headers().iter().map(|(n, v)| (n.as_str().len(), v.len()));
+    api::head_too_large(line, headers).then(|| to_response(api::Response::head_too_large()))
+}
+
 /// The contract's error envelope as an axum response.
 pub fn error_response(e: ApiError) -> Response {
     to_response(api::Response::error(&e))

@@ -25,9 +25,12 @@ use tracing::{debug, warn};
 /// SDK sends its head in one packet; a WebSocket handshake is one such request too.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The most bytes a request head may take (hyper answers 431 beyond it, as it does past its
-/// default of 100 headers, the contract's [`api::MAX_HEADERS`]).
-pub const MAX_HEAD_BYTES: usize = api::MAX_HEAD_BYTES;
+/// hyper's read buffer while it reads a request head: it answers a bodyless 431 beyond it, as
+/// it does past its default of 100 headers (the contract's [`api::MAX_HEADERS`]). Twice the
+/// contract's [`api::MAX_HEAD_BYTES`], so that a head a little over the limit, which one read
+/// may take in whole, is measured exactly by [`crate::http::refuse_large_head`] and answered
+/// with the contract's envelope.
+pub const MAX_HEAD_BUFFER: usize = 2 * api::MAX_HEAD_BYTES;
 
 /// Connections the kernel may complete before the node accepts them (capped by
 /// `net.core.somaxconn`, 4096 by default). tokio's 1,024 overflows when thousands of clients
@@ -61,7 +64,7 @@ fn is_connection_error(e: &std::io::Error) -> bool {
 /// SDKs speak HTTP/1.1 to a node (HTTP/2 needs TLS, which a proxy in front terminates).
 pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Output = ()>) {
     let mut builder = http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEAD_BYTES);
+    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).max_buf_size(MAX_HEAD_BUFFER);
     // Told to finish up by `stop`; each connection holds a `done` receiver, so `done_tx.closed()`
     // resolves when the last one has ended.
     let (stop_tx, stop_rx) = watch::channel(());
@@ -87,7 +90,12 @@ pub async fn serve(listener: TcpListener, app: Router, shutdown: impl Future<Out
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {})) }
+            async move {
+                if let Some(refused) = crate::http::refuse_large_head(&req) {
+                    return Ok::<_, Infallible>(refused);
+                }
+                Ok(app.oneshot(req.map(Body::new)).await.unwrap_or_else(|e| match e {}))
+            }
         });
         let conn = builder.serve_connection(TokioIo::new(socket), service).with_upgrades();
         let mut stop = stop_rx.clone();

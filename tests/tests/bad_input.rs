@@ -424,6 +424,10 @@ async fn deeply_nested_json_and_huge_headers_get_clear_errors_and_lose_nothing(t
     let junk = "j".repeat(80 * 1024);
     let resp =
         api.raw(Method::GET, "/v1/users/me", &[("authorization", auth.as_str()), ("x-junk", &junk)], None).await?;
+    if matches!(t, Target::Node) {
+        // Measured exactly, so the contract's envelope; workerd may refuse such a head itself.
+        resp.error(431, "too_large").context("an 80 KiB header")?;
+    }
     ensure!(resp.status == 431, "an 80 KiB header: {} {}", resp.status, resp.text);
     let names: Vec<String> = (0..300).map(|i| format!("x-junk-{i}")).collect();
     let mut many: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "yes")).collect();

@@ -39,8 +39,8 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// Largest request head (request line and headers), in bytes; beyond it, or past
 /// [`MAX_HEADERS`] fields, a request is answered 431. The contract's heads are a bearer token and
-/// a few short headers. The node's HTTP server enforces both while it reads the head; the edge,
-/// whose runtime takes bigger heads, checks them with [`head_too_large`].
+/// a few short headers. Both adapters check a parsed head with [`head_too_large`]: workerd takes
+/// bigger heads, and hyper's read buffer on the node may overshoot its limit in one read.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// Most header fields of one request (hyper's own limit on the node).
 pub const MAX_HEADERS: usize = 100;
