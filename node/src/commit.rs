@@ -55,16 +55,9 @@ impl Committer {
 async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: usize, policy: Arc<Policy>) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
     loop {
-        {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            batch.push(first);
-            while batch.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
+        // Waits for one request, then takes what else is queued; 0 only once every sender is gone.
+        if rx.lock().await.recv_many(&mut batch, max_batch).await == 0 {
+            return;
         }
         let sends: Vec<SendRequest> = batch.iter().map(|r| r.send.clone()).collect();
         let n = sends.len();

@@ -49,16 +49,9 @@ impl Starts {
 async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>) {
     let mut batch: Vec<Request> = Vec::with_capacity(MAX_BATCH);
     loop {
-        {
-            let mut rx = rx.lock().await;
-            let Some(first) = rx.recv().await else { return };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
-                }
-            }
+        // Waits for one request, then takes what else is queued; 0 only once every sender is gone.
+        if rx.lock().await.recv_many(&mut batch, MAX_BATCH).await == 0 {
+            return;
         }
         let mut users: Vec<UserId> = batch.iter().map(|(u, _)| *u).collect();
         users.sort_unstable_by_key(|u| u.0);
