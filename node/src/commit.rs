@@ -10,6 +10,7 @@ use deadpool_postgres::Pool;
 use parley_shared::ApiError;
 use parley_shared::model::Event;
 use parley_shared::service::messages::{SendRequest, send_batch};
+use parley_shared::store::statements::Statements;
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tracing::warn;
 
@@ -54,6 +55,9 @@ impl Committer {
 
 async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: usize, policy: Arc<Policy>) {
     let mut batch: Vec<Request> = Vec::with_capacity(max_batch);
+    // The worker keeps one connection and the statements it prepared there, so a commit is
+    // parsed and planned once per connection, not per batch; a broken connection is replaced.
+    let mut held: Option<(db::PooledClient, Statements)> = None;
     loop {
         // Waits for one request, then takes what else is queued; 0 only once every sender is gone.
         if rx.lock().await.recv_many(&mut batch, max_batch).await == 0 {
@@ -62,8 +66,16 @@ async fn worker(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Request>>>, max_batch: 
         let sends: Vec<SendRequest> = batch.iter().map(|r| r.send.clone()).collect();
         let n = sends.len();
         let started = Instant::now();
-        let outcome = match db::get(&pool).await {
-            Ok(mut conn) => send_batch(&mut conn, &policy.send_policy(), sends).await,
+        let conn = match held.take() {
+            Some(h) if !h.0.is_closed() => Ok(h),
+            _ => db::get(&pool).await.map(|conn| (conn, Statements::default())),
+        };
+        let outcome = match conn {
+            Ok((mut conn, statements)) => {
+                let outcome = send_batch(&mut conn, Some(&statements), &policy.send_policy(), sends).await;
+                held = Some((conn, statements));
+                outcome
+            }
             Err(e) => Err(e),
         };
         metrics::histogram!("parley_commit_batch_size").record(n as f64);

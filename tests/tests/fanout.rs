@@ -265,3 +265,60 @@ async fn a_conversation_created_after_connecting_is_delivered() -> Result<()> {
     })
     .await
 }
+
+/// A counter's value in a node's Prometheus metrics (0 before its first increment).
+async fn counter(api: &parley_tests::Api, name: &str) -> Result<f64> {
+    let text = api.get("/metrics", None).await?.text;
+    Ok(text
+        .lines()
+        .filter(|l| l.split([' ', '{']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_events_travel_in_the_notice_and_big_ones_are_fetched_in_order() -> Result<()> {
+    run(60, async {
+        let env = TestEnv::start(2).await?;
+        let (alice, bob, conv) = env.pair("alice", "bob").await?;
+        let mut bob2 = Ws::connect_synced(&env.ws_url(1), bob.token(), &[&conv]).await?;
+        let mut alice1 = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
+        let node2 = env.api(1);
+        let (inline0, fetches0) = (
+            counter(&node2, "parley_hub_inline_events_total").await?,
+            counter(&node2, "parley_hub_fetches_total").await?,
+        );
+
+        // 7,990 three-byte characters: far past a notice's 8,000 bytes.
+        let big = "€".repeat(7990);
+        let texts: Vec<String> =
+            (0..6).map(|i| if i % 3 == 1 { format!("{i}{big}") } else { format!("small {i}") }).collect();
+        let mut ids = Vec::new();
+        for t in &texts {
+            ids.push(alice1.start_send(&conv, &cmid(), t).await?);
+        }
+        let mut acked = Vec::new();
+        for id in ids {
+            acked.push(reply_event(&alice1.wait_reply(id, WAIT).await?)?);
+        }
+        acked.push(env.api(0).send_text(alice.token(), &conv, "small over REST").await?);
+        let seqs: Vec<i64> = acked.iter().filter_map(|e| e["seq"].as_i64()).collect();
+        check::consecutive(&seqs)?;
+
+        let got = bob2.collect_events(&conv, acked.len(), WAIT).await.context("bob on node2")?;
+        ensure!(frame_seqs(&got) == seqs, "bob's seqs {:?} vs sent {seqs:?}", frame_seqs(&got));
+        for (f, a) in got.iter().zip(&acked) {
+            same_event(f, a)?;
+        }
+        let own = alice1.collect_events(&conv, acked.len(), WAIT).await.context("alice's own socket")?;
+        ensure!(frame_seqs(&own) == seqs, "alice's own seqs {:?}", frame_seqs(&own));
+        bob2.expect_no_event(&conv, Duration::from_millis(300)).await?;
+
+        let inline = counter(&node2, "parley_hub_inline_events_total").await? - inline0;
+        let fetches = counter(&node2, "parley_hub_fetches_total").await? - fetches0;
+        ensure!(inline >= 1.0, "no event travelled in its notice");
+        ensure!(fetches >= 1.0, "the big events were not fetched");
+        Ok(())
+    })
+    .await
+}

@@ -190,7 +190,14 @@ pub async fn bench(args: &Args) -> Result<()> {
 /// The server under test, however it runs.
 enum Server {
     /// A Parley node of the bench's environment, with its group.
-    Parley { group: ConversationId, owner_token: String, tokens: Vec<String>, ws_url: String, pid: u32 },
+    Parley {
+        group: ConversationId,
+        owner_token: String,
+        tokens: Vec<String>,
+        ws_url: String,
+        pid: u32,
+        api: parley_tests::Api,
+    },
     /// A child process listening on a port.
     Peer { child: Child, addr: SocketAddr, pid: u32 },
 }
@@ -242,6 +249,7 @@ async fn run_target(
                 tokens: seeded.tokens,
                 ws_url: env.ws_url(0),
                 pid: env.nodes[0].pid().context("node pid")?,
+                api: env.api(0),
             }
         }
     };
@@ -312,6 +320,16 @@ async fn run_target(
         ack_hist.record(sender.next_ack(Duration::from_secs(60)).await?.max(1))?;
     }
     wait_delivered(&shared, 2, plan.fixed * receivers as u64, Duration::from_secs(30)).await.ok();
+    if let Server::Parley { api, .. } = &server {
+        // Where an acknowledgement's time goes: the node's own commit timings (whole run).
+        let text = api.get("/metrics", None).await?.text;
+        for l in text
+            .lines()
+            .filter(|l| l.starts_with("parley_commit_seconds{") || l.starts_with("parley_commit_batch_size{"))
+        {
+            eprintln!("  node: {l}");
+        }
+    }
 
     let _ = stop_tx.send(true);
     let mut hist = [histogram(), histogram(), histogram()];

@@ -378,8 +378,20 @@ impl Hub {
 
     fn notice(&mut self, n: Announcement, wanted: &mut HashMap<ConversationId, Seq>) {
         match n {
-            Announcement::Events { c } => {
+            Announcement::Events { c, e } => {
+                // Events that travelled whole go out now when they continue what was delivered
+                // (and no fetch of their conversation is pending in this batch, which would
+                // come first); the rest of each head is fetched.
+                let mut inline = e.into_iter().peekable();
                 for (conv, seq) in c {
+                    let fetching = wanted.contains_key(&conv);
+                    while let Some(ev) = inline.next_if(|ev| ev.conversation_id == conv) {
+                        let next = self.convs.get(&conv).is_some_and(|e| ev.seq == e.delivered + 1);
+                        if next && !fetching {
+                            metrics::counter!("parley_hub_inline_events_total").increment(1);
+                            self.deliver(ev);
+                        }
+                    }
                     if self.convs.get(&conv).is_some_and(|e| seq > e.delivered) {
                         let w = wanted.entry(conv).or_insert(seq);
                         *w = (*w).max(seq);
@@ -645,6 +657,20 @@ impl Hub {
         Ok(())
     }
 
+    /// Hands `ev`, the next event of a followed conversation, to the conversation's connections,
+    /// its frame encoded once for all of them.
+    fn deliver(&mut self, ev: Event) {
+        let Some(entry) = self.convs.get_mut(&ev.conversation_id) else { return };
+        entry.delivered = ev.seq;
+        let frame = Encoded::new(&ServerFrame::event(ev.clone()));
+        let ev = Arc::new(SharedEvent { event: ev, frame });
+        for conn in &entry.conns {
+            if let Some(c) = self.conns.get(conn) {
+                Self::offer(c, Push::Event(ev.clone()));
+            }
+        }
+    }
+
     async fn fetch_and_deliver(&mut self, mut wanted: HashMap<ConversationId, Seq>) {
         let mut attempts = 0;
         while !wanted.is_empty() {
@@ -680,14 +706,7 @@ impl Hub {
                 if ev.seq <= entry.delivered || wanted.get(&conv).is_some_and(|w| ev.seq > *w) {
                     continue;
                 }
-                entry.delivered = ev.seq;
-                let frame = Encoded::new(&ServerFrame::event(ev.clone()));
-                let ev = Arc::new(SharedEvent { event: ev, frame });
-                for conn in &entry.conns {
-                    if let Some(c) = self.conns.get(conn) {
-                        Self::offer(c, Push::Event(ev.clone()));
-                    }
-                }
+                self.deliver(ev);
             }
             metrics::counter!("parley_hub_fetches_total").increment(1);
             // A conversation that filled its page may have more; the rest are done.

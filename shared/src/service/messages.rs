@@ -20,6 +20,7 @@ use crate::rules::limits::UserRate;
 use crate::rules::words::WordFilter;
 use crate::store;
 use crate::store::events::{self, Page};
+use crate::store::statements::{Prepared, Query, Statements};
 use crate::store::tx::transact;
 use crate::store::{StoreError, conversations, moderation};
 use crate::time::Timestamp;
@@ -51,6 +52,7 @@ pub struct SendPolicy {
 /// itself failed: then nothing of the batch was stored.
 pub async fn send_batch(
     db: &mut Client,
+    statements: Option<&Statements>,
     policy: &SendPolicy,
     batch: Vec<SendRequest>,
 ) -> Result<Vec<Result<Event, ApiError>>, ApiError> {
@@ -68,51 +70,10 @@ pub async fn send_batch(
     let msgs: Vec<NewMessage> = prepared.iter().map(|(_, m)| m.clone()).collect();
     let conv_ids: Vec<ConversationId> = msgs.iter().map(|m| m.conversation_id).collect();
     let decided = transact!(db, |tx| {
-        // The conversations' write lock first: who is a member and who may post cannot change
-        // between the decision and the commit.
-        let mut heads = events::lock_heads(tx, &conv_ids).await?;
-        // With no limit configured the limit's rows are not touched at all.
-        let senders: Vec<UserId> =
-            if policy.per_user.per_sec == 0 { Vec::new() } else { msgs.iter().map(|m| m.sender_id).collect() };
-        let (facts, mut tats) =
-            futures_util::future::try_join(events::send_facts(tx, &msgs), moderation::lock_send_limits(tx, &senders))
-                .await?;
-        let now = Timestamp::now();
-        let mut verdicts: Vec<Decision> = Vec::with_capacity(msgs.len());
-        let mut accepted: Vec<&NewMessage> = Vec::new();
-        for (k, m) in msgs.iter().enumerate() {
-            let key = (m.sender_id, m.draft.client_msg_id.0.as_str());
-            let verdict = if let Some(ev) = facts.existing(m.sender_id, &m.draft.client_msg_id) {
-                Decision::Done(Box::new(rules::messages::idempotent_retry(ev, m)))
-            } else if let Some(first) =
-                msgs[..k].iter().position(|p| (p.sender_id, p.draft.client_msg_id.0.as_str()) == key)
-            {
-                Decision::SameAs(first)
-            } else {
-                let admitted = rules::messages::check_send(&facts, m, now)
-                    .and_then(|()| rules::limits::admit(tats.get(&m.sender_id).copied(), now, policy.per_user));
-                match admitted {
-                    Ok(tat) => {
-                        tats.insert(m.sender_id, tat);
-                        accepted.push(m);
-                        Decision::Append(accepted.len() - 1)
-                    }
-                    Err(e) => Decision::Done(Box::new(Err(e))),
-                }
-            };
-            verdicts.push(verdict);
+        match statements {
+            Some(s) => decide(&Prepared::new(tx, s), policy, &msgs, &conv_ids).await,
+            None => decide(tx, policy, &msgs, &conv_ids).await,
         }
-        let (appended, ()) = futures_util::future::try_join(
-            events::append_messages(tx, &mut heads, &accepted, &facts),
-            moderation::set_send_limits(tx, &tats),
-        )
-        .await
-        .map_err(|e| match e {
-            // Another writer committed the same (sender, client_msg_id) first: the retry finds it.
-            StoreError::Unique(c) if c == "events_sender_client_msg_key" => StoreError::Retry(c),
-            e => e,
-        })?;
-        Ok((verdicts, appended))
     })?;
     let (verdicts, appended) = decided;
     let mut results: Vec<Result<Event, ApiError>> = Vec::with_capacity(verdicts.len());
@@ -129,6 +90,65 @@ pub async fn send_batch(
         out[*i] = results.next();
     }
     Ok(out.into_iter().map(|r| r.expect("every request has an outcome")).collect())
+}
+
+/// The batch's decision and writes, inside its transaction: who may send what (from the facts
+/// read under the conversations' write lock), then the appended messages.
+async fn decide<C: Query>(
+    tx: &C,
+    policy: &SendPolicy,
+    msgs: &[NewMessage],
+    conv_ids: &[ConversationId],
+) -> Result<(Vec<Decision>, Vec<Option<Event>>), StoreError> {
+    // With no limit configured the limit's rows are not touched at all.
+    let senders: Vec<UserId> =
+        if policy.per_user.per_sec == 0 { Vec::new() } else { msgs.iter().map(|m| m.sender_id).collect() };
+    // The conversations' write lock first: who is a member and who may post cannot change
+    // between the decision and the commit. The reads go out with it in one round trip: Postgres
+    // runs a connection's statements in order, so they start once the lock is held (each
+    // statement reads what was committed when it starts).
+    let (mut heads, facts, mut tats) = futures_util::future::try_join3(
+        events::lock_heads(tx, conv_ids),
+        events::send_facts(tx, msgs),
+        moderation::lock_send_limits(tx, &senders),
+    )
+    .await?;
+    let now = Timestamp::now();
+    let mut verdicts: Vec<Decision> = Vec::with_capacity(msgs.len());
+    let mut accepted: Vec<&NewMessage> = Vec::new();
+    for (k, m) in msgs.iter().enumerate() {
+        let key = (m.sender_id, m.draft.client_msg_id.0.as_str());
+        let verdict = if let Some(ev) = facts.existing(m.sender_id, &m.draft.client_msg_id) {
+            Decision::Done(Box::new(rules::messages::idempotent_retry(ev, m)))
+        } else if let Some(first) =
+            msgs[..k].iter().position(|p| (p.sender_id, p.draft.client_msg_id.0.as_str()) == key)
+        {
+            Decision::SameAs(first)
+        } else {
+            let admitted = rules::messages::check_send(&facts, m, now)
+                .and_then(|()| rules::limits::admit(tats.get(&m.sender_id).copied(), now, policy.per_user));
+            match admitted {
+                Ok(tat) => {
+                    tats.insert(m.sender_id, tat);
+                    accepted.push(m);
+                    Decision::Append(accepted.len() - 1)
+                }
+                Err(e) => Decision::Done(Box::new(Err(e))),
+            }
+        };
+        verdicts.push(verdict);
+    }
+    let (appended, ()) = futures_util::future::try_join(
+        events::append_messages(tx, &mut heads, &accepted, &facts),
+        moderation::set_send_limits(tx, &tats),
+    )
+    .await
+    .map_err(|e| match e {
+        // Another writer committed the same (sender, client_msg_id) first: the retry finds it.
+        StoreError::Unique(c) if c == "events_sender_client_msg_key" => StoreError::Retry(c),
+        e => e,
+    })?;
+    Ok((verdicts, appended))
 }
 
 /// How [`send_batch`] settled one prepared message.
@@ -153,7 +173,7 @@ pub async fn send<E: Env>(
     rules::messages::prepare(me.user_id, conv, body.message.clone(), &policy.words)?;
     let req = SendRequest { sender: me.user_id, conversation_id: conv, draft: body.message };
     let mut db = env.db().await?;
-    send_batch(&mut db, &policy, vec![req]).await?.pop().expect("one outcome per request")
+    send_batch(&mut db, None, &policy, vec![req]).await?.pop().expect("one outcome per request")
 }
 
 /// Where a page of events starts: the query of `GET /v1/conversations/{id}/events`.

@@ -9,6 +9,7 @@ use tokio_postgres::{GenericClient, Row};
 use super::conversations::{MEMBERSHIP_COL_COUNT, MEMBERSHIP_COLS, membership_from_row};
 use super::media::MediaRow;
 use super::notify;
+use super::statements::Query;
 use super::{StoreError, Type};
 use crate::ids::{ClientMsgId, ConversationId, EventId, MediaId, Seq, UserId};
 use crate::model::conversation::Membership;
@@ -87,7 +88,7 @@ impl SendBatchFacts {
 
 /// Fetches the [`SendBatchFacts`] of `msgs` in one round trip (four pipelined statements, five
 /// when media are attached, whatever the batch size).
-pub async fn send_facts<C: GenericClient>(c: &C, msgs: &[NewMessage]) -> Result<SendBatchFacts, StoreError> {
+pub async fn send_facts<C: Query>(c: &C, msgs: &[NewMessage]) -> Result<SendBatchFacts, StoreError> {
     let senders: Vec<uuid::Uuid> = msgs.iter().map(|m| m.sender_id.0).collect();
     let cmids: Vec<&str> = msgs.iter().map(|m| m.draft.client_msg_id.0.as_str()).collect();
     let (mut pair_convs, mut pair_users) = (Vec::new(), Vec::new());
@@ -182,7 +183,7 @@ pub(crate) fn message_facts(r: &Row, at: usize) -> MessageFacts {
 /// write lock that every append and every membership change takes first, so concurrent writers
 /// cannot deadlock and a decision made under it (who is a member, who may post) holds until
 /// commit. Conversations that do not exist are absent.
-pub async fn lock_heads<C: GenericClient>(
+pub async fn lock_heads<C: Query>(
     c: &C,
     convs: &[ConversationId],
 ) -> Result<BTreeMap<ConversationId, Seq>, StoreError> {
@@ -231,7 +232,7 @@ fn assign(heads: &mut BTreeMap<ConversationId, Seq>, events: Vec<NewEvent>, now:
 /// Appends events, in order, to conversations locked by [`lock_heads`] (`heads` moves with
 /// them), with one NOTIFY for the batch; returns each stored event (`None` for a conversation
 /// that was not locked). Fixed round trips whatever the batch size.
-pub async fn append<C: GenericClient>(
+pub async fn append<C: Query>(
     c: &C,
     heads: &mut BTreeMap<ConversationId, Seq>,
     events: Vec<NewEvent>,
@@ -246,7 +247,7 @@ pub async fn append<C: GenericClient>(
 /// of one, the REST send): [`append`], and each sender's read position moves to their own
 /// message. A `StoreError::Unique` on `events_sender_client_msg_key` means another writer
 /// committed the same `(sender, client_msg_id)` first: roll back and decide the batch again.
-pub async fn append_messages<C: GenericClient>(
+pub async fn append_messages<C: Query>(
     c: &C,
     heads: &mut BTreeMap<ConversationId, Seq>,
     msgs: &[&NewMessage],
@@ -276,7 +277,7 @@ pub async fn append_messages<C: GenericClient>(
 
 /// Inserts the events, bumps their conversations' heads, moves read positions, and announces
 /// the heads: four pipelined statements.
-async fn write<C: GenericClient>(
+async fn write<C: Query>(
     c: &C,
     heads: &BTreeMap<ConversationId, Seq>,
     events: &[Option<Event>],
@@ -335,7 +336,7 @@ async fn write<C: GenericClient>(
             &[(&r_convs, Type::UUID_ARRAY), (&r_users, Type::UUID_ARRAY), (&r_seqs, Type::INT8_ARRAY)],
         )
         .map_err(StoreError::from),
-        notify::send_events(c, &head_list),
+        notify::send_events(c, &head_list, &events.iter().flatten().collect::<Vec<_>>()),
     )
     .await?;
     Ok(())

@@ -3,6 +3,7 @@
 use futures_util::TryFutureExt;
 use tokio_postgres::GenericClient;
 
+use super::statements::Query;
 use super::{StoreError, Type};
 use crate::ids::{MediaId, UserId};
 use crate::model::{Event, EventBody, Media};
@@ -84,7 +85,7 @@ pub async fn get<C: GenericClient>(c: &C, id: MediaId) -> Result<Option<MediaRow
 
 /// Several media, locked against the sweeps until this transaction ends: what a send or a
 /// profile change attaches. Absent ids (and media a sweep is deleting) are left out.
-pub async fn lock_for_attach<C: GenericClient>(c: &C, ids: &[MediaId]) -> Result<Vec<MediaRow>, StoreError> {
+pub async fn lock_for_attach<C: Query>(c: &C, ids: &[MediaId]) -> Result<Vec<MediaRow>, StoreError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -122,7 +123,7 @@ pub async fn delete<C: GenericClient>(c: &C, id: MediaId) -> Result<(), StoreErr
 
 /// Records where each medium of these just-appended messages was posted (one statement; none
 /// without media).
-pub async fn add_uses<C: GenericClient>(c: &C, events: &[Option<Event>]) -> Result<(), StoreError> {
+pub async fn add_uses<C: Query>(c: &C, events: &[Option<Event>]) -> Result<(), StoreError> {
     let (mut media, mut evs, mut convs, mut seqs) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for e in events.iter().flatten() {
         if let EventBody::Message(m) = &e.body {

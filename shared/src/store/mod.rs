@@ -29,6 +29,7 @@ pub mod schema;
 pub mod search;
 pub mod sessions;
 pub mod social;
+pub mod statements;
 pub mod tx;
 pub mod users;
 

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use tokio_postgres::GenericClient;
 
+use super::statements::Query;
 use super::{StoreError, Type};
 use crate::ids::{EventId, ReportId, UserId};
 use crate::model::Report;
@@ -66,10 +67,7 @@ pub async fn create_report<C: GenericClient>(
 
 /// Locks the send-limit rows of `users` (creating missing ones, sorted so concurrent batches
 /// lock in one order) and reads their theoretical arrival times.
-pub async fn lock_send_limits<C: GenericClient>(
-    c: &C,
-    users: &[UserId],
-) -> Result<HashMap<UserId, Timestamp>, StoreError> {
+pub async fn lock_send_limits<C: Query>(c: &C, users: &[UserId]) -> Result<HashMap<UserId, Timestamp>, StoreError> {
     let mut ids: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
     ids.sort();
     ids.dedup();
@@ -94,7 +92,7 @@ pub async fn lock_send_limits<C: GenericClient>(
 }
 
 /// Writes back the send-limit state of these users.
-pub async fn set_send_limits<C: GenericClient>(c: &C, tats: &HashMap<UserId, Timestamp>) -> Result<(), StoreError> {
+pub async fn set_send_limits<C: Query>(c: &C, tats: &HashMap<UserId, Timestamp>) -> Result<(), StoreError> {
     if tats.is_empty() {
         return Ok(());
     }

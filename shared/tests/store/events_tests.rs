@@ -12,6 +12,7 @@ use parley_shared::rules::messages::SendFacts;
 use parley_shared::service::messages::{SendPolicy, SendRequest, send_batch};
 use parley_shared::store::conversations;
 use parley_shared::store::events::{self, Page};
+use parley_shared::store::statements::Statements;
 use tokio_postgres::Client;
 
 use crate::db::{TestDb, direct, user};
@@ -47,9 +48,17 @@ async fn appends_get_consecutive_seqs_and_move_the_senders_read_position() {
     let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
     let conv = direct(&mut c, alice, bob).await;
 
-    let first =
-        send_batch(&mut c, &open(), vec![send(alice, conv, "a1", "one"), send(bob, conv, "b1", "two")]).await.unwrap();
-    let second = send_batch(&mut c, &open(), vec![send(alice, conv, "a2", "three")]).await.unwrap();
+    let first = send_batch(&mut c, None, &open(), vec![send(alice, conv, "a1", "one"), send(bob, conv, "b1", "two")])
+        .await
+        .unwrap();
+    // The commit workers' way: statements prepared once on the connection, then reused.
+    let statements = Statements::default();
+    let second = send_batch(&mut c, Some(&statements), &open(), vec![send(alice, conv, "a2", "three")]).await.unwrap();
+    let prepared = statements.len();
+    assert!(prepared >= 5, "the send path prepared its statements: {prepared}");
+    let retried = send_batch(&mut c, Some(&statements), &open(), vec![send(alice, conv, "a2", "three")]).await.unwrap();
+    assert_eq!(retried[0], second[0], "a retry through the prepared statements finds the stored event");
+    assert_eq!(statements.len(), prepared, "and prepares nothing new");
     let stored: Vec<Event> = first.into_iter().chain(second).map(|r| r.unwrap()).collect();
     assert_eq!(seqs(&stored), vec![1, 2, 3]);
     let history = log(&c, conv).await;
@@ -70,14 +79,19 @@ async fn a_retry_returns_the_stored_event_and_a_key_reused_elsewhere_is_409() {
     let ab = direct(&mut c, alice, bob).await;
     let ac = direct(&mut c, alice, carol).await;
 
-    let first = send_batch(&mut c, &open(), vec![send(alice, ab, "k", "hello")]).await.unwrap().remove(0).unwrap();
-    let again =
-        send_batch(&mut c, &open(), vec![send(alice, ab, "k", "hello (retried)")]).await.unwrap().remove(0).unwrap();
+    let first =
+        send_batch(&mut c, None, &open(), vec![send(alice, ab, "k", "hello")]).await.unwrap().remove(0).unwrap();
+    let again = send_batch(&mut c, None, &open(), vec![send(alice, ab, "k", "hello (retried)")])
+        .await
+        .unwrap()
+        .remove(0)
+        .unwrap();
     assert_eq!(again, first, "a retry answers the stored event");
-    let elsewhere = send_batch(&mut c, &open(), vec![send(alice, ac, "k", "hi")]).await.unwrap().remove(0).unwrap_err();
+    let elsewhere =
+        send_batch(&mut c, None, &open(), vec![send(alice, ac, "k", "hi")]).await.unwrap().remove(0).unwrap_err();
     assert_eq!(elsewhere.code, ErrorCode::Conflict);
     // Another sender may use the same key.
-    let bobs = send_batch(&mut c, &open(), vec![send(bob, ab, "k", "mine")]).await.unwrap().remove(0).unwrap();
+    let bobs = send_batch(&mut c, None, &open(), vec![send(bob, ab, "k", "mine")]).await.unwrap().remove(0).unwrap();
     assert_eq!(bobs.seq, 2);
     assert_eq!(seqs(&log(&c, ab).await), vec![1, 2]);
     assert!(log(&c, ac).await.is_empty());
@@ -91,6 +105,7 @@ async fn copies_in_one_batch_share_one_event() {
     let conv = direct(&mut c, alice, bob).await;
     let out = send_batch(
         &mut c,
+        None,
         &open(),
         vec![send(alice, conv, "k", "x"), send(bob, conv, "k", "y"), send(alice, conv, "k", "x again")],
     )
@@ -114,6 +129,7 @@ async fn refused_sends_write_nothing_and_do_not_stop_the_batch() {
     let empty = send(alice, conv, "e", "   ");
     let out = send_batch(
         &mut c,
+        None,
         &open(),
         vec![
             send(alice, conv, "ok1", "fine"),
@@ -150,7 +166,8 @@ async fn send_facts_read_memberships_replies_and_earlier_sends() {
     let (alice, bob, carol) = (user(&c, "alice").await, user(&c, "bob").await, user(&c, "carol").await);
     let ab = direct(&mut c, alice, bob).await;
     let ac = direct(&mut c, alice, carol).await;
-    let earlier = send_batch(&mut c, &open(), vec![send(alice, ab, "k", "first")]).await.unwrap().remove(0).unwrap();
+    let earlier =
+        send_batch(&mut c, None, &open(), vec![send(alice, ab, "k", "first")]).await.unwrap().remove(0).unwrap();
     let mut probe = send(bob, ab, "new", "reply");
     probe.draft.reply_to = Some(earlier.id);
     probe.draft.mentions = vec![alice, carol];
@@ -189,7 +206,7 @@ async fn concurrent_batches_from_two_connections_keep_every_seq_once() {
                 let batch: Vec<SendRequest> = (0..PER_BATCH)
                     .map(|i| send(alice, order[i % 2], &format!("{name}-{b}-{i}"), &format!("{name} {b} {i}")))
                     .collect();
-                for r in send_batch(&mut c, &open(), batch).await.expect("batch") {
+                for r in send_batch(&mut c, None, &open(), batch).await.expect("batch") {
                     stored.push(r.expect("accepted"));
                 }
             }
@@ -228,8 +245,8 @@ async fn a_race_on_one_idempotency_key_stores_one_event() {
         let key = format!("race-{round}");
         let policy = open();
         let (r1, r2) = tokio::join!(
-            send_batch(&mut c1, &policy, vec![send(alice, conv, &key, "from one")]),
-            send_batch(&mut c2, &policy, vec![send(alice, conv, &key, "from two")]),
+            send_batch(&mut c1, None, &policy, vec![send(alice, conv, &key, "from one")]),
+            send_batch(&mut c2, None, &policy, vec![send(alice, conv, &key, "from two")]),
         );
         let e1 = r1.unwrap().remove(0).unwrap();
         let e2 = r2.unwrap().remove(0).unwrap();

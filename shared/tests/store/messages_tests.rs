@@ -28,7 +28,7 @@ async fn say(c: &mut Client, who: UserId, conv: ConversationId, text: &str) -> E
         conversation_id: conv,
         draft: MessageDraft::text(ClientMsgId(parley_shared::ids::new_uuid_v7().to_string()), text),
     };
-    send_batch(c, &unlimited(), vec![req]).await.unwrap().remove(0).unwrap()
+    send_batch(c, None, &unlimited(), vec![req]).await.unwrap().remove(0).unwrap()
 }
 
 async fn log(c: &Client, conv: ConversationId) -> Vec<Event> {
@@ -121,11 +121,12 @@ async fn unread_and_mention_counts_are_exact() {
     // A mention, then a recall and a delete-for-me drop out of the counts.
     let mut d = MessageDraft::text(ClientMsgId("m".into()), "hey bob");
     d.mentions = vec![bob];
-    let men = send_batch(&mut c, &unlimited(), vec![SendRequest { sender: alice, conversation_id: conv, draft: d }])
-        .await
-        .unwrap()
-        .remove(0)
-        .unwrap();
+    let men =
+        send_batch(&mut c, None, &unlimited(), vec![SendRequest { sender: alice, conversation_id: conv, draft: d }])
+            .await
+            .unwrap()
+            .remove(0)
+            .unwrap();
     assert_eq!(counts(&c, bob, conv).await, (2, 1));
     messages::scrub(&c, men.id, Timestamp::now_micros()).await.unwrap();
     assert_eq!(counts(&c, bob, conv).await, (1, 0));
@@ -205,20 +206,20 @@ async fn the_per_user_send_limit_holds_across_connections() {
         conversation_id: conv,
         draft: MessageDraft::text(ClientMsgId(k.into()), "x"),
     };
-    let first = send_batch(&mut c1, &policy, vec![req("a"), req("b")]).await.unwrap();
+    let first = send_batch(&mut c1, None, &policy, vec![req("a"), req("b")]).await.unwrap();
     assert!(first.iter().all(Result::is_ok));
-    let second = send_batch(&mut c2, &policy, vec![req("c"), req("d")]).await.unwrap();
+    let second = send_batch(&mut c2, None, &policy, vec![req("c"), req("d")]).await.unwrap();
     assert!(second[0].is_ok(), "the burst's third");
     let e = second[1].clone().unwrap_err();
     assert_eq!(e.code, ErrorCode::RateLimited);
     assert!(e.retry_after.is_some_and(|s| s >= 1));
     // A retry of an acknowledged send is not a new send: it is answered, not limited.
-    let again = send_batch(&mut c2, &policy, vec![req("a")]).await.unwrap();
+    let again = send_batch(&mut c2, None, &policy, vec![req("a")]).await.unwrap();
     assert!(again[0].is_ok());
     // Bob has his own allowance.
     let bobs = SendRequest { sender: bob, ..req("e") };
-    assert!(send_batch(&mut c2, &policy, vec![bobs]).await.unwrap()[0].is_ok());
+    assert!(send_batch(&mut c2, None, &policy, vec![bobs]).await.unwrap()[0].is_ok());
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert!(send_batch(&mut c1, &policy, vec![req("f")]).await.unwrap()[0].is_ok(), "a second later one more");
+    assert!(send_batch(&mut c1, None, &policy, vec![req("f")]).await.unwrap()[0].is_ok(), "a second later one more");
     assert_eq!(log(&c1, conv).await.len(), 5, "refused sends stored nothing");
 }
