@@ -1,6 +1,6 @@
 //! Group commit: sends that arrive over this node's connections are queued, and a worker sends
 //! whatever has queued up (up to `max_batch`) as one batch of the send use case
-//! ([`parley_shared::service::messages::send_batch`]): one transaction, one NOTIFY. Under load
+//! ([`parley_shared::service::messages::send_batch`]): one transaction and its NOTIFYs. Under load
 //! the batch grows by itself; when idle a send commits alone with no added wait.
 
 use std::sync::Arc;

@@ -210,6 +210,17 @@ impl Api {
         finish(format!("{method} {path}"), req.body(body)).await
     }
 
+    /// The sum of a metric's samples whose line holds every one of `labels` (`reason="too_slow"`),
+    /// from the node's Prometheus metrics; 0 before its first increment.
+    pub async fn metric(&self, name: &str, labels: &[&str]) -> Result<f64> {
+        let text = self.get("/metrics", None).await?.text;
+        Ok(text
+            .lines()
+            .filter(|l| l.split([' ', '{']).next() == Some(name) && labels.iter().all(|want| l.contains(want)))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
     /// `GET path` with an optional bearer token.
     pub async fn get(&self, path: &str, token: Option<&str>) -> Result<Resp> {
         self.request(Method::GET, path, token, None).await

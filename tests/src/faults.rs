@@ -713,7 +713,7 @@ pub async fn faults_under_load(env: &mut TestEnv, cfg: &FaultsConfig) -> Result<
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut flooded = 0usize;
     loop {
-        let closed = too_slow_closes(&node1).await?;
+        let closed = node1.metric("parley_disconnects_total", &["reason=\"too_slow\""]).await? as u64;
         if closed >= 2 {
             break;
         }
@@ -744,16 +744,6 @@ pub async fn faults_under_load(env: &mut TestEnv, cfg: &FaultsConfig) -> Result<
         closes,
     };
     verify(&db, &convs, &targets, cfg, reports, stall, faults, &shared, send_time).await
-}
-
-/// Connections node `api` closed as `too_slow`, from its Prometheus metrics.
-async fn too_slow_closes(api: &crate::Api) -> Result<u64> {
-    let text = api.get("/metrics", None).await?.text;
-    Ok(text
-        .lines()
-        .filter(|l| l.starts_with("parley_disconnects_total{") && l.contains("reason=\"too_slow\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64)
 }
 
 async fn first_failure(tasks: &mut [tokio::task::JoinHandle<Result<MemberReport>>]) -> String {

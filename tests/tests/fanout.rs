@@ -266,16 +266,6 @@ async fn a_conversation_created_after_connecting_is_delivered() -> Result<()> {
     .await
 }
 
-/// A counter's value in a node's Prometheus metrics (0 before its first increment).
-async fn counter(api: &parley_tests::Api, name: &str) -> Result<f64> {
-    let text = api.get("/metrics", None).await?.text;
-    Ok(text
-        .lines()
-        .filter(|l| l.split([' ', '{']).next() == Some(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn small_events_travel_in_the_notice_and_big_ones_are_fetched_in_order() -> Result<()> {
     run(60, async {
@@ -285,8 +275,8 @@ async fn small_events_travel_in_the_notice_and_big_ones_are_fetched_in_order() -
         let mut alice1 = Ws::connect_synced(&env.ws_url(0), alice.token(), &[&conv]).await?;
         let node2 = env.api(1);
         let (inline0, fetches0) = (
-            counter(&node2, "parley_hub_inline_events_total").await?,
-            counter(&node2, "parley_hub_fetches_total").await?,
+            node2.metric("parley_hub_inline_events_total", &[]).await?,
+            node2.metric("parley_hub_fetches_total", &[]).await?,
         );
 
         // 7,990 three-byte characters: far past a notice's 8,000 bytes.
@@ -314,8 +304,8 @@ async fn small_events_travel_in_the_notice_and_big_ones_are_fetched_in_order() -
         ensure!(frame_seqs(&own) == seqs, "alice's own seqs {:?}", frame_seqs(&own));
         bob2.expect_no_event(&conv, Duration::from_millis(300)).await?;
 
-        let inline = counter(&node2, "parley_hub_inline_events_total").await? - inline0;
-        let fetches = counter(&node2, "parley_hub_fetches_total").await? - fetches0;
+        let inline = node2.metric("parley_hub_inline_events_total", &[]).await? - inline0;
+        let fetches = node2.metric("parley_hub_fetches_total", &[]).await? - fetches0;
         ensure!(inline >= 1.0, "no event travelled in its notice");
         ensure!(fetches >= 1.0, "the big events were not fetched");
         Ok(())

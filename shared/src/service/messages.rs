@@ -3,7 +3,7 @@
 //! A send, whichever door it came through, is [`send_batch`]: each draft is validated alone
 //! ([`rules::messages::prepare`]), the facts of the whole batch are fetched in one round trip,
 //! [`rules::messages::check_send`] decides each message, and the accepted ones are appended in one
-//! transaction with one NOTIFY. REST sends (node and edge) are a batch of one; the node's group
+//! transaction with its NOTIFYs (the events themselves where they fit). REST sends (node and edge) are a batch of one; the node's group
 //! commit batches its sockets' sends.
 
 use std::sync::Arc;

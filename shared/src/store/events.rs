@@ -230,7 +230,7 @@ fn assign(heads: &mut BTreeMap<ConversationId, Seq>, events: Vec<NewEvent>, now:
 }
 
 /// Appends events, in order, to conversations locked by [`lock_heads`] (`heads` moves with
-/// them), with one NOTIFY for the batch; returns each stored event (`None` for a conversation
+/// them), announced in the batch's NOTIFYs ([`notify::send_events`]); returns each stored event (`None` for a conversation
 /// that was not locked). Fixed round trips whatever the batch size.
 pub async fn append<C: Query>(
     c: &C,
