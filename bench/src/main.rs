@@ -174,6 +174,10 @@ pub(crate) struct Args {
     /// Receivers connecting at once in the fan-out phase.
     #[arg(long, default_value_t = 200)]
     fanout_connect_concurrency: usize,
+    /// Writes the fan-out run's SVG charts (latency distributions, deliveries/s against
+    /// receivers) into this directory.
+    #[arg(long)]
+    fanout_charts: Option<std::path::PathBuf>,
     /// Internal: serve the fan-out phase's do-nothing room server in this process.
     #[arg(long, hide = true)]
     fanout_null_server: bool,

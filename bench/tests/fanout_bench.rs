@@ -6,6 +6,7 @@ use std::process::Command;
 
 #[test]
 fn fanout_bench_runs_every_target_without_losing_a_delivery() {
+    let charts = std::env::temp_dir().join(format!("parley-fanout-charts-{}", std::process::id()));
     let out = Command::new(env!("CARGO_BIN_EXE_parley-bench"))
         .args([
             "--fanout",
@@ -17,6 +18,8 @@ fn fanout_bench_runs_every_target_without_losing_a_delivery() {
             "20",
             "--fanout-secs",
             "1",
+            "--fanout-charts",
+            charts.to_str().expect("utf-8 temp dir"),
         ])
         .env("RUST_LIB_BACKTRACE", "0")
         .output()
@@ -29,4 +32,10 @@ fn fanout_bench_runs_every_target_without_losing_a_delivery() {
         let row = row.unwrap_or_else(|| panic!("no row for {target}:\n{stdout}"));
         assert!(row.contains("| 0 / 0 |"), "{target} lost or repeated deliveries: {row}");
     }
+    for chart in ["fanout-latency-50.svg", "fanout-throughput.svg"] {
+        let svg = std::fs::read_to_string(charts.join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));
+        assert!(svg.starts_with("<svg") && svg.contains("parley") && svg.contains("socket.io 4.8"), "{chart}:\n{svg}");
+        assert!(svg.matches("<polyline").count() >= 4, "a line per target in {chart}");
+    }
+    let _ = std::fs::remove_dir_all(&charts);
 }

@@ -15,6 +15,7 @@
 //! when it was sent, in µs since the generator started), found in the raw bytes (server frames
 //! are unmasked). Each receiver counts unique deliveries in a bitset, so duplicates show.
 
+mod charts;
 mod null_server;
 mod raw;
 
@@ -102,6 +103,8 @@ pub struct Row {
     pub duplicates: u64,
     /// Deliveries that never arrived.
     pub missing: u64,
+    /// The fixed-rate latency distribution, for the charts ([`charts::latency_curve`]).
+    pub fixed_latency: Vec<(f64, f64)>,
 }
 
 /// Phases of one run; a message's number says which it belongs to.
@@ -175,6 +178,11 @@ pub async fn bench(args: &Args) -> Result<()> {
         }
     }
     println!("\n{}", table(&rows, args));
+    if let Some(dir) = &args.fanout_charts {
+        for path in charts::write(dir, &rows, args.fanout_rate)? {
+            println!("chart: {}", path.display());
+        }
+    }
     if let Some(r) = rows.iter().find(|r| r.duplicates > 0 || r.missing > 0) {
         bail!(
             "{} with {} receivers: {} duplicates, {} missing deliveries",
@@ -362,6 +370,7 @@ async fn run_target(
         ack_p99: ms(&ack_hist, 0.99),
         duplicates,
         missing: (plan.total() * receivers as u64).saturating_sub(unique),
+        fixed_latency: charts::latency_curve(&hist[2]),
     })
 }
 
