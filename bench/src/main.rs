@@ -171,6 +171,9 @@ pub(crate) struct Args {
     /// Seconds of the fan-out fixed-rate phase.
     #[arg(long, default_value_t = 5)]
     fanout_secs: u64,
+    /// The fan-out phase's servers, in order (a comma-separated list; ratios need `socketio`).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "null,parley,socketio,ws")]
+    fanout_targets: Vec<fanout::Target>,
     /// Receivers connecting at once in the fan-out phase.
     #[arg(long, default_value_t = 200)]
     fanout_connect_concurrency: usize,
@@ -539,16 +542,7 @@ async fn receipts_phase(args: &Args) -> Result<()> {
 
 /// One 10,000-member group with 2,000 members connected across two nodes.
 async fn big_group_phase(args: &Args) -> Result<()> {
-    let stats = parley_pg_cluster::server_has_library("pg_stat_statements");
-    if stats {
-        // SAFETY: set before the cluster starts, on this thread, before any node is spawned.
-        unsafe {
-            std::env::set_var(
-                parley_pg_cluster::EXTRA_OPTIONS_ENV,
-                "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all",
-            )
-        };
-    }
+    parley_tests::db_work::enable();
     let env = parley_tests::TestEnv::start_with(vec![bench_node("bench1"), bench_node("bench2")]).await?;
     let r = parley_tests::big_group::big_group(
         &env,

@@ -15,6 +15,7 @@
 //! - [`serve`]: wiring and shutdown; [`dev`]: the all-in-one dev mode.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod cli;
 pub mod commit;
 pub mod connection;
@@ -34,4 +35,5 @@ pub mod revocations;
 pub mod serve;
 pub mod starts;
 pub mod state;
+pub mod syncs;
 pub mod transport;

@@ -196,6 +196,7 @@ pub async fn run(
         policy,
         receipts,
         starts: crate::starts::Starts::spawn(pool.clone()),
+        syncs: crate::syncs::Syncs::spawn(pool.clone()),
         objects,
         max_media_size: cfg.media.max_media_size,
         revocations,

@@ -29,6 +29,8 @@ pub struct NodeState {
     pub limits: crate::limits::RestLimiter,
     /// Reads what new connections start from, batched.
     pub starts: crate::starts::Starts,
+    /// Batched `sync` reads.
+    pub syncs: crate::syncs::Syncs,
     /// Records connections and presence.
     pub presence: crate::presence::PresenceHandle,
     /// Set on SIGTERM: new connections are refused.

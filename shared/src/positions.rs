@@ -275,6 +275,43 @@ impl SyncPlan {
     }
 }
 
+/// The events of several syncs, fetched once: every distinct cursor of every plan in the batch
+/// (`(conversation, after)`, each answered with the first `per_conversation` events after it)
+/// pooled per conversation in seq order. One plan's share is, for each of its cursors, the
+/// first `per_conversation` pooled events after it: exactly what its own fetch would have
+/// returned, since the pool holds that fetch's rows and nothing between them.
+#[derive(Debug, Default)]
+pub struct PooledReplay {
+    by_conversation: HashMap<ConversationId, Vec<Event>>,
+}
+
+impl PooledReplay {
+    /// Pools the fetched rows (duplicates, from cursors of one conversation, count once).
+    pub fn new(fetched: Vec<Event>) -> PooledReplay {
+        let mut by_conversation: HashMap<ConversationId, Vec<Event>> = HashMap::new();
+        for ev in fetched {
+            by_conversation.entry(ev.conversation_id).or_default().push(ev);
+        }
+        for evs in by_conversation.values_mut() {
+            evs.sort_by_key(|e| e.seq);
+            evs.dedup_by_key(|e| e.seq);
+        }
+        PooledReplay { by_conversation }
+    }
+
+    /// The events `listed` would have fetched, in its order.
+    pub fn share(&self, listed: &[(ConversationId, Seq)], per_conversation: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        for (c, after) in listed {
+            if let Some(evs) = self.by_conversation.get(c) {
+                let from = evs.partition_point(|e| e.seq <= *after);
+                out.extend(evs[from..].iter().take(per_conversation.max(0) as usize).cloned());
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -438,5 +475,24 @@ mod tests {
         assert_eq!(out.truncated, vec![conv]);
         assert_eq!(p.get(&conv), Some(head), "live events resume after the head");
         assert_eq!(p.check(&conv, head + 1), Verdict::Emit);
+    }
+
+    #[test]
+    fn a_pooled_replay_gives_each_cursor_what_its_own_fetch_would() {
+        let (a, b) = (ConversationId::new(), ConversationId::new());
+        let per = 3;
+        // What after_many returns for cursors (a, 0), (a, 2), (b, 5): each its first 3 after.
+        let fetched: Vec<Event> = [(a, 1), (a, 2), (a, 3), (a, 3), (a, 4), (a, 5), (b, 6), (b, 7)]
+            .into_iter()
+            .map(|(c, s)| ev(c, s))
+            .collect();
+        let pool = PooledReplay::new(fetched);
+        let seqs = |listed: &[(ConversationId, Seq)]| -> Vec<(ConversationId, Seq)> {
+            pool.share(listed, per).iter().map(|e| (e.conversation_id, e.seq)).collect()
+        };
+        assert_eq!(seqs(&[(a, 0)]), vec![(a, 1), (a, 2), (a, 3)]);
+        assert_eq!(seqs(&[(a, 2), (b, 5)]), vec![(a, 3), (a, 4), (a, 5), (b, 6), (b, 7)]);
+        assert_eq!(seqs(&[(b, 7)]), vec![]);
+        assert_eq!(seqs(&[(ConversationId::new(), 0)]), vec![]);
     }
 }

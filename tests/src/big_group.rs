@@ -18,22 +18,6 @@ use tokio::sync::Notify;
 
 use crate::{TestEnv, Ws, check, keys};
 
-/// What the database did per send, from `pg_stat_statements` over the timed sends.
-#[derive(Debug, Clone)]
-pub struct DbWork {
-    /// Statements executed per send (every statement of every connection: the send's
-    /// transaction, both nodes' fetches, and whatever else ran meanwhile).
-    pub statements: f64,
-    /// Rows those statements returned or changed, per send.
-    pub rows: f64,
-    /// Shared buffer pages they touched (hit or read), per send: how much data was read.
-    pub blocks: f64,
-    /// The statements run most often: (calls per send, rows per send, the query's start).
-    pub top: Vec<(f64, f64, String)>,
-    /// The statements that touched the most pages: (pages per send, the query's start).
-    pub heaviest: Vec<(f64, String)>,
-}
-
 /// What a run measured.
 #[derive(Debug, Clone)]
 pub struct BigGroupReport {
@@ -58,7 +42,7 @@ pub struct BigGroupReport {
     /// Deliveries (messages × receivers) per second during the burst.
     pub deliveries_per_sec: f64,
     /// Database work per send, when `pg_stat_statements` is loaded.
-    pub db: Option<DbWork>,
+    pub db: Option<crate::db_work::DbWork>,
 }
 
 /// Per message seq: how many clients got it, and when the last did.
@@ -126,7 +110,7 @@ pub async fn big_group(
     let first = sender.send_message_ok(&g, "warm-up").await?;
     tally.wait_all(check::seq(&first)?, connected, Duration::from_secs(60)).await?;
 
-    let stats = StatStatements::open(env).await;
+    let stats = crate::db_work::StatStatements::open(env).await;
     if let Some(s) = &stats {
         s.reset().await?;
     }
@@ -138,7 +122,7 @@ pub async fn big_group(
         lat.push(last.saturating_duration_since(t0));
     }
     let db_work = match &stats {
-        Some(s) => Some(s.per_send(sends).await?),
+        Some(s) => Some(s.per(sends).await?),
         None => None,
     };
 
@@ -239,69 +223,5 @@ async fn receive(mut ws: Ws, g: String, tally: Arc<Tally>) -> Result<()> {
             tally.seen.lock().expect("tally").entry(seq).and_modify(|e| *e = (e.0 + 1, now)).or_insert((1, now));
             tally.changed.notify_waiters();
         }
-    }
-}
-
-/// `pg_stat_statements` in the test's database, when the server loads it.
-struct StatStatements {
-    c: tokio_postgres::Client,
-}
-
-impl StatStatements {
-    async fn open(env: &TestEnv) -> Option<StatStatements> {
-        let c = env.db.client().await.ok()?;
-        c.batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements").await.ok()?;
-        c.query_one("SELECT count(*) FROM pg_stat_statements", &[]).await.ok()?;
-        Some(StatStatements { c })
-    }
-
-    async fn reset(&self) -> Result<()> {
-        self.c.batch_execute("SELECT pg_stat_statements_reset()").await?;
-        Ok(())
-    }
-
-    async fn per_send(&self, sends: usize) -> Result<DbWork> {
-        let n = sends as f64;
-        let mine = "dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-                    AND query NOT LIKE '%pg_stat_statements%'";
-        let total = self
-            .c
-            .query_one(
-                &format!(
-                    "SELECT COALESCE(sum(calls), 0)::float8, COALESCE(sum(rows), 0)::float8, \
-                            COALESCE(sum(shared_blks_hit + shared_blks_read), 0)::float8 \
-                     FROM pg_stat_statements WHERE {mine}"
-                ),
-                &[],
-            )
-            .await?;
-        let top = self
-            .c
-            .query(
-                &format!(
-                    "SELECT calls::float8, rows::float8, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) \
-                     FROM pg_stat_statements WHERE {mine} ORDER BY calls DESC LIMIT 8"
-                ),
-                &[],
-            )
-            .await?;
-        let heaviest = self
-            .c
-            .query(
-                &format!(
-                    "SELECT (shared_blks_hit + shared_blks_read)::float8, \
-                            left(regexp_replace(query, '\\s+', ' ', 'g'), 90) \
-                     FROM pg_stat_statements WHERE {mine} ORDER BY shared_blks_hit + shared_blks_read DESC LIMIT 4"
-                ),
-                &[],
-            )
-            .await?;
-        Ok(DbWork {
-            heaviest: heaviest.iter().map(|r| (r.get::<_, f64>(0) / n, r.get(1))).collect(),
-            statements: total.get::<_, f64>(0) / n,
-            rows: total.get::<_, f64>(1) / n,
-            blocks: total.get::<_, f64>(2) / n,
-            top: top.iter().map(|r| (r.get::<_, f64>(0) / n, r.get::<_, f64>(1) / n, r.get(2))).collect(),
-        })
     }
 }

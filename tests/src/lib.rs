@@ -26,6 +26,7 @@ pub mod api;
 pub mod big_group;
 pub mod check;
 pub mod cluster;
+pub mod db_work;
 pub mod edge;
 pub mod faults;
 pub mod media;

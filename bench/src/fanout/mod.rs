@@ -51,13 +51,14 @@ fn now_us() -> u64 {
 }
 
 /// What is measured.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Target {
     /// The do-nothing server: the generator's ceiling.
     Null,
     /// A Parley node.
     Parley,
     /// Socket.IO 4.8.
+    #[value(name = "socketio")]
     SocketIo,
     /// The `ws` package.
     Ws,
@@ -164,12 +165,15 @@ pub async fn bench(args: &Args) -> Result<()> {
         peers_dir.join("node_modules/socket.io").exists(),
         "the peer servers' packages are missing: run `npm ci --prefix bench/peers` (scripts/bench --fanout does)"
     );
+    if args.fanout_targets.contains(&Target::Parley) {
+        parley_tests::db_work::enable();
+    }
     LazyLock::force(&T0);
     let plan = Plan { saturate: args.fanout_messages, fixed: args.fanout_rate * args.fanout_secs };
     let mut rows = Vec::new();
     let mut env = None;
     for &r in &receivers {
-        for target in [Target::Null, Target::Parley, Target::SocketIo, Target::Ws] {
+        for &target in &args.fanout_targets {
             let row = run_target(args, target, r, plan, &peers_dir, &mut env)
                 .await
                 .with_context(|| format!("{target:?} with {r} receivers"))?;
@@ -264,9 +268,16 @@ async fn run_target(
     let pid = match &server {
         Server::Parley { pid, .. } | Server::Peer { pid, .. } => *pid,
     };
+    let stats = match (target, env.as_ref()) {
+        (Target::Parley, Some(e)) => parley_tests::db_work::StatStatements::open(e).await,
+        _ => None,
+    };
     let mut sender = Sender::connect(target, &server).await?;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rss_before = rss_kib(pid)?;
+    if let Some(s) = &stats {
+        s.reset().await?;
+    }
 
     // Connect every receiver, a bounded number at a time.
     let started = Instant::now();
@@ -279,6 +290,14 @@ async fn run_target(
     let sockets: Vec<RawWs> = list.into_iter().collect::<Result<_>>()?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib(pid)?;
+    if let Some(s) = &stats {
+        // What connecting cost Postgres (the 2 s above include the presence writes that follow).
+        let w = s.per(receivers).await?;
+        eprintln!("  db per connect: {:.2} statements, {:.1} rows, {:.1} buffer pages", w.statements, w.rows, w.blocks);
+        for (calls, rows, q) in w.top {
+            eprintln!("  db   {calls:>7.3} calls {rows:>8.2} rows  {q}");
+        }
+    }
 
     let shared = Arc::new(Shared::default());
     let (stop_tx, stop) = watch::channel(false);

@@ -8,7 +8,7 @@ use tokio_postgres::GenericClient;
 use crate::error::ApiError;
 use crate::ids::{ConversationId, Seq, SessionId, UserId};
 use crate::model::{Event, TypingIndicator};
-use crate::positions::SyncPlan;
+use crate::positions::{PooledReplay, SyncPlan};
 use crate::store::conversations::{Former, Head};
 use crate::store::notify::{self, Announcement};
 use crate::store::{conversations, events, messages, sessions, social};
@@ -43,34 +43,84 @@ pub async fn events_for<C: GenericClient>(
 /// What a `sync` frame needs from the database: the plan (from the user's conversations and
 /// the client's positions), the events to replay and the latest event of the unlisted
 /// conversations. The connection resolves the plan against what it already sent.
-pub async fn sync<C: GenericClient>(
-    db: &C,
-    user: UserId,
-    wanted: &BTreeMap<ConversationId, Seq>,
-) -> Result<(SyncPlan, Vec<Event>, Vec<Event>), ApiError> {
-    let heads: HashMap<ConversationId, (Seq, Seq)> = conversations::memberships(db, user)
-        .await?
-        .into_iter()
-        .map(|h| (h.conversation_id, (h.last_seq, h.visible_after)))
+pub type SyncFacts = (SyncPlan, Vec<Event>, Vec<Event>);
+
+/// One connection's `sync`, as [`sync_many`] takes it.
+#[derive(Clone, Debug)]
+pub struct SyncRequest {
+    /// Whose connection.
+    pub user: UserId,
+    /// The client's positions.
+    pub wanted: BTreeMap<ConversationId, Seq>,
+}
+
+/// [`SyncFacts`] of many `sync`s at once, in their order, with the same few statements however
+/// many (the users' conversations; the former memberships, only if a client listed one it left;
+/// the replays and latest events, each distinct cursor once; what each viewer may see): a
+/// node answers the connections that open together in one batch, so ten thousand phones
+/// reconnecting cost a handful of queries per batch, not five per phone.
+pub async fn sync_many<C: GenericClient>(db: &C, reqs: &[SyncRequest]) -> Result<Vec<SyncFacts>, ApiError> {
+    let mut users: Vec<UserId> = reqs.iter().map(|r| r.user).collect();
+    users.sort_unstable_by_key(|u| u.0);
+    users.dedup();
+    let mut heads: HashMap<UserId, HashMap<ConversationId, (Seq, Seq)>> = HashMap::new();
+    for (u, h) in conversations::memberships_of(db, &users).await? {
+        heads.entry(u).or_default().insert(h.conversation_id, (h.last_seq, h.visible_after));
+    }
+    let none = HashMap::new();
+    let mut gone: Vec<(UserId, ConversationId)> = reqs
+        .iter()
+        .flat_map(|r| {
+            let mine = heads.get(&r.user).unwrap_or(&none);
+            r.wanted.keys().filter(|c| !mine.contains_key(c)).map(|c| (r.user, *c))
+        })
         .collect();
-    let gone: Vec<ConversationId> = wanted.keys().filter(|c| !heads.contains_key(c)).copied().collect();
-    let left = conversations::former(db, user, &gone)
-        .await?
-        .into_iter()
-        .map(|f| (f.conversation_id, (f.left_seq, f.visible_after)))
+    gone.sort_unstable_by_key(|(u, c)| (u.0, c.0));
+    gone.dedup();
+    let mut left: HashMap<UserId, HashMap<ConversationId, (Seq, Seq)>> = HashMap::new();
+    for (u, f) in conversations::former_of(db, &gone).await? {
+        left.entry(u).or_default().insert(f.conversation_id, (f.left_seq, f.visible_after));
+    }
+    let plans: Vec<SyncPlan> = reqs
+        .iter()
+        .map(|r| {
+            let h = heads.get(&r.user).cloned().unwrap_or_default();
+            let l = left.get(&r.user).cloned().unwrap_or_default();
+            SyncPlan::new(&r.wanted, h, l)
+        })
         .collect();
-    let plan = SyncPlan::new(wanted, heads, left);
-    let (replay, latest) = futures_util::future::try_join(
-        events::after_many(db, &plan.listed, SyncPlan::FETCH_PER_CONVERSATION),
-        events::latest_many(db, &plan.unlisted),
-    )
-    .await?;
-    let (replay, latest) = futures_util::future::try_join(
-        messages::as_seen_by(db, user, replay, false),
-        messages::as_seen_by(db, user, latest, false),
-    )
-    .await?;
-    Ok((plan, replay, latest))
+    let mut cursors: Vec<(ConversationId, Seq)> = plans.iter().flat_map(|p| p.listed.iter().copied()).collect();
+    cursors.sort_unstable_by_key(|(c, s)| (c.0, *s));
+    cursors.dedup();
+    let mut unlisted: Vec<ConversationId> = plans.iter().flat_map(|p| p.unlisted.iter().copied()).collect();
+    unlisted.sort_unstable();
+    unlisted.dedup();
+    let per = SyncPlan::FETCH_PER_CONVERSATION;
+    let (fetched, latest) =
+        futures_util::future::try_join(events::after_many(db, &cursors, per), events::latest_many(db, &unlisted))
+            .await?;
+    let pool = PooledReplay::new(fetched);
+    let latest: HashMap<ConversationId, Event> = latest.into_iter().map(|e| (e.conversation_id, e)).collect();
+    // Each request's replay and latest events go through one per-viewer pass; `split` remembers
+    // where one ends and the other starts.
+    let mut views = Vec::with_capacity(reqs.len());
+    let mut split = Vec::with_capacity(reqs.len());
+    for (r, p) in reqs.iter().zip(&plans) {
+        let mut evs = pool.share(&p.listed, per);
+        split.push(evs.len());
+        evs.extend(p.unlisted.iter().filter_map(|c| latest.get(c).cloned()));
+        views.push((r.user, evs));
+    }
+    let seen = messages::as_seen_by_many(db, views).await?;
+    Ok(plans
+        .into_iter()
+        .zip(seen)
+        .zip(split)
+        .map(|((plan, (_, mut evs)), at)| {
+            let latest = evs.split_off(at);
+            (plan, evs, latest)
+        })
+        .collect())
 }
 
 /// Of `convs`, those `user` left, with where their view ended.

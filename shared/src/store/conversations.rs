@@ -191,6 +191,34 @@ pub async fn former<C: GenericClient>(
         .collect())
 }
 
+/// [`former`] for several users at once: of each `(user, conversation)`, those the user left.
+pub async fn former_of<C: GenericClient>(
+    c: &C,
+    pairs: &[(UserId, ConversationId)],
+) -> Result<Vec<(UserId, Former)>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users: Vec<uuid::Uuid> = pairs.iter().map(|(u, _)| u.0).collect();
+    let convs: Vec<uuid::Uuid> = pairs.iter().map(|(_, c)| c.0).collect();
+    let rows = c
+        .query_typed(
+            "SELECT f.user_id, f.conversation_id, CASE WHEN g.history_visible THEN 0 ELSE f.joined_seq END, f.left_seq \
+             FROM unnest($1::uuid[], $2::uuid[]) AS w(u, cv) \
+             JOIN former_members f ON f.user_id = w.u AND f.conversation_id = w.cv \
+             LEFT JOIN groups g ON g.conversation_id = f.conversation_id",
+            &[(&users, Type::UUID_ARRAY), (&convs, Type::UUID_ARRAY)],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let f = Former { conversation_id: ConversationId(r.get(1)), visible_after: r.get(2), left_seq: r.get(3) };
+            (UserId(r.get(0)), f)
+        })
+        .collect())
+}
+
 /// Moves `user`'s read position forward to `seq` (never back, never past the last event).
 /// Returns the read seq after the call and whether it moved, or None when the user is not a
 /// member.

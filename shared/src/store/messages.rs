@@ -165,14 +165,7 @@ pub async fn as_seen_by<C: GenericClient>(
     mut events: Vec<Event>,
     with_reactions: bool,
 ) -> Result<Vec<Event>, StoreError> {
-    let awaiting: Vec<MediaId> = events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Message(m) => Some(m.media.iter().filter(|x| x.has_thumbnail == Some(false)).map(|x| x.id)),
-            _ => None,
-        })
-        .flatten()
-        .collect();
+    let awaiting = awaiting_thumbnails(&events);
     let reactions = async { if with_reactions { reactions_on(c, viewer, &events).await } else { Ok(HashMap::new()) } };
     let (hidden, reactions, thumbs) = futures_util::future::try_join3(
         hidden_among(c, viewer, &events),
@@ -180,12 +173,77 @@ pub async fn as_seen_by<C: GenericClient>(
         super::media::with_thumbnails(c, &awaiting),
     )
     .await?;
-    if hidden.is_empty() && reactions.is_empty() && thumbs.is_empty() {
-        return Ok(events);
+    let thumbs: HashSet<MediaId> = thumbs.into_iter().collect();
+    present(&mut events, |id| hidden.contains(&id), &reactions, &thumbs);
+    Ok(events)
+}
+
+/// [`as_seen_by`] (without reactions) for several viewers at once, with two statements
+/// however many: a node answers the syncs of connections that open together in one batch.
+pub async fn as_seen_by_many<C: GenericClient>(
+    c: &C,
+    mut views: Vec<(UserId, Vec<Event>)>,
+) -> Result<Vec<(UserId, Vec<Event>)>, StoreError> {
+    let mut awaiting: Vec<MediaId> = views.iter().flat_map(|(_, evs)| awaiting_thumbnails(evs)).collect();
+    awaiting.sort_unstable_by_key(|m| m.0);
+    awaiting.dedup();
+    let pairs: Vec<(UserId, EventId)> = views
+        .iter()
+        .flat_map(|(u, evs)| evs.iter().filter(|e| matches!(e.body, EventBody::Message(_))).map(|e| (*u, e.id)))
+        .collect();
+    let (hidden, thumbs) =
+        futures_util::future::try_join(hidden_pairs(c, &pairs), super::media::with_thumbnails(c, &awaiting)).await?;
+    let thumbs: HashSet<MediaId> = thumbs.into_iter().collect();
+    let none = HashMap::new();
+    for (viewer, events) in &mut views {
+        present(events, |id| hidden.contains(&(*viewer, id)), &none, &thumbs);
     }
-    for e in &mut events {
+    Ok(views)
+}
+
+/// Media of `events` whose thumbnails were still being made when they were sent.
+fn awaiting_thumbnails(events: &[Event]) -> Vec<MediaId> {
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Message(m) => Some(m.media.iter().filter(|x| x.has_thumbnail == Some(false)).map(|x| x.id)),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+/// Of `(viewer, message)` pairs, those the viewer deleted for themselves.
+async fn hidden_pairs<C: GenericClient>(
+    c: &C,
+    pairs: &[(UserId, EventId)],
+) -> Result<HashSet<(UserId, EventId)>, StoreError> {
+    if pairs.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let users: Vec<uuid::Uuid> = pairs.iter().map(|(u, _)| u.0).collect();
+    let ids: Vec<uuid::Uuid> = pairs.iter().map(|(_, e)| e.0).collect();
+    let rows = c
+        .query_typed(
+            "SELECT h.user_id, h.event_id FROM unnest($1::uuid[], $2::uuid[]) AS w(u, e) \
+             JOIN hidden_events h ON h.user_id = w.u AND h.event_id = w.e",
+            &[(&users, Type::UUID_ARRAY), (&ids, Type::UUID_ARRAY)],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (UserId(r.get(0)), EventId(r.get(1)))).collect())
+}
+
+/// Applies what a viewer sees to `events`: hidden messages emptied, reaction counts, finished
+/// thumbnails.
+fn present(
+    events: &mut [Event],
+    hidden: impl Fn(EventId) -> bool,
+    reactions: &HashMap<EventId, Vec<ReactionCount>>,
+    thumbs: &HashSet<MediaId>,
+) {
+    for e in events {
         if let EventBody::Message(m) = &mut e.body {
-            if hidden.contains(&e.id) {
+            if hidden(e.id) {
                 m.draft.text = None;
                 m.draft.media_ids.clear();
                 m.media.clear();
@@ -203,5 +261,4 @@ pub async fn as_seen_by<C: GenericClient>(
             }
         }
     }
-    Ok(events)
 }

@@ -9,3 +9,4 @@ mod messages_tests;
 mod notices_tests;
 mod presence_tests;
 mod rate_limits_tests;
+mod sync_tests;

@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 
 use parley_shared::ids::{ConversationId, Seq};
 use parley_shared::protocol::{RequestId, ServerFrame};
-use parley_shared::service::realtime;
 
 use crate::connection::Encoded;
 use crate::connection::sink::{FrameSink, SinkError};
 use crate::connection::{Connection, log_internal};
-use crate::db;
 
 /// Replays listed conversations from the client's positions and the latest event of the
 /// others (the plan is [`parley_shared::positions::SyncPlan`]).
@@ -19,10 +17,7 @@ pub(super) async fn sync<S: FrameSink>(
     id: RequestId,
     wanted: BTreeMap<ConversationId, Seq>,
 ) -> Result<(), SinkError> {
-    let fetched = match db::get(&c.node.pool).await {
-        Ok(db) => realtime::sync(&*db, c.claims.user_id, &wanted).await,
-        Err(e) => Err(e),
-    };
+    let fetched = c.node.syncs.read(c.claims.user_id, wanted).await;
     let (plan, replay, latest) = match fetched {
         Ok(f) => f,
         Err(e) => {
