@@ -173,22 +173,8 @@ pub async fn former<C: GenericClient>(
     user: UserId,
     convs: &[ConversationId],
 ) -> Result<Vec<Former>, StoreError> {
-    if convs.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ids: Vec<uuid::Uuid> = convs.iter().map(|c| c.0).collect();
-    let rows = c
-        .query_typed(
-            "SELECT f.conversation_id, CASE WHEN g.history_visible THEN 0 ELSE f.joined_seq END, f.left_seq \
-             FROM former_members f LEFT JOIN groups g ON g.conversation_id = f.conversation_id \
-             WHERE f.user_id = $1 AND f.conversation_id = ANY($2)",
-            &[(&user.0, Type::UUID), (&ids, Type::UUID_ARRAY)],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|r| Former { conversation_id: ConversationId(r.get(0)), visible_after: r.get(1), left_seq: r.get(2) })
-        .collect())
+    let pairs: Vec<(UserId, ConversationId)> = convs.iter().map(|cv| (user, *cv)).collect();
+    Ok(former_of(c, &pairs).await?.into_iter().map(|(_, f)| f).collect())
 }
 
 /// [`former`] for several users at once: of each `(user, conversation)`, those the user left.

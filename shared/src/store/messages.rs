@@ -113,18 +113,9 @@ pub async fn hide<C: GenericClient>(
 
 /// Of `events`, the ids `user` deleted for themselves.
 async fn hidden_among<C: GenericClient>(c: &C, user: UserId, events: &[Event]) -> Result<HashSet<EventId>, StoreError> {
-    let ids: Vec<uuid::Uuid> =
-        events.iter().filter(|e| matches!(e.body, EventBody::Message(_))).map(|e| e.id.0).collect();
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let rows = c
-        .query_typed(
-            "SELECT event_id FROM hidden_events WHERE user_id = $1 AND event_id = ANY($2)",
-            &[(&user.0, Type::UUID), (&ids, Type::UUID_ARRAY)],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| EventId(r.get(0))).collect())
+    let pairs: Vec<(UserId, EventId)> =
+        events.iter().filter(|e| matches!(e.body, EventBody::Message(_))).map(|e| (user, e.id)).collect();
+    Ok(hidden_pairs(c, &pairs).await?.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Reactions on `events`' messages, counted per emoji, with whether `viewer` is among them.
