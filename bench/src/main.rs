@@ -22,6 +22,9 @@
 //! `parley-bench --fanout` runs the fan-out phase (see `fanout/`): one conversation, many
 //! receiving sockets, the same generator against a do-nothing server, Parley, Socket.IO and `ws`.
 //!
+//! `parley-bench --reconnect` runs the reconnect phase (see `reconnect.rs`): a node SIGKILLed
+//! under thousands of clients, restarted, and every client back and synced.
+//!
 //! `parley-bench --edge` runs the edge phase instead (see `edge.rs`): the worker's bundle size,
 //! the cold start of `wrangler dev`, argon2id inside workerd, and login/send latency through the
 //! edge against the same routes on a node.
@@ -29,6 +32,7 @@
 mod edge;
 mod fanout;
 mod media;
+mod reconnect;
 mod search;
 mod transports;
 
@@ -184,6 +188,19 @@ pub(crate) struct Args {
     /// Internal: serve the fan-out phase's do-nothing room server in this process.
     #[arg(long, hide = true)]
     fanout_null_server: bool,
+    /// Run the reconnect phase only: clients on a node that is SIGKILLed and restarted, each
+    /// coming back with the SDK's backoff and syncing what it missed.
+    #[arg(long)]
+    reconnect: bool,
+    /// Clients of the reconnect phase.
+    #[arg(long, default_value_t = 10_000)]
+    reconnect_clients: usize,
+    /// Members of each group of the reconnect phase (each group has its own owner, who sends).
+    #[arg(long, default_value_t = 1_000)]
+    reconnect_group_size: usize,
+    /// Messages sent while the node is down, which every client must get on its sync.
+    #[arg(long, default_value_t = 10)]
+    reconnect_missed: u64,
 }
 
 fn main() -> Result<()> {
@@ -211,6 +228,9 @@ async fn bench(args: Args) -> Result<()> {
     }
     if args.fanout {
         return fanout::bench(&args).await;
+    }
+    if args.reconnect {
+        return reconnect::bench(&args).await;
     }
     if args.transports {
         return transports_phase(&args).await;

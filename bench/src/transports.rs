@@ -164,6 +164,24 @@ pub(crate) fn rss_kib(pid: u32) -> Result<u64> {
         .context("no VmRSS")
 }
 
+/// CPU time (user + system, ms) a process has used, from `/proc/<pid>/stat` (10 ms ticks).
+pub(crate) fn cpu_ms(pid: u32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+    // Fields after the command (which may hold spaces) start at state, field 3; utime is 14.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|v| v.parse().ok()).collect();
+    f.iter().sum::<u64>() * 10
+}
+
+/// CPU time (ms) of every process of this machine named `comm` (all of Postgres's backends).
+pub(crate) fn cpu_ms_named(comm: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm))
+        .map(cpu_ms)
+        .sum()
+}
+
 /// The node's resident memory per idle connection (KiB) with `n` connections of transport `t`.
 pub async fn idle_memory(node: &Node, t: Transport, n: usize) -> Result<f64> {
     let opts = options(&[node])?;

@@ -14,7 +14,7 @@ use parley_shared::ApiError;
 use parley_shared::auth::AccessClaims;
 use parley_shared::ids::{ConnectionId, NodeId};
 use parley_shared::service;
-use parley_shared::store::presence::{self, HeldConnection};
+use parley_shared::store::presence::HeldConnection;
 use tokio::sync::mpsc;
 use tracing::warn;
 
@@ -32,8 +32,8 @@ const REAP_EVERY: Duration = Duration::from_secs(1);
 /// Takes (or retakes, after a restart) this node's lease and clears rows a previous run of the
 /// same node left behind.
 pub async fn start(pool: &Pool, node: &NodeId) -> Result<(), ApiError> {
-    let db = db::get(pool).await?;
-    Ok(presence::take_lease(&*db, node, LEASE).await?)
+    let mut db = db::get(pool).await?;
+    service::presence::take_lease(&mut db, node, LEASE).await
 }
 
 /// Renews the lease forever and reaps expired leases of dead nodes.
@@ -42,7 +42,7 @@ pub async fn renew_forever(pool: Pool, node: NodeId) {
     loop {
         tick.tick().await;
         let renewed = match db::get(&pool).await {
-            Ok(db) => presence::renew_lease(&*db, &node, LEASE).await.map_err(ApiError::from),
+            Ok(mut db) => service::presence::renew_lease(&mut db, &node, LEASE).await,
             Err(e) => Err(e),
         };
         if let Err(e) = renewed {
@@ -54,8 +54,8 @@ pub async fn renew_forever(pool: Pool, node: NodeId) {
 /// Gives up the lease on shutdown (its connection rows go with it; their users' grace periods
 /// start).
 pub async fn stop(pool: &Pool, node: &NodeId) {
-    if let Ok(db) = db::get(pool).await
-        && let Err(e) = presence::release_lease(&*db, node).await
+    if let Ok(mut db) = db::get(pool).await
+        && let Err(e) = service::presence::release_lease(&mut db, node).await
     {
         warn!("releasing the lease: {e}");
     }
@@ -117,7 +117,7 @@ async fn batch_forever(pool: Pool, node: NodeId, mut rx: mpsc::UnboundedReceiver
         }
         let open_list: Vec<HeldConnection> = opened.values().cloned().collect();
         let result = match db::get(&pool).await {
-            Ok(mut db) => service::presence::apply(&mut db, &node, &open_list, &closed).await,
+            Ok(mut db) => service::presence::apply(&mut db, &node, LEASE, &open_list, &closed).await,
             Err(e) => Err(e),
         };
         match result {

@@ -17,7 +17,7 @@
 
 mod charts;
 mod null_server;
-mod raw;
+pub(crate) mod raw;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ pub use null_server::serve as null_server;
 use raw::RawWs;
 
 use crate::Args;
-use crate::transports::rss_kib;
+use crate::transports::{cpu_ms, cpu_ms_named, rss_kib};
 
 /// The generator's clock: markers carry µs since this instant.
 static T0: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -280,6 +280,7 @@ async fn run_target(
     }
 
     // Connect every receiver, a bounded number at a time.
+    let cpu_before = [cpu_ms(pid), cpu_ms_named("postgres"), cpu_ms(std::process::id())];
     let started = Instant::now();
     let list: Vec<Result<RawWs>> = futures_util::stream::iter(0..receivers)
         .map(|i| receiver_connect(target, &server, i))
@@ -287,6 +288,15 @@ async fn run_target(
         .collect()
         .await;
     let connected = started.elapsed();
+    let cpu = [cpu_ms(pid), cpu_ms_named("postgres"), cpu_ms(std::process::id())];
+    let per = |i: usize| (cpu[i].saturating_sub(cpu_before[i])) as f64 * 1000.0 / receivers as f64;
+    eprintln!(
+        "  cpu per connect: server {:.0} µs, postgres {:.0} µs, generator {:.0} µs ({:.2} s of connecting)",
+        per(0),
+        per(1),
+        per(2),
+        connected.as_secs_f64()
+    );
     let sockets: Vec<RawWs> = list.into_iter().collect::<Result<_>>()?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = rss_kib(pid)?;

@@ -58,11 +58,17 @@ impl RawWs {
 
     /// Reads until the stream holds `pattern`; drops everything read up to and including it.
     pub async fn wait_for(&mut self, pattern: &[u8], timeout: Duration) -> Result<()> {
+        self.read_until(pattern, timeout).await.map(drop)
+    }
+
+    /// Reads until the stream holds `pattern`; answers the bytes before it and drops it.
+    pub async fn read_until(&mut self, pattern: &[u8], timeout: Duration) -> Result<Vec<u8>> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if let Some(i) = memchr::memmem::find(&self.pending, pattern) {
+                let before = self.pending[..i].to_vec();
                 self.pending.drain(..i + pattern.len());
-                return Ok(());
+                return Ok(before);
             }
             let mut chunk = [0u8; 4096];
             let n = tokio::time::timeout_at(deadline, self.stream.read(&mut chunk))

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::FuturesOrdered;
 use futures_util::{Stream, StreamExt};
+use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_shared::ApiError;
 use parley_shared::auth::AccessClaims;
@@ -104,6 +105,10 @@ pub struct Connection<S: FrameSink> {
     delivered_marks: Vec<(ConversationId, parley_shared::ids::Seq)>,
 }
 
+/// The clock of every connection's frame limiter. A new clock asks the CPU what timer it has
+/// (CPUID, which a VM traps): once per node, not once per connection.
+static CLOCK: std::sync::LazyLock<DefaultClock> = std::sync::LazyLock::new(DefaultClock::default);
+
 /// Runs an authenticated connection until it ends.
 pub async fn run<I, S>(node: Arc<NodeState>, claims: AccessClaims, transport: &'static str, mut inbound: I, mut sink: S)
 where
@@ -157,7 +162,7 @@ where
         hold: Hold::new(MAX_HELD),
         hold_until: Some(Instant::now() + HOLD_FOR),
         typing: Default::default(),
-        limiter: RateLimiter::direct(quota),
+        limiter: RateLimiter::direct_with_clock(quota, CLOCK.clone()),
         corked: false,
         events_sent: 0,
         delivered_marks: Vec::new(),

@@ -14,7 +14,7 @@ use crate::store::conversations::Head;
 use crate::store::notify;
 use crate::store::presence::{self, HeldConnection};
 use crate::store::tx::transact;
-use crate::store::{conversations, social};
+use crate::store::{StoreError, conversations, social};
 
 /// What a connection needs when it starts.
 #[derive(Clone, Debug, Default)]
@@ -57,18 +57,46 @@ pub async fn connection_starts<C: GenericClient>(
     Ok(starts)
 }
 
-/// Records what a node opened and closed since its last batch; announces who came online.
+/// Takes (or retakes, after a restart) `node`'s lease and clears what a previous run left.
+pub async fn take_lease(db: &mut Client, node: &NodeId, lease: Duration) -> Result<(), ApiError> {
+    Ok(transact!(db, |tx| presence::take_lease(tx, node, lease).await)?)
+}
+
+/// Renews `node`'s lease and deletes dead nodes' leases with their connections.
+pub async fn renew_lease(db: &mut Client, node: &NodeId, lease: Duration) -> Result<(), ApiError> {
+    Ok(transact!(db, |tx| presence::renew_lease(tx, node, lease).await)?)
+}
+
+/// Gives up `node`'s lease and its connections.
+pub async fn release_lease(db: &mut Client, node: &NodeId) -> Result<(), ApiError> {
+    Ok(transact!(db, |tx| presence::release_lease(tx, node).await)?)
+}
+
+/// Records what a node opened and closed since its last batch; announces who came online. A
+/// node whose lease expired while it was away (frozen, cut off) takes it again for `lease` and
+/// records the batch then.
 pub async fn apply(
     db: &mut Client,
     node: &NodeId,
+    lease: Duration,
     opened: &[HeldConnection],
     closed: &[ConnectionId],
 ) -> Result<Vec<PresenceChange>, ApiError> {
-    Ok(transact!(db, |tx| {
-        let changes = presence::apply_connections(tx, node, opened, closed).await?;
-        notify::send_presence(tx, &changes).await?;
-        Ok(changes)
-    })?)
+    let mut renewed = false;
+    loop {
+        let applied = transact!(db, |tx| {
+            let changes = presence::apply_connections(tx, node, opened, closed).await?;
+            notify::send_presence(tx, &changes).await?;
+            Ok(changes)
+        });
+        match applied {
+            Err(StoreError::LeaseLost(_)) if !renewed => {
+                renew_lease(db, node, lease).await?;
+                renewed = true;
+            }
+            other => return Ok(other?),
+        }
+    }
 }
 
 /// Takes offline (and announces) the users whose grace period ran out.

@@ -58,6 +58,9 @@ pub enum StoreError {
     /// back and answer this.
     #[error("refused: {0}")]
     Refused(Box<ApiError>),
+    /// A node's lease is gone (it expired while the node was away): renew it, then retry.
+    #[error("node {0} holds no lease")]
+    LeaseLost(String),
     /// Anything else, connection loss included.
     #[error("database: {0}")]
     Db(tokio_postgres::Error),

@@ -1,6 +1,11 @@
 //! Node leases, the realtime connections each node holds, and presence derived from them. A node
-//! renews its lease while it lives; a dead node's lease expires and its connection rows go with it
-//! (ON DELETE CASCADE), so presence and push decisions never trust a node that stopped answering.
+//! renews its lease while it lives; a dead node's lease expires and its connection rows are
+//! deleted with it, so presence and push decisions never trust a node that stopped answering.
+//!
+//! A connection row's node holds a lease. No foreign key keeps that (it would cost a check per
+//! row, one statement per connection after a restart): a node's batch locks its lease first
+//! ([`apply_connections`]) and whoever deletes a lease deletes its rows in the same transaction,
+//! in a later statement, which sees the rows of a batch that held the lock meanwhile.
 //!
 //! Presence: a user is online while any connection row of theirs exists. Nodes record the
 //! connections they open and close in batches ([`apply_connections`]), which also says who just
@@ -16,7 +21,7 @@ use crate::ids::{ConnectionId, NodeId, SessionId, UserId};
 use crate::model::PresenceChange;
 
 /// Takes (or retakes, after a restart) `node`'s lease for `lease`, and clears the connection
-/// rows a previous run of the same node left behind.
+/// rows a previous run of the same node left behind. Run it in a transaction.
 pub async fn take_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration) -> Result<(), StoreError> {
     let secs = lease.as_secs_f64();
     c.query_typed(
@@ -26,20 +31,12 @@ pub async fn take_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration)
     )
     .await?;
     // A restart under the same name: its previous run's connections are gone.
-    c.query_typed(
-        "WITH gone AS (DELETE FROM node_connections WHERE node_id = $1 RETURNING user_id) \
-         UPDATE presence p SET offline_since = now() \
-         WHERE p.online AND p.offline_since IS NULL AND p.user_id IN (SELECT user_id FROM gone) \
-           AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id AND nc.node_id <> $1)",
-        &[(&node.0, Type::TEXT)],
-    )
-    .await?;
-    Ok(())
+    forget_connections(c, std::slice::from_ref(&node.0)).await
 }
 
-/// Extends `node`'s lease by `lease` from now, and deletes the expired leases of dead nodes
-/// (and, by cascade, their connections): their users left without a connection start their
-/// grace period. (The statement sees the connection rows as they were before the cascade.)
+/// Extends `node`'s lease by `lease` from now, and deletes the expired leases of dead nodes with
+/// their connections: their users left without a connection start their grace period. Run it
+/// in a transaction.
 pub async fn renew_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration) -> Result<(), StoreError> {
     let secs = lease.as_secs_f64();
     c.query_typed(
@@ -48,36 +45,34 @@ pub async fn renew_lease<C: GenericClient>(c: &C, node: &NodeId, lease: Duration
         &[(&node.0, Type::TEXT), (&secs, Type::FLOAT8)],
     )
     .await?;
-    expire_leases(c).await
+    let dead: Vec<String> = c
+        .query_typed("DELETE FROM node_leases WHERE expires_at < now() RETURNING node_id", &[])
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    if dead.is_empty() {
+        return Ok(());
+    }
+    forget_connections(c, &dead).await
 }
 
-/// Deletes expired leases (their connections go by cascade) and starts the grace period of the
-/// users who had a connection only there. Only as much work as there were dead connections.
-async fn expire_leases<C: GenericClient>(c: &C) -> Result<(), StoreError> {
-    c.query_typed(
-        "WITH dead AS (DELETE FROM node_leases WHERE expires_at < now() RETURNING node_id) \
-         UPDATE presence p SET offline_since = now() \
-         WHERE p.online AND p.offline_since IS NULL \
-           AND p.user_id IN (SELECT nc.user_id FROM node_connections nc JOIN dead d ON d.node_id = nc.node_id) \
-           AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id \
-                             AND nc.node_id NOT IN (SELECT node_id FROM dead))",
-        &[],
-    )
-    .await?;
-    Ok(())
-}
-
-/// Gives up `node`'s lease (its connection rows go with it); users left without a connection
-/// start their grace period now.
+/// Gives up `node`'s lease and its connection rows; users left without a connection start their
+/// grace period now. Run it in a transaction.
 pub async fn release_lease<C: GenericClient>(c: &C, node: &NodeId) -> Result<(), StoreError> {
+    c.query_typed("DELETE FROM node_leases WHERE node_id = $1", &[(&node.0, Type::TEXT)]).await?;
+    forget_connections(c, std::slice::from_ref(&node.0)).await
+}
+
+/// Deletes the connection rows of `nodes` (whose leases are gone) and starts the grace period of
+/// the users who had a connection only there. Only as much work as there were such rows.
+async fn forget_connections<C: GenericClient>(c: &C, nodes: &[String]) -> Result<(), StoreError> {
     c.query_typed(
-        "WITH gone AS (DELETE FROM node_leases WHERE node_id = $1 RETURNING node_id) \
+        "WITH gone AS (DELETE FROM node_connections WHERE node_id = ANY($1) RETURNING user_id) \
          UPDATE presence p SET offline_since = now() \
-         WHERE p.online AND p.offline_since IS NULL \
-           AND p.user_id IN (SELECT user_id FROM node_connections WHERE node_id = $1) \
-           AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id AND nc.node_id <> $1) \
-           AND EXISTS (SELECT 1 FROM gone)",
-        &[(&node.0, Type::TEXT)],
+         WHERE p.online AND p.offline_since IS NULL AND p.user_id IN (SELECT user_id FROM gone) \
+           AND NOT EXISTS (SELECT 1 FROM node_connections nc WHERE nc.user_id = p.user_id AND nc.node_id <> ALL($1))",
+        &[(&nodes, Type::TEXT_ARRAY)],
     )
     .await?;
     Ok(())
@@ -98,8 +93,8 @@ pub struct HeldConnection {
     pub transport: &'static str,
 }
 
-/// Records the connections a node opened and forgets the ones it closed (three statements,
-/// whatever the batch size), and answers who came online (had no connection anywhere and now has one; users who hide their
+/// Records the connections a node opened and forgets the ones it closed (four statements,
+/// whatever the batch size; [`StoreError::LeaseLost`] when the node's lease is gone), and answers who came online (had no connection anywhere and now has one; users who hide their
 /// presence are left out of the answer). A user left without any connection starts their grace
 /// period; [`reap_offline`] later takes them offline. Opening also marks each auth session used,
 /// with its transport. Run it in a transaction with the announcement of its answer.
@@ -114,6 +109,13 @@ pub async fn apply_connections<C: GenericClient>(
     let o_users: Vec<uuid::Uuid> = opened.iter().map(|h| h.user.0).collect();
     let o_transports: Vec<&str> = opened.iter().map(|h| h.transport).collect();
     let closed: Vec<uuid::Uuid> = closed.iter().map(|c| c.0).collect();
+    // The lease, locked until the batch commits: a concurrent expiry waits, then deletes these
+    // rows too; an expiry that came first leaves nothing to lock.
+    let held =
+        c.query_typed("SELECT 1 FROM node_leases WHERE node_id = $1 FOR KEY SHARE", &[(&node.0, Type::TEXT)]).await?;
+    if held.is_empty() {
+        return Err(StoreError::LeaseLost(node.0.clone()));
+    }
     // Data-modifying CTEs all see the snapshot from before the statement, so the presence
     // decision is a second statement, after the rows changed.
     let closed_users = c

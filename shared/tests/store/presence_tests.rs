@@ -78,15 +78,61 @@ async fn a_dead_nodes_users_start_their_grace_when_its_rows_vanish() {
     let bob = user(&c, "bob").await;
     let (a, b) = nodes(&c).await;
     assert_eq!(apply(&mut c, &a, &[held(&a, bob)], &[]).await.len(), 1);
-    // The lease expires and another node's renewal reaps it: the rows go by cascade, no close
+    // The lease expires and another node's renewal reaps it: the rows go with it, no close
     // ever came, and the grace starts then.
     c.execute("UPDATE node_leases SET expires_at = now() - interval '1 second' WHERE node_id = 'a'", &[])
         .await
         .unwrap();
     assert!(presence::reap_offline(&c, Duration::ZERO).await.unwrap().is_empty(), "nothing before the lease is reaped");
-    presence::renew_lease(&c, &b, Duration::from_secs(30)).await.unwrap();
+    let tx = c.transaction().await.unwrap();
+    presence::renew_lease(&tx, &b, Duration::from_secs(30)).await.unwrap();
+    tx.commit().await.unwrap();
     let n: i64 = c.query_one("SELECT count(*) FROM node_connections", &[]).await.unwrap().get(0);
     assert_eq!(n, 0, "the dead node's rows went with its lease");
     let gone = presence::reap_offline(&c, Duration::ZERO).await.unwrap();
     assert_eq!(gone.iter().map(|g| (g.user_id, g.online)).collect::<Vec<_>>(), vec![(bob, false)]);
+}
+
+#[tokio::test]
+async fn a_batch_of_a_node_without_a_lease_records_nothing_and_a_concurrent_expiry_takes_its_rows() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let mut other = db.connect().await;
+    let carol = user(&c, "carol").await;
+    let dave = user(&c, "dave").await;
+    let (a, b) = nodes(&c).await;
+
+    // No lease (expired and reaped while the node was frozen): refused, nothing recorded.
+    let tx = c.transaction().await.unwrap();
+    presence::release_lease(&tx, &a).await.unwrap();
+    tx.commit().await.unwrap();
+    let tx = c.transaction().await.unwrap();
+    let refused = presence::apply_connections(&tx, &a, &[held(&a, carol)], &[]).await;
+    assert!(matches!(refused, Err(parley_shared::store::StoreError::LeaseLost(ref n)) if n == "a"), "{refused:?}");
+    drop(tx);
+    let n: i64 = c.query_one("SELECT count(*) FROM node_connections", &[]).await.unwrap().get(0);
+    assert_eq!(n, 0);
+
+    // A batch holding its lease while another node reaps the lease as expired: the reaper waits
+    // for the batch, then deletes its rows too (no row is left without a lease).
+    c.execute("UPDATE node_leases SET expires_at = now() - interval '1 second' WHERE node_id = 'b'", &[])
+        .await
+        .unwrap();
+    let batch = c.transaction().await.unwrap();
+    presence::apply_connections(&batch, &b, &[held(&b, dave)], &[]).await.unwrap();
+    let reaper = tokio::spawn(async move {
+        presence::take_lease(&other, &a, Duration::from_secs(30)).await.unwrap();
+        let tx = other.transaction().await.unwrap();
+        presence::renew_lease(&tx, &a, Duration::from_secs(30)).await.unwrap();
+        tx.commit().await.unwrap();
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!reaper.is_finished(), "the expiry waits for the batch's lock on the lease");
+    batch.commit().await.unwrap();
+    reaper.await.unwrap();
+    let left: i64 = c.query_one("SELECT count(*) FROM node_connections", &[]).await.unwrap().get(0);
+    assert_eq!(left, 0, "the batch's rows went with the expired lease");
+    let leases: Vec<String> =
+        c.query("SELECT node_id FROM node_leases", &[]).await.unwrap().iter().map(|r| r.get(0)).collect();
+    assert_eq!(leases, vec!["a".to_owned()]);
 }
