@@ -249,8 +249,11 @@ async fn run_target(
         Target::SocketIo => start_peer("node", &["socketio-room.js"], peers).await?,
         Target::Ws => start_peer("node", &["ws-room.js"], peers).await?,
         Target::Parley => {
-            if env.is_none() {
-                *env = Some(TestEnv::start_with(vec![crate::bench_node("fanout")]).await?);
+            // A fresh node process per row, as each peer is: memory freed by an earlier row's
+            // sockets would otherwise be reused and hide what this row's cost.
+            match env {
+                None => *env = Some(TestEnv::start_with(vec![crate::bench_node("fanout")]).await?),
+                Some(e) => e.nodes[0].restart().await?,
             }
             let env = env.as_ref().expect("started");
             let seeded =

@@ -1,14 +1,18 @@
 //! Access tokens: short-lived Ed25519 JWTs signed by whoever serves REST (edge or node) and
 //! verified locally by every node with the public JWKS, so no node ever calls back to the signer.
+//!
+//! `jwt-simple` signs and handles keys. Verification, on every connection and REST request,
+//! reads the compact JWS itself and checks the signature with `ed25519-dalek`, which took 42 µs
+//! per signature on the dev machine against 75 µs for `ed25519-compact` (`jwt-simple`'s): the
+//! largest part of a connection's setup on the node (README, "Fan-out").
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_simple::prelude::{
-    Claims, Ed25519KeyPair, Ed25519PublicKey, EdDSAKeyPairLike, EdDSAPublicKeyLike, Token, VerificationOptions,
-};
+use ed25519_dalek::{Signature, VerifyingKey};
+use jwt_simple::prelude::{Claims, Ed25519KeyPair, Ed25519PublicKey, EdDSAKeyPairLike};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
@@ -25,6 +29,9 @@ const CLOCK_TOLERANCE: Duration = Duration::from_secs(30);
 /// The only algorithm accepted: anything else (`none`, HS256 with the public key, ...) is refused.
 const ALG: &str = "EdDSA";
 
+/// Longer tokens are refused unread (ours are about 330 bytes).
+const MAX_TOKEN_BYTES: usize = 4096;
+
 /// What a verified access token says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AccessClaims {
@@ -34,9 +41,26 @@ pub struct AccessClaims {
     pub session_id: SessionId,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct CustomClaims {
     sid: SessionId,
+}
+
+/// The header fields verification reads.
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+}
+
+/// The claims verification reads (times in seconds since the epoch, as `jwt-simple` writes them).
+#[derive(Deserialize)]
+struct Payload {
+    sub: Option<String>,
+    sid: SessionId,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    iat: Option<i64>,
 }
 
 /// Problems with key material (configuration errors, not client errors).
@@ -121,7 +145,7 @@ impl Signer {
     /// A verifier for tokens of this signer.
     pub fn verifier(&self) -> Verifier {
         let mut keys = HashMap::new();
-        keys.insert(self.kid.clone(), self.key.public_key());
+        keys.insert(self.kid.clone(), verifying_key(&self.key.public_key()).expect("a key pair's own public key"));
         Verifier { keys }
     }
 
@@ -136,7 +160,12 @@ impl Signer {
 /// Verifies access tokens against a set of public keys (a JWKS), locally.
 #[derive(Clone, Debug)]
 pub struct Verifier {
-    keys: HashMap<String, Ed25519PublicKey>,
+    keys: HashMap<String, VerifyingKey>,
+}
+
+fn verifying_key(key: &Ed25519PublicKey) -> Result<VerifyingKey, KeyError> {
+    let bytes: [u8; 32] = key.to_bytes().try_into().map_err(|_| KeyError::BadJwks("an Ed25519 key is 32 bytes".into()))?;
+    VerifyingKey::from_bytes(&bytes).map_err(|e| KeyError::BadJwks(e.to_string()))
 }
 
 impl Verifier {
@@ -153,7 +182,7 @@ impl Verifier {
             let key = Ed25519PublicKey::from_jwk(&jwk.to_string()).map_err(|e| KeyError::BadJwks(e.to_string()))?;
             let kid =
                 jwk.get("kid").and_then(|k| k.as_str()).map(str::to_owned).unwrap_or_else(|| key.jwk_thumbprint());
-            keys.insert(kid, key);
+            keys.insert(kid, verifying_key(&key)?);
         }
         if keys.is_empty() {
             return Err(KeyError::BadJwks("no Ed25519 key".into()));
@@ -161,21 +190,43 @@ impl Verifier {
         Ok(Self { keys })
     }
 
-    /// Checks signature, algorithm, key id and expiry.
+    /// Checks signature, algorithm, key id and expiry (with [`CLOCK_TOLERANCE`] for `exp`,
+    /// `nbf` and `iat`; a token without `exp` is refused).
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
         if token.is_empty() {
             return Err(TokenError::Missing);
         }
-        let meta = Token::decode_metadata(token).map_err(|_| TokenError::Invalid)?;
-        if meta.algorithm() != ALG {
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    fn verify_at(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Invalid);
         }
-        let key = meta.key_id().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::Invalid)?;
-        let options = VerificationOptions { time_tolerance: Some(CLOCK_TOLERANCE.into()), ..Default::default() };
-        let claims = key.verify_token::<CustomClaims>(token, Some(options)).map_err(|_| TokenError::Invalid)?;
-        let user_id = claims.subject.as_deref().and_then(|s| s.parse().ok()).ok_or(TokenError::Invalid)?;
-        Ok(AccessClaims { user_id, session_id: claims.custom.sid })
+        let (signed, signature) = token.rsplit_once('.').ok_or(TokenError::Invalid)?;
+        let (header, payload) = signed.split_once('.').ok_or(TokenError::Invalid)?;
+        let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).map_err(bad)?).map_err(bad)?;
+        if header.alg != ALG {
+            return Err(TokenError::Invalid);
+        }
+        let key = header.kid.as_deref().and_then(|kid| self.keys.get(kid)).ok_or(TokenError::Invalid)?;
+        let signature = Signature::from_slice(&URL_SAFE_NO_PAD.decode(signature).map_err(bad)?).map_err(bad)?;
+        key.verify_strict(signed.as_bytes(), &signature).map_err(bad)?;
+        let claims: Payload = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).map_err(bad)?).map_err(bad)?;
+        let tolerance = CLOCK_TOLERANCE.as_secs() as i64;
+        let expired = claims.exp.is_none_or(|exp| now > exp.saturating_add(tolerance));
+        let early = |t: Option<i64>| t.is_some_and(|t| t > now.saturating_add(tolerance));
+        if expired || early(claims.nbf) || early(claims.iat) {
+            return Err(TokenError::Invalid);
+        }
+        let user_id = claims.sub.as_deref().and_then(|s| s.parse().ok()).ok_or(TokenError::Invalid)?;
+        Ok(AccessClaims { user_id, session_id: claims.sid })
     }
+}
+
+/// Any decoding or signature failure: the client learns only that the token is no good.
+fn bad<E>(_: E) -> TokenError {
+    TokenError::Invalid
 }
 
 /// Extracts the token from an `Authorization: Bearer <token>` header value.
@@ -216,6 +267,33 @@ mod tests {
         parts[1] = &forged;
         assert!(verifier.verify(&parts.join(".")).is_err());
         assert!(verifier.verify("garbage").is_err());
+        assert!(verifier.verify(&format!("{t}.")).is_err(), "a fourth part");
+        assert!(verifier.verify(&t[..t.len() - 2]).is_err(), "a cut signature");
+        assert!(verifier.verify(&"a.".repeat(3000)).is_err(), "oversized");
+    }
+
+    #[test]
+    fn expiry_and_times_within_the_tolerance() {
+        let signer = Signer::generate();
+        let verifier = signer.verifier();
+        let (u, s) = (UserId::new(), SessionId::new());
+        let t = signer.sign(u, s);
+        let now = chrono::Utc::now().timestamp();
+        let ttl = ACCESS_TOKEN_TTL.as_secs() as i64;
+        let tol = CLOCK_TOLERANCE.as_secs() as i64;
+        assert!(verifier.verify_at(&t, now + ttl + tol - 5).is_ok(), "within the tolerance after exp");
+        assert!(verifier.verify_at(&t, now + ttl + tol + 5).is_err(), "expired");
+        assert!(verifier.verify_at(&t, now - tol + 5).is_ok(), "iat slightly ahead of the verifier's clock");
+        assert!(verifier.verify_at(&t, now - tol - 5).is_err(), "issued in the future");
+        // Signed without exp: refused.
+        let key = Ed25519KeyPair::generate().with_key_id("k");
+        let mut keys = HashMap::new();
+        keys.insert("k".to_owned(), verifying_key(&key.public_key()).unwrap());
+        let v = Verifier { keys };
+        let mut claims = Claims::with_custom_claims(CustomClaims { sid: s }, ACCESS_TOKEN_TTL.into()).with_subject(u);
+        assert!(v.verify(&key.sign(claims.clone()).unwrap()).is_ok());
+        claims.expires_at = None;
+        assert!(v.verify(&key.sign(claims).unwrap()).is_err(), "no exp");
     }
 
     #[test]
