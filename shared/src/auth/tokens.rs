@@ -164,7 +164,8 @@ pub struct Verifier {
 }
 
 fn verifying_key(key: &Ed25519PublicKey) -> Result<VerifyingKey, KeyError> {
-    let bytes: [u8; 32] = key.to_bytes().try_into().map_err(|_| KeyError::BadJwks("an Ed25519 key is 32 bytes".into()))?;
+    let bytes: [u8; 32] =
+        key.to_bytes().try_into().map_err(|_| KeyError::BadJwks("an Ed25519 key is 32 bytes".into()))?;
     VerifyingKey::from_bytes(&bytes).map_err(|e| KeyError::BadJwks(e.to_string()))
 }
 
