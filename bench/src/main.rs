@@ -178,6 +178,10 @@ pub(crate) struct Args {
     /// The fan-out phase's servers, in order (a comma-separated list; ratios need `socketio`).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "null,parley,socketio,ws")]
     fanout_targets: Vec<fanout::Target>,
+    /// Clients that connect to the fan-out conversation and never read; with it, every receiver
+    /// count runs without and then with them.
+    #[arg(long, default_value_t = 0)]
+    fanout_stalled: usize,
     /// Receivers connecting at once in the fan-out phase.
     #[arg(long, default_value_t = 200)]
     fanout_connect_concurrency: usize,

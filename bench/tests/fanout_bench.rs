@@ -1,6 +1,7 @@
 //! The fan-out bench's short run: every target (the do-nothing server, a Parley node, Socket.IO,
-//! ws) through every phase with a few receivers, so `scripts/bench --fanout` keeps working and
-//! no target loses or repeats a delivery. Figures come from the long run, not from here.
+//! ws) through every phase with a few receivers, without and with clients that never read, so
+//! `scripts/bench --fanout` keeps working and no target loses or repeats a delivery to the
+//! clients that do read. Figures come from the long run, not from here.
 
 use std::process::Command;
 
@@ -18,6 +19,8 @@ fn fanout_bench_runs_every_target_without_losing_a_delivery() {
             "20",
             "--fanout-secs",
             "1",
+            "--fanout-stalled",
+            "20",
             "--fanout-charts",
             charts.to_str().expect("utf-8 temp dir"),
         ])
@@ -28,9 +31,11 @@ fn fanout_bench_runs_every_target_without_losing_a_delivery() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "parley-bench --fanout failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
     for target in ["null (ceiling)", "parley", "socket.io 4.8", "ws 8"] {
-        let row = stdout.lines().rev().find(|l| l.starts_with(&format!("| {target} | 50 |")));
-        let row = row.unwrap_or_else(|| panic!("no row for {target}:\n{stdout}"));
-        assert!(row.contains("| 0 / 0 |"), "{target} lost or repeated deliveries: {row}");
+        for label in [target.to_owned(), format!("{target} +20 stalled")] {
+            let row = stdout.lines().rev().find(|l| l.starts_with(&format!("| {label} | 50 |")));
+            let row = row.unwrap_or_else(|| panic!("no row for {label}:\n{stdout}"));
+            assert!(row.contains("| 0 / 0 |"), "{label} lost or repeated deliveries: {row}");
+        }
     }
     for chart in ["fanout-latency-50.svg", "fanout-throughput.svg"] {
         let svg = std::fs::read_to_string(charts.join(chart)).unwrap_or_else(|e| panic!("{chart}: {e}"));

@@ -9,7 +9,10 @@
 //!
 //! Per target and receiver count it measures connection setup (connects/s, server RSS per idle
 //! socket), deliveries/s with sends as fast as acknowledgements allow, and delivery latency at a
-//! fixed rate well below saturation (and the sender's acknowledgement latency there).
+//! fixed rate well below saturation (and the sender's acknowledgement latency there), and the
+//! server's RSS growth from the first send to its peak. With `--fanout-stalled N` each receiver
+//! count runs again with N more clients in the conversation that connect and never read (a 4 KiB
+//! receive buffer): the others' figures beside the first run's say what they cost.
 //!
 //! Receivers never parse frames: each message's text is a marker `~PLY<k>.<µs>~` (its number and
 //! when it was sent, in µs since the generator started), found in the raw bytes (server frames
@@ -82,6 +85,10 @@ pub struct Row {
     pub target: Target,
     /// Receiving sockets.
     pub receivers: usize,
+    /// Further receivers that connected and then never read (`--fanout-stalled`).
+    pub stalled: usize,
+    /// The server's RSS growth from before the first send to its peak while sending, MiB.
+    pub sending_growth_mib: f64,
     /// Receivers connected (and, for Parley, authenticated, registered and synced) per second.
     pub connects_per_sec: f64,
     /// Server RSS growth per connected socket, KiB.
@@ -106,6 +113,16 @@ pub struct Row {
     pub missing: u64,
     /// The fixed-rate latency distribution, for the charts ([`charts::latency_curve`]).
     pub fixed_latency: Vec<(f64, f64)>,
+}
+
+impl Row {
+    /// The target, and the stalled clients if there were any.
+    fn label(&self) -> String {
+        match self.stalled {
+            0 => self.target.name().to_owned(),
+            n => format!("{} +{n} stalled", self.target.name()),
+        }
+    }
 }
 
 /// Phases of one run; a message's number says which it belongs to.
@@ -172,18 +189,24 @@ pub async fn bench(args: &Args) -> Result<()> {
     let plan = Plan { saturate: args.fanout_messages, fixed: args.fanout_rate * args.fanout_secs };
     let mut rows = Vec::new();
     let mut env = None;
+    // With --fanout-stalled, each count runs twice: without and with the clients that never
+    // read, so what they cost the others is a ratio within one run.
+    let stalled: Vec<usize> = if args.fanout_stalled > 0 { vec![0, args.fanout_stalled] } else { vec![0] };
     for &r in &receivers {
-        for &target in &args.fanout_targets {
-            let row = run_target(args, target, r, plan, &peers_dir, &mut env)
-                .await
-                .with_context(|| format!("{target:?} with {r} receivers"))?;
-            println!("{}", format_row(&row, None));
-            rows.push(row);
+        for &st in &stalled {
+            for &target in &args.fanout_targets {
+                let row = run_target(args, target, r, st, plan, &peers_dir, &mut env)
+                    .await
+                    .with_context(|| format!("{target:?} with {r} receivers and {st} stalled"))?;
+                println!("{}", format_row(&row, None));
+                rows.push(row);
+            }
         }
     }
     println!("\n{}", table(&rows, args));
     if let Some(dir) = &args.fanout_charts {
-        for path in charts::write(dir, &rows, args.fanout_rate)? {
+        let plain: Vec<Row> = rows.iter().filter(|r| r.stalled == 0).cloned().collect();
+        for path in charts::write(dir, &plain, args.fanout_rate)? {
             println!("chart: {}", path.display());
         }
     }
@@ -237,6 +260,7 @@ async fn run_target(
     args: &Args,
     target: Target,
     receivers: usize,
+    stalled: usize,
     plan: Plan,
     peers: &std::path::Path,
     env: &mut Option<TestEnv>,
@@ -256,8 +280,9 @@ async fn run_target(
                 Some(e) => e.nodes[0].restart().await?,
             }
             let env = env.as_ref().expect("started");
+            let all = receivers + stalled;
             let seeded =
-                parley_tests::big_group::seed_group(env, &format!("fan{receivers}x"), receivers + 1, receivers).await?;
+                parley_tests::big_group::seed_group(env, &format!("fan{receivers}s{stalled}x"), all + 1, all).await?;
             Server::Parley {
                 group: seeded.group.parse().context("group id")?,
                 owner_token: seeded.owner.token().to_owned(),
@@ -286,7 +311,7 @@ async fn run_target(
     let cpu_before = [cpu_ms(pid), cpu_ms_named("postgres"), cpu_ms(std::process::id())];
     let started = Instant::now();
     let list: Vec<Result<RawWs>> = futures_util::stream::iter(0..receivers)
-        .map(|i| receiver_connect(target, &server, i))
+        .map(|i| receiver_connect(target, &server, i, None))
         .buffer_unordered(args.fanout_connect_concurrency)
         .collect()
         .await;
@@ -311,6 +336,27 @@ async fn run_target(
             eprintln!("  db   {calls:>7.3} calls {rows:>8.2} rows  {q}");
         }
     }
+
+    // The clients that never read: connected (and, on Parley, synced), then left alone with a
+    // small receive buffer, so what the server sends them soon has nowhere to go.
+    let stalled_sockets: Vec<RawWs> = futures_util::stream::iter(receivers..receivers + stalled)
+        .map(|i| receiver_connect(target, &server, i, Some(STALLED_RCVBUF)))
+        .buffer_unordered(args.fanout_connect_concurrency)
+        .collect::<Vec<Result<RawWs>>>()
+        .await
+        .into_iter()
+        .collect::<Result<_>>()?;
+    let rss_sending = rss_kib(pid)?;
+    let peak = Arc::new(AtomicU64::new(rss_sending));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            while let Ok(kib) = rss_kib(pid) {
+                peak.fetch_max(kib, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    };
 
     let shared = Arc::new(Shared::default());
     let (stop_tx, stop) = watch::channel(false);
@@ -371,6 +417,9 @@ async fn run_target(
         }
     }
 
+    sampler.abort();
+    let sending_growth_mib = peak.load(Ordering::Relaxed).saturating_sub(rss_sending) as f64 / 1024.0;
+    drop(stalled_sockets);
     let _ = stop_tx.send(true);
     let mut hist = [histogram(), histogram(), histogram()];
     let mut duplicates = 0;
@@ -391,6 +440,8 @@ async fn run_target(
     Ok(Row {
         target,
         receivers,
+        stalled,
+        sending_growth_mib,
         connects_per_sec: receivers as f64 / connected.as_secs_f64(),
         kib_per_socket: rss_after.saturating_sub(rss_before) as f64 / receivers as f64,
         deliveries_per_sec: sat_delivered as f64 / sat_secs.max(1e-6),
@@ -420,12 +471,16 @@ async fn wait_delivered(shared: &Shared, phase: usize, want: u64, timeout: Durat
     }
 }
 
-/// Opens receiver `i` and waits until it is ready for live messages.
-async fn receiver_connect(target: Target, server: &Server, i: usize) -> Result<RawWs> {
+/// The receive buffer of a client that never reads (the kernel doubles it).
+const STALLED_RCVBUF: u32 = 4096;
+
+/// Opens receiver `i` (with a receive buffer of `rcvbuf` bytes, if given) and waits until it is
+/// ready for live messages.
+async fn receiver_connect(target: Target, server: &Server, i: usize, rcvbuf: Option<u32>) -> Result<RawWs> {
     match server {
         Server::Parley { tokens, ws_url, .. } => {
             let addr = url_addr(ws_url)?;
-            let mut ws = RawWs::connect(addr, &format!("/v1/ws?token={}", tokens[i])).await?;
+            let mut ws = RawWs::connect_with(addr, &format!("/v1/ws?token={}", tokens[i]), rcvbuf).await?;
             ws.wait_for(br#""type":"ready""#, Duration::from_secs(30)).await?;
             let sync = ClientFrame::Sync { id: RequestId::Num(0), positions: Default::default() };
             ws.send_text(&serde_json::to_string(&sync)?).await?;
@@ -433,13 +488,13 @@ async fn receiver_connect(target: Target, server: &Server, i: usize) -> Result<R
             Ok(ws)
         }
         Server::Peer { addr, .. } if target == Target::SocketIo => {
-            let mut ws = RawWs::connect(*addr, "/socket.io/?EIO=4&transport=websocket").await?;
+            let mut ws = RawWs::connect_with(*addr, "/socket.io/?EIO=4&transport=websocket", rcvbuf).await?;
             ws.wait_for(b"0{", Duration::from_secs(30)).await?;
             ws.send_text("40").await?;
             ws.wait_for(b"40{", Duration::from_secs(30)).await?;
             Ok(ws)
         }
-        Server::Peer { addr, .. } => RawWs::connect(*addr, "/").await,
+        Server::Peer { addr, .. } => RawWs::connect_with(*addr, "/", rcvbuf).await,
     }
 }
 
@@ -659,8 +714,8 @@ fn format_row(r: &Row, socketio: Option<&Row>) -> String {
     let ratio =
         socketio.map_or(String::new(), |s| format!(" ({:.2}x)", r.deliveries_per_sec / s.deliveries_per_sec.max(1.0)));
     format!(
-        "| {} | {} | {:.0} | {:.1} | {:.0}{ratio} | {:.1} / {:.1} | {:.2} / {:.2} | {:.2} / {:.2} | {} / {} |",
-        r.target.name(),
+        "| {} | {} | {:.0} | {:.1} | {:.0}{ratio} | {:.1} / {:.1} | {:.2} / {:.2} | {:.2} / {:.2} | {:.1} | {} / {} |",
+        r.label(),
         r.receivers,
         r.connects_per_sec,
         r.kib_per_socket,
@@ -671,6 +726,7 @@ fn format_row(r: &Row, socketio: Option<&Row>) -> String {
         r.fixed_p99,
         r.ack_p50,
         r.ack_p99,
+        r.sending_growth_mib,
         r.duplicates,
         r.missing
     )
@@ -682,12 +738,14 @@ fn table(rows: &[Row], args: &Args) -> String {
     let mut out = format!(
         "fan-out: one conversation, one sender; saturation = {} messages, {} in flight; fixed = {} msg/s for {} s\n\
          | target | receivers | connects/s | KiB/socket | deliveries/s (vs socket.io) | saturated p50 / p99 ms | \
-         fixed-rate p50 / p99 ms | ack p50 / p99 ms | dup / missing |\n|---|---|---|---|---|---|---|---|---|\n",
+         fixed-rate p50 / p99 ms | ack p50 / p99 ms | RSS + MiB sending | dup / missing |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
         args.fanout_messages, args.fanout_window, args.fanout_rate, args.fanout_secs
     );
     for r in rows {
-        let sio = rows.iter().find(|s| s.target == Target::SocketIo && s.receivers == r.receivers);
-        let ceiling = rows.iter().find(|s| s.target == Target::Null && s.receivers == r.receivers);
+        let same = |s: &&Row| s.receivers == r.receivers && s.stalled == r.stalled;
+        let sio = rows.iter().filter(same).find(|s| s.target == Target::SocketIo);
+        let ceiling = rows.iter().filter(same).find(|s| s.target == Target::Null);
         out.push_str(&format_row(r, sio));
         if r.target != Target::Null && ceiling.is_some_and(|c| r.deliveries_per_sec >= 0.9 * c.deliveries_per_sec) {
             out.push_str(" (generator-limited)");

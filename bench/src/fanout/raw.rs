@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 /// An upgraded connection and the bytes that arrived with the upgrade's response.
 pub struct RawWs {
@@ -21,7 +21,17 @@ pub struct RawWs {
 impl RawWs {
     /// Connects to `addr` and upgrades `path` (with its query).
     pub async fn connect(addr: SocketAddr, path: &str) -> Result<RawWs> {
-        let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
+        Self::connect_with(addr, path, None).await
+    }
+
+    /// As [`RawWs::connect`], with the socket's receive buffer set to `rcvbuf` bytes if given
+    /// (before connecting, so the window offered is small from the start).
+    pub async fn connect_with(addr: SocketAddr, path: &str, rcvbuf: Option<u32>) -> Result<RawWs> {
+        let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if let Some(n) = rcvbuf {
+            socket.set_recv_buffer_size(n)?;
+        }
+        let mut stream = socket.connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
         stream.set_nodelay(true)?;
         let head = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
