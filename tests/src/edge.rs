@@ -149,6 +149,8 @@ pub struct Edge {
     child: Option<std::process::Child>,
     port: u16,
     dir: PathBuf,
+    /// Whether dropping this removes `dir` (not after a failed attempt: the next one runs there).
+    remove_dir: bool,
     log_path: PathBuf,
     /// From spawn to the first `/healthz` 200.
     pub cold_start: Duration,
@@ -257,6 +259,7 @@ impl Edge {
                 child: Some(child),
                 port,
                 dir: dir.clone(),
+                remove_dir: true,
                 log_path: log_path.clone(),
                 cold_start: Duration::ZERO,
             };
@@ -267,6 +270,8 @@ impl Edge {
                 }
                 Err(e) if attempt < PORT_ATTEMPTS && edge.log_tail(60).contains("Address already in use") => {
                     eprintln!("edge: a port was taken before wrangler bound it (attempt {attempt}): {e:#}");
+                    // Stop it but keep its directory: the next attempt runs in it.
+                    edge.remove_dir = false;
                     drop(edge);
                 }
                 Err(e) => return Err(e),
@@ -345,7 +350,7 @@ impl Drop for Edge {
     fn drop(&mut self) {
         self.stop();
         let keep = std::env::var("PARLEY_TEST_KEEP").is_ok_and(|v| v == "1");
-        if !keep {
+        if !keep && self.remove_dir {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
         // Captured by libtest: only shown when the test fails. The bench sets
