@@ -29,6 +29,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::Args;
 use crate::fanout::raw::RawWs;
+use crate::fanout::{parley_open, parse_marker};
 
 /// What one client saw of the restart.
 struct Comeback {
@@ -66,7 +67,7 @@ pub async fn bench(args: &Args) -> Result<()> {
         .map(|i| {
             let tokens = tokens.clone();
             let addr = *addr_rx.borrow();
-            async move { open(addr, &tokens[i], None).await.map(|(ws, _)| ws) }
+            async move { parley_open(addr, &tokens[i], Default::default(), None).await.map(|(ws, _)| ws) }
         })
         .buffer_unordered(200)
         .collect()
@@ -166,17 +167,6 @@ pub async fn bench(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Upgrades, authenticates (`ready`) and syncs from `head` (nothing: from nowhere); answers the
-/// socket and the bytes that arrived before `synced`.
-async fn open(addr: SocketAddr, token: &str, head: Option<(ConversationId, Seq)>) -> Result<(RawWs, Vec<u8>)> {
-    let mut ws = RawWs::connect(addr, &format!("/v1/ws?token={token}")).await?;
-    ws.wait_for(br#""type":"ready""#, Duration::from_secs(30)).await?;
-    let sync = ClientFrame::Sync { id: RequestId::Num(0), positions: head.into_iter().collect() };
-    ws.send_text(&serde_json::to_string(&sync)?).await?;
-    let before = ws.read_until(br#""type":"synced""#, Duration::from_secs(60)).await?;
-    Ok((ws, before))
-}
-
 async fn come_back(
     mut ws: RawWs,
     token: &str,
@@ -198,7 +188,7 @@ async fn come_back(
         tokio::time::sleep(backoff.delay(attempts)).await;
         attempts += 1;
         let at = *addr.borrow();
-        match open(at, token, Some(head)).await {
+        match parley_open(at, token, [head].into(), None).await {
             Ok((_, before)) => break before,
             // Refused or cut: what a restart looks like from outside.
             Err(_) if attempts < 30 => {}
@@ -211,12 +201,12 @@ async fn come_back(
     let mut rest = &before[..];
     while let Some(i) = finder.find(rest) {
         rest = &rest[i + 4..];
-        let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
-        let k: usize = std::str::from_utf8(&rest[..digits])?.parse()?;
-        match seen.get_mut(k) {
+        let (k, _, len) = parse_marker(rest).context("a marker cut short before synced")?;
+        match seen.get_mut(k as usize) {
             Some(n) if k > 0 => *n += 1,
             _ => seen[0] += 1,
         }
+        rest = &rest[len..];
     }
     Ok(Comeback { synced_at, attempts, seen })
 }

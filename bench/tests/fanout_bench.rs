@@ -3,33 +3,26 @@
 //! `scripts/bench --fanout` keeps working and no target loses or repeats a delivery to the
 //! clients that do read. Figures come from the long run, not from here.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn fanout_bench_runs_every_target_without_losing_a_delivery() {
     let charts = std::env::temp_dir().join(format!("parley-fanout-charts-{}", std::process::id()));
-    let out = Command::new(env!("CARGO_BIN_EXE_parley-bench"))
-        .args([
-            "--fanout",
-            "--fanout-receivers",
-            "50",
-            "--fanout-messages",
-            "30",
-            "--fanout-rate",
-            "20",
-            "--fanout-secs",
-            "1",
-            "--fanout-stalled",
-            "20",
-            "--fanout-charts",
-            charts.to_str().expect("utf-8 temp dir"),
-        ])
-        .env("RUST_LIB_BACKTRACE", "0")
-        .output()
-        .expect("running parley-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "parley-bench --fanout failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = common::run_bench(&[
+        "--fanout",
+        "--fanout-receivers",
+        "50",
+        "--fanout-messages",
+        "30",
+        "--fanout-rate",
+        "20",
+        "--fanout-secs",
+        "1",
+        "--fanout-stalled",
+        "20",
+        "--fanout-charts",
+        charts.to_str().expect("utf-8 temp dir"),
+    ]);
     for target in ["null (ceiling)", "parley", "socket.io 4.8", "ws 8"] {
         for label in [target.to_owned(), format!("{target} +20 stalled")] {
             let row = stdout.lines().rev().find(|l| l.starts_with(&format!("| {label} | 50 |")));

@@ -2,18 +2,11 @@
 //! restarted must all come back and get exactly the messages they missed, so `scripts/bench
 //! --reconnect` keeps working. Figures come from the long run, not from here.
 
-use std::process::Command;
+mod common;
 
 #[test]
 fn reconnect_bench_brings_every_client_back_with_what_it_missed() {
-    let out = Command::new(env!("CARGO_BIN_EXE_parley-bench"))
-        .args(["--reconnect", "--reconnect-clients", "300", "--reconnect-missed", "5"])
-        .env("RUST_LIB_BACKTRACE", "0")
-        .output()
-        .expect("running parley-bench");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "parley-bench --reconnect failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    let stdout = common::run_bench(&["--reconnect", "--reconnect-clients", "300", "--reconnect-missed", "5"]);
     let row = stdout.lines().find(|l| l.starts_with("| 300 | 5 |")).unwrap_or_else(|| panic!("no row:\n{stdout}"));
     assert!(row.ends_with("| 0 |"), "clients that missed or repeated messages: {row}");
 }

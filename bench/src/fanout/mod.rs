@@ -479,23 +479,33 @@ const STALLED_RCVBUF: u32 = 4096;
 async fn receiver_connect(target: Target, server: &Server, i: usize, rcvbuf: Option<u32>) -> Result<RawWs> {
     match server {
         Server::Parley { tokens, ws_url, .. } => {
-            let addr = url_addr(ws_url)?;
-            let mut ws = RawWs::connect_with(addr, &format!("/v1/ws?token={}", tokens[i]), rcvbuf).await?;
-            ws.wait_for(br#""type":"ready""#, Duration::from_secs(30)).await?;
-            let sync = ClientFrame::Sync { id: RequestId::Num(0), positions: Default::default() };
-            ws.send_text(&serde_json::to_string(&sync)?).await?;
-            ws.wait_for(br#""type":"synced""#, Duration::from_secs(30)).await?;
-            Ok(ws)
+            Ok(parley_open(url_addr(ws_url)?, &tokens[i], Default::default(), rcvbuf).await?.0)
         }
         Server::Peer { addr, .. } if target == Target::SocketIo => {
-            let mut ws = RawWs::connect_with(*addr, "/socket.io/?EIO=4&transport=websocket", rcvbuf).await?;
+            let mut ws = RawWs::connect(*addr, "/socket.io/?EIO=4&transport=websocket", rcvbuf).await?;
             ws.wait_for(b"0{", Duration::from_secs(30)).await?;
             ws.send_text("40").await?;
             ws.wait_for(b"40{", Duration::from_secs(30)).await?;
             Ok(ws)
         }
-        Server::Peer { addr, .. } => RawWs::connect_with(*addr, "/", rcvbuf).await,
+        Server::Peer { addr, .. } => RawWs::connect(*addr, "/", rcvbuf).await,
     }
+}
+
+/// A Parley receiver: upgrades with `token`, waits for `ready`, syncs from `cursors` and waits
+/// for `synced`; answers the socket and the bytes that arrived before `synced` (the replay).
+pub(crate) async fn parley_open(
+    addr: SocketAddr,
+    token: &str,
+    cursors: std::collections::BTreeMap<ConversationId, parley_shared::ids::Seq>,
+    rcvbuf: Option<u32>,
+) -> Result<(RawWs, Vec<u8>)> {
+    let mut ws = RawWs::connect(addr, &format!("/v1/ws?token={token}"), rcvbuf).await?;
+    ws.wait_for(br#""type":"ready""#, Duration::from_secs(30)).await?;
+    let sync = ClientFrame::Sync { id: RequestId::Num(0), positions: cursors };
+    ws.send_text(&serde_json::to_string(&sync)?).await?;
+    let replay = ws.read_until(br#""type":"synced""#, Duration::from_secs(60)).await?;
+    Ok((ws, replay))
 }
 
 fn url_addr(ws_url: &str) -> Result<SocketAddr> {
@@ -581,7 +591,7 @@ async fn receive(
 
 /// `<k>.<µs>~` after a marker's `~PLY`: the message number, its send time, and the bytes taken.
 /// `None` when the bytes end first.
-fn parse_marker(b: &[u8]) -> Option<(u64, u64, usize)> {
+pub(crate) fn parse_marker(b: &[u8]) -> Option<(u64, u64, usize)> {
     let mut k = 0u64;
     let mut i = 0;
     while i < b.len() && b[i].is_ascii_digit() {

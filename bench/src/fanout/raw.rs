@@ -19,14 +19,10 @@ pub struct RawWs {
 }
 
 impl RawWs {
-    /// Connects to `addr` and upgrades `path` (with its query).
-    pub async fn connect(addr: SocketAddr, path: &str) -> Result<RawWs> {
-        Self::connect_with(addr, path, None).await
-    }
-
-    /// As [`RawWs::connect`], with the socket's receive buffer set to `rcvbuf` bytes if given
-    /// (before connecting, so the window offered is small from the start).
-    pub async fn connect_with(addr: SocketAddr, path: &str, rcvbuf: Option<u32>) -> Result<RawWs> {
+    /// Connects to `addr` and upgrades `path` (with its query), with the socket's receive
+    /// buffer set to `rcvbuf` bytes if given (before connecting, so the window offered is small
+    /// from the start).
+    pub async fn connect(addr: SocketAddr, path: &str, rcvbuf: Option<u32>) -> Result<RawWs> {
         let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
         if let Some(n) = rcvbuf {
             socket.set_recv_buffer_size(n)?;

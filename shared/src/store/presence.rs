@@ -94,7 +94,8 @@ pub struct HeldConnection {
 }
 
 /// Records the connections a node opened and forgets the ones it closed (four statements,
-/// whatever the batch size; [`StoreError::LeaseLost`] when the node's lease is gone), and answers who came online (had no connection anywhere and now has one; users who hide their
+/// whatever the batch size; [`StoreError::LeaseLost`] when the node's lease is gone), and
+/// answers who came online (had no connection anywhere and now has one; users who hide their
 /// presence are left out of the answer). A user left without any connection starts their grace
 /// period; [`reap_offline`] later takes them offline. Opening also marks each auth session used,
 /// with its transport. Run it in a transaction with the announcement of its answer.
