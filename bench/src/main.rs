@@ -222,6 +222,13 @@ fn main() -> Result<()> {
     }
     // SAFETY: as above.
     unsafe { std::env::set_var("PARLEY_QUIET_NODE_LOGS", "1") };
+    // The test harness's private cluster trades durability for speed unless told otherwise;
+    // a benchmark of acknowledged sends measures what production pays: fsync on. (Before this
+    // line the bench ran with fsync off, whatever the README said.)
+    if std::env::var_os("PARLEY_PG_NOSYNC").is_none() {
+        // SAFETY: as above.
+        unsafe { std::env::set_var("PARLEY_PG_NOSYNC", "0") };
+    }
     tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench(args))
 }
 

@@ -131,8 +131,9 @@ pub struct ServeArgs {
     /// Most socket sends committed in one transaction (1 = one transaction per message).
     #[arg(long, env = "PARLEY_MAX_BATCH", default_value_t = 256)]
     pub max_batch: usize,
-    /// Transactions committing socket sends at once. More than 1 gives up the guarantee that one
-    /// socket's pipelined sends get seqs in the order they were sent; meant for benchmarks.
+    /// Transactions committing socket sends at once, each on its own connection and for its own
+    /// share of the conversations (a conversation's sends always commit in the order they
+    /// arrived). More than one uses more of Postgres's cores when one backend is saturated.
     #[arg(long, env = "PARLEY_COMMIT_WORKERS", default_value_t = 1)]
     pub commit_workers: usize,
     /// Postgres connections in the pool.

@@ -21,7 +21,7 @@ use crate::rules::words::WordFilter;
 use crate::store;
 use crate::store::events::{self, Page};
 use crate::store::statements::{Prepared, Query, Statements};
-use crate::store::tx::transact;
+use crate::store::tx::{BEGIN_KEY_LOOKUPS, transact, transact_pipelined};
 use crate::store::{StoreError, conversations, moderation};
 use crate::time::Timestamp;
 
@@ -50,6 +50,10 @@ pub struct SendPolicy {
 /// in one batch share the first one's outcome. Refused sends write nothing (a send over the
 /// user's rate is refused with 429 and never acknowledged). `Err` only when the transaction
 /// itself failed: then nothing of the batch was stored.
+///
+/// With `statements` (a commit worker's connection, which nothing else uses) the statements are
+/// prepared once per connection, planned for key lookups only, and the BEGIN travels with the
+/// first reads ([`transact_pipelined!`](crate::store::tx::transact_pipelined)).
 pub async fn send_batch(
     db: &mut Client,
     statements: Option<&Statements>,
@@ -69,12 +73,15 @@ pub async fn send_batch(
     }
     let msgs: Vec<NewMessage> = prepared.iter().map(|(_, m)| m.clone()).collect();
     let conv_ids: Vec<ConversationId> = msgs.iter().map(|m| m.conversation_id).collect();
-    let decided = transact!(db, |tx| {
-        match statements {
-            Some(s) => decide(&Prepared::new(tx, s), policy, &msgs, &conv_ids).await,
-            None => decide(tx, policy, &msgs, &conv_ids).await,
+    let decided = match statements {
+        // A commit worker's own connection: its statements prepared, its BEGIN pipelined.
+        Some(s) => {
+            let client: &Client = db;
+            transact_pipelined!(client, BEGIN_KEY_LOOKUPS, |c| decide(&Prepared::new(c, s), policy, &msgs, &conv_ids)
+                .await)
         }
-    })?;
+        None => transact!(db, |tx| decide(tx, policy, &msgs, &conv_ids).await),
+    }?;
     let (verdicts, appended) = decided;
     let mut results: Vec<Result<Event, ApiError>> = Vec::with_capacity(verdicts.len());
     for v in verdicts {

@@ -46,6 +46,12 @@ impl Statements {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Each prepared statement's SQL and parameter types (for tests that look at their plans).
+    pub fn prepared(&self) -> Vec<(String, Vec<Type>)> {
+        let map = self.by_sql.lock().expect("statements lock");
+        map.iter().map(|(sql, st)| (sql.clone(), st.params().to_vec())).collect()
+    }
 }
 
 /// A client (or transaction) whose queries use, and fill, its connection's [`Statements`].

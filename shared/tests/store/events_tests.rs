@@ -41,6 +41,48 @@ fn text(e: &Event) -> &str {
     }
 }
 
+/// The plan of each statement the commit path prepared, as a generic plan made now (while the
+/// tables are nearly empty, as right after a deploy) under `settings`.
+async fn generic_plans(c: &Client, statements: &Statements, settings: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, (sql, types)) in statements.prepared().into_iter().enumerate() {
+        let names: Vec<&str> = types.iter().map(|t| t.name()).collect();
+        let nulls = vec!["NULL"; types.len()].join(", ");
+        c.batch_execute(&format!("{settings}; SET LOCAL plan_cache_mode = force_generic_plan")).await.unwrap();
+        c.batch_execute(&format!("PREPARE plan_{i}({}) AS {sql}", names.join(", "))).await.unwrap();
+        let args = if types.is_empty() { String::new() } else { format!("({nulls})") };
+        let rows = c.query(&format!("EXPLAIN EXECUTE plan_{i}{args}"), &[]).await.unwrap();
+        let plan: Vec<String> = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+        c.batch_execute(&format!("ROLLBACK; DEALLOCATE plan_{i}")).await.unwrap();
+        out.push((sql, plan.join("\n")));
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_commit_path_finds_rows_by_key_whatever_the_tables_held_when_it_was_planned() {
+    use parley_shared::store::tx::BEGIN_KEY_LOOKUPS;
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
+    let conv = direct(&mut c, alice, bob).await;
+    let statements = Statements::default();
+    let first = send_batch(&mut c, Some(&statements), &open(), vec![send(alice, conv, "k1", "one")]).await.unwrap();
+    let EventBody::Message(_) = &first[0].as_ref().unwrap().body else { panic!("a message") };
+    let mut reply = send(bob, conv, "k2", "two");
+    reply.draft.reply_to = Some(first[0].as_ref().unwrap().id);
+    send_batch(&mut c, Some(&statements), &open(), vec![reply]).await.unwrap()[0].as_ref().unwrap();
+    assert!(statements.len() >= 5, "the send path prepared its statements");
+
+    // Without the commit path's settings, planning the same statements over empty tables picks
+    // sequential scans (so the test can tell); with them, none.
+    let plain = generic_plans(&c, &statements, "BEGIN").await;
+    assert!(plain.iter().any(|(_, p)| p.contains("Seq Scan")), "empty tables invite sequential scans: {plain:#?}");
+    for (sql, plan) in generic_plans(&c, &statements, BEGIN_KEY_LOOKUPS).await {
+        assert!(!plan.contains("Seq Scan") && !plan.contains("Hash Join"), "{sql}\n{plan}");
+    }
+}
+
 #[tokio::test]
 async fn appends_get_consecutive_seqs_and_move_the_senders_read_position() {
     let db = TestDb::new().await;
