@@ -23,10 +23,10 @@ pub mod frames;
 pub mod handshake;
 pub mod sink;
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::FuturesOrdered;
@@ -35,14 +35,14 @@ use governor::clock::DefaultClock;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use parley_shared::ApiError;
 use parley_shared::auth::AccessClaims;
-use parley_shared::ids::{ConnectionId, ConversationId};
+use parley_shared::ids::{ConnectionId, ConversationId, Seq};
 use parley_shared::model::Event;
 use parley_shared::positions::{Hold, Positions};
 use parley_shared::protocol::{ConnectionCode, Ready, RequestId, ServerFrame};
-use tokio::sync::mpsc;
 use tracing::warn;
 
-use crate::fanout::hub::{CONNECTION_QUEUE, ConnSignal, Push, Registration};
+use crate::fanout::hub::{Push, Registration};
+use crate::fanout::mailbox::{self, Mailbox};
 use crate::state::NodeState;
 pub use encoded::Encoded;
 pub use end::Disconnect;
@@ -102,7 +102,11 @@ pub struct Connection<S: FrameSink> {
     /// Events sent since the counter was last updated (it is updated once per flush).
     events_sent: u64,
     /// Highest seq written per conversation since the last flush, for the delivered receipts.
-    delivered_marks: Vec<(ConversationId, parley_shared::ids::Seq)>,
+    delivered_marks: Vec<(ConversationId, Seq)>,
+    /// What the hub hands this connection.
+    mailbox: Arc<Mailbox>,
+    /// Pushes taken from the mailbox and not applied yet (empty between wake-ups).
+    taken: VecDeque<Push>,
 }
 
 /// The clock of every connection's frame limiter. A new clock asks the CPU what timer it has
@@ -124,17 +128,21 @@ where
             return;
         }
     };
-    let (tx, mut rx) = mpsc::channel(CONNECTION_QUEUE);
-    let signal = Arc::new(ConnSignal::default());
+    let mailbox = Arc::new(Mailbox::default());
+    let memberships: Vec<(ConversationId, Seq)> =
+        start.memberships.into_iter().map(|h| (h.conversation_id, h.last_seq)).collect();
+    let mut positions = Positions::new();
+    for (conv, seq) in &memberships {
+        positions.follow(*conv, *seq);
+    }
     node.hub
         .register(Registration {
             conn: id,
             user: claims.user_id,
             session: claims.session_id,
-            tx,
-            signal: signal.clone(),
-            memberships: start.memberships.iter().map(|h| (h.conversation_id, h.last_seq)).collect(),
-            friends: start.friends.clone(),
+            mailbox: mailbox.clone(),
+            memberships,
+            friends: start.friends,
         })
         .await;
     // A revocation heard between the token check and the registration would have evicted
@@ -150,10 +158,6 @@ where
 
     let quota = Quota::per_second(NonZeroU32::new(FRAMES_PER_SEC).expect("nonzero"))
         .allow_burst(NonZeroU32::new(FRAME_BURST).expect("nonzero"));
-    let mut positions = Positions::new();
-    for h in &start.memberships {
-        positions.follow(h.conversation_id, h.last_seq);
-    }
     let mut c = Connection {
         node: node.clone(),
         claims,
@@ -166,6 +170,8 @@ where
         corked: false,
         events_sent: 0,
         delivered_marks: Vec::new(),
+        mailbox,
+        taken: VecDeque::new(),
     };
     let ready = ServerFrame::Ready(Ready {
         user_id: claims.user_id,
@@ -179,7 +185,7 @@ where
     };
     let end = match greeted {
         Err(e) => Disconnect::from_sink(&e),
-        Ok(()) => c.run_loop(&mut inbound, &mut rx, &signal).await,
+        Ok(()) => c.run_loop(&mut inbound).await,
     };
     finish(&mut c.sink, &end).await;
     metrics::counter!("parley_disconnects_total", "reason" => end.label()).increment(1);
@@ -199,25 +205,24 @@ async fn finish<S: FrameSink>(sink: &mut S, end: &Disconnect) {
 }
 
 impl<S: FrameSink> Connection<S> {
-    async fn run_loop<I>(&mut self, inbound: &mut I, rx: &mut mpsc::Receiver<Push>, signal: &ConnSignal) -> Disconnect
+    /// Waits on the client, the hub, pending sends and the hold's deadline. Whatever handles a
+    /// wake-up runs boxed: an idle connection's task holds only this loop's small state, not the
+    /// largest of its handlers' (a `sync` or a catch-up needs kilobytes of future while it runs).
+    async fn run_loop<I>(&mut self, inbound: &mut I) -> Disconnect
     where
         I: Stream<Item = Inbound> + Unpin + Send,
     {
         let mut pending: FuturesOrdered<PendingSend> = FuturesOrdered::new();
+        let mailbox = self.mailbox.clone();
         loop {
             let hold_deadline = self.hold_until.map(tokio::time::Instant::from_std);
             let result = tokio::select! {
                 biased;
-                _ = signal.wake.notified() => {
-                    if let Some(evict) = signal.take_eviction() {
+                () = mailbox.woken() => {
+                    if let Some(evict) = mailbox.take_eviction() {
                         return Disconnect::Evicted(evict.code, evict.message);
                     }
-                    if signal.lagged.swap(false, Ordering::AcqRel) {
-                        tracing::debug!("connection lagged; catching up from the database");
-                        self.catch_up().await
-                    } else {
-                        Ok(())
-                    }
+                    Box::pin(self.on_wake()).await
                 }
                 Some((id, outcome)) = pending.next(), if !pending.is_empty() => {
                     let frame = match outcome {
@@ -229,13 +234,12 @@ impl<S: FrameSink> Connection<S> {
                     };
                     self.send(&frame).await
                 }
-                Some(push) = rx.recv() => self.on_pushes(push, rx).await,
                 _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
                     // The client never synced: deliver live events from the moment it connected.
-                    self.release_hold(true).await
+                    Box::pin(self.release_hold(true)).await
                 }
                 item = inbound.next(), if pending.len() < MAX_IN_FLIGHT => match item {
-                    Some(Inbound::Frame(bytes)) => frames::dispatch(self, &bytes, &mut pending).await,
+                    Some(Inbound::Frame(bytes)) => Box::pin(frames::dispatch(self, &bytes, &mut pending)).await,
                     Some(Inbound::TooLarge) => return Disconnect::FrameTooLarge,
                     Some(Inbound::Closed) | None => return Disconnect::ClientClosed,
                 },
@@ -246,23 +250,32 @@ impl<S: FrameSink> Connection<S> {
         }
     }
 
-    /// Applies `first` and whatever else the hub has queued (up to [`MAX_COALESCED`]), then
-    /// flushes once: under load, many frames per write.
-    async fn on_pushes(&mut self, first: Push, rx: &mut mpsc::Receiver<Push>) -> Result<(), SinkError> {
-        self.corked = true;
-        let mut result = self.on_push(first).await;
-        for _ in 1..MAX_COALESCED {
-            if result.is_err() {
-                break;
+    /// The hub woke the connection: catch up from the database if pushes were dropped, then
+    /// apply what is queued, [`MAX_COALESCED`] pushes per flush: under load, many frames per
+    /// write.
+    async fn on_wake(&mut self) -> Result<(), SinkError> {
+        if self.mailbox.take_lagged() {
+            tracing::debug!("connection lagged; catching up from the database");
+            self.catch_up().await?;
+        }
+        self.mailbox.take_pushes(&mut self.taken);
+        let mut result = Ok(());
+        while !self.taken.is_empty() && result.is_ok() {
+            self.corked = true;
+            for _ in 0..MAX_COALESCED {
+                let Some(push) = self.taken.pop_front() else { break };
+                result = self.on_push(push).await;
+                if result.is_err() {
+                    break;
+                }
             }
-            match rx.try_recv() {
-                Ok(push) => result = self.on_push(push).await,
-                Err(_) => break,
+            self.corked = false;
+            if result.is_ok() {
+                result = self.uncork().await;
             }
         }
-        self.corked = false;
-        result?;
-        self.uncork().await
+        mailbox::recycle(&mut self.taken);
+        result
     }
 
     /// Writes one frame to the client, waiting at most [`WRITE_TIMEOUT`] for it to read.

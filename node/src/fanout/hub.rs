@@ -4,8 +4,7 @@
 //! trivially.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
@@ -15,18 +14,15 @@ use parley_shared::model::{DeliveryReceipt, Event, Notice, PresenceChange, ReadR
 use parley_shared::protocol::{ConnectionCode, ServerFrame};
 use parley_shared::service::realtime;
 use parley_shared::store::notify::Announcement;
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
+use super::mailbox::Mailbox;
 use crate::connection::Encoded;
 use crate::db;
 
 /// Most events fetched per conversation per round; a conversation with more is fetched again.
 const FETCH_LIMIT: i64 = 1000;
-/// Queue depth between the hub and one connection. A connection that falls this far behind is
-/// marked lagged and catches up from the database instead of growing memory.
-pub const CONNECTION_QUEUE: usize = 4096;
-
 /// Why the node ends a connection, and what it tells the client.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Eviction {
@@ -80,30 +76,6 @@ pub struct SharedEvent {
     pub frame: Encoded,
 }
 
-/// Out-of-band signals to a connection that must get through even when its queue is full.
-#[derive(Debug, Default)]
-pub struct ConnSignal {
-    /// Set when a push was dropped because the queue was full.
-    pub lagged: AtomicBool,
-    /// Set when the node wants the connection closed.
-    eviction: Mutex<Option<Eviction>>,
-    /// Wakes the connection to look at the flags above.
-    pub wake: Notify,
-}
-
-impl ConnSignal {
-    /// Asks the connection to close.
-    pub fn evict(&self, e: Eviction) {
-        *self.eviction.lock().expect("signal lock") = Some(e);
-        self.wake.notify_one();
-    }
-
-    /// The eviction asked for, if any.
-    pub fn take_eviction(&self) -> Option<Eviction> {
-        self.eviction.lock().expect("signal lock").take()
-    }
-}
-
 /// A connection's registration.
 pub struct Registration {
     /// The connection.
@@ -112,10 +84,8 @@ pub struct Registration {
     pub user: UserId,
     /// Its auth session.
     pub session: SessionId,
-    /// Queue to the connection.
-    pub tx: mpsc::Sender<Push>,
-    /// Signals to the connection.
-    pub signal: Arc<ConnSignal>,
+    /// The connection's mailbox.
+    pub mailbox: Arc<Mailbox>,
     /// The user's conversations and their last seq as the connection read them.
     pub memberships: Vec<(ConversationId, Seq)>,
     /// The user's friends: the connection hears their presence.
@@ -179,8 +149,7 @@ impl HubHandle {
 struct Conn {
     user: UserId,
     session: SessionId,
-    tx: mpsc::Sender<Push>,
-    signal: Arc<ConnSignal>,
+    mailbox: Arc<Mailbox>,
     convs: HashSet<ConversationId>,
     friends: HashSet<UserId>,
 }
@@ -281,7 +250,7 @@ impl Hub {
                     Cmd::Resync => resync = true,
                     Cmd::EvictAll(e, done) => {
                         for c in self.conns.values() {
-                            c.signal.evict(e.clone());
+                            c.mailbox.evict(e.clone());
                         }
                         let _ = done.send(self.conns.len());
                     }
@@ -305,7 +274,7 @@ impl Hub {
             self.watchers.entry(*f).or_default().insert(reg.conn);
         }
         let friends = reg.friends.into_iter().collect();
-        let conn = Conn { user: reg.user, session: reg.session, tx: reg.tx, signal: reg.signal, convs, friends };
+        let conn = Conn { user: reg.user, session: reg.session, mailbox: reg.mailbox, convs, friends };
         self.conns.insert(reg.conn, conn);
         // The connection read its memberships before registering: changes announced in between
         // are applied now (a membership it read at a seq before a departure predates it).
@@ -410,7 +379,7 @@ impl Hub {
             }
             Announcement::Revoked { session_id } => {
                 for c in self.conns.values().filter(|c| c.session == session_id) {
-                    c.signal.evict(Eviction {
+                    c.mailbox.evict(Eviction {
                         code: ConnectionCode::SessionRevoked,
                         message: "this session was signed out".into(),
                     });
@@ -583,13 +552,9 @@ impl Hub {
         }
     }
 
-    /// Queues `msg`; a full queue marks the connection lagged (it re-reads the database) instead
-    /// of blocking the hub or growing without bound.
+    /// Queues `msg` for `c` ([`Mailbox::offer`]: a full queue marks it lagged instead).
     fn offer(c: &Conn, msg: Push) {
-        if c.tx.try_send(msg).is_err() {
-            c.signal.lagged.store(true, Ordering::Release);
-            c.signal.wake.notify_one();
-        }
+        c.mailbox.offer(msg);
     }
 
     /// After a LISTEN reconnect: every followed conversation may have missed events, followed
