@@ -315,14 +315,19 @@ async fn bench(args: Args) -> Result<()> {
     let s = throughput(&args, &single).await?;
     drop(single);
     println!(
-        "throughput  {} ws clients x {} in flight, {} s each: group commit {:.0} sends/s, one tx per message ({} workers) {:.0} sends/s, ratio {:.2}x",
+        "throughput  {} ws clients x {} in flight, {} s each: group commit {:.0} sends/s (ack p50 {:.2} ms, p99 {:.2} ms), \
+         one tx per message ({} workers) {:.0} sends/s (ack p50 {:.2} ms, p99 {:.2} ms), ratio {:.2}x",
         args.clients,
         args.window,
         args.throughput_secs,
-        g,
+        g.rate,
+        g.ack_p50,
+        g.ack_p99,
         args.baseline_workers,
-        s,
-        g / s.max(1.0)
+        s.rate,
+        s.ack_p50,
+        s.ack_p99,
+        g.rate / s.rate.max(1.0)
     );
     Ok(())
 }
@@ -367,6 +372,10 @@ pub(crate) fn bench_node(id: &str) -> NodeOptions {
     let mut o = NodeOptions::new(id);
     o.env.push(("PARLEY_USER_SEND_RATE".into(), "1000000".into()));
     o.env.push(("PARLEY_USER_SEND_BURST".into(), "1000000".into()));
+    // The node's tokio worker threads (tokio reads TOKIO_WORKER_THREADS), to compare.
+    if let Ok(n) = std::env::var("PARLEY_BENCH_NODE_THREADS") {
+        o.env.push(("TOKIO_WORKER_THREADS".into(), n));
+    }
     o
 }
 
@@ -480,14 +489,25 @@ async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f
     Ok((ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)), ms(h.max()), h.len()))
 }
 
-async fn throughput(args: &Args, node: &Node) -> Result<f64> {
+async fn throughput(args: &Args, node: &Node) -> Result<Throughput> {
     throughput_to(args, node, false).await
 }
 
-/// Acknowledged sends per second; with `receivers`, each pair's other member is connected too
-/// and reads everything (so deliveries, and their receipts, happen).
-async fn throughput_to(args: &Args, node: &Node, receivers: bool) -> Result<f64> {
+/// What a throughput phase measured.
+struct Throughput {
+    /// Acknowledged sends per second.
+    rate: f64,
+    /// Acknowledgement latency p50 and p99, ms (send written → its reply read).
+    ack_p50: f64,
+    ack_p99: f64,
+}
+
+/// Acknowledged sends per second, and how long acknowledgements took; with `receivers`, each
+/// pair's other member is connected too and reads everything (so deliveries, and their
+/// receipts, happen).
+async fn throughput_to(args: &Args, node: &Node, receivers: bool) -> Result<Throughput> {
     let acked = Arc::new(AtomicU64::new(0));
+    let acks = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
     let tag = node.id().replace('-', "");
     let mut sockets = Vec::new();
     let mut readers = Vec::new();
@@ -503,21 +523,24 @@ async fn throughput_to(args: &Args, node: &Node, receivers: bool) -> Result<f64>
     let deadline = start + Duration::from_secs(args.throughput_secs);
     let mut tasks = Vec::new();
     for (c, (ws, conv)) in sockets.into_iter().enumerate() {
-        let acked = acked.clone();
+        let (acked, acks) = (acked.clone(), acks.clone());
         let window = args.window;
         tasks.push(tokio::spawn(async move {
             let (mut tx, mut rx) = ws.split();
             let mut next = 0u64;
-            let mut in_flight = 0usize;
+            // Send times of the sends in flight: one socket's replies come in send order.
+            let mut in_flight: std::collections::VecDeque<Instant> = Default::default();
+            let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             loop {
-                while in_flight < window && Instant::now() < deadline {
+                while in_flight.len() < window && Instant::now() < deadline {
                     let frame = json!({"type":"send","id":next,"conversation_id":conv,
                                        "client_msg_id":format!("t{c}-{next}"),"text":"throughput"});
                     tx.send(Message::text(frame.to_string())).await?;
                     next += 1;
-                    in_flight += 1;
+                    in_flight.push_back(Instant::now());
                 }
-                if in_flight == 0 {
+                if in_flight.is_empty() {
+                    acks.lock().await.add(&hist)?;
                     return Ok::<_, anyhow::Error>(());
                 }
                 let m = tokio::time::timeout(Duration::from_secs(30), rx.next())
@@ -530,9 +553,10 @@ async fn throughput_to(args: &Args, node: &Node, receivers: bool) -> Result<f64>
                     if v["ok"] != true {
                         bail!("send failed: {v}");
                     }
-                    in_flight -= 1;
+                    let sent = in_flight.pop_front().context("a reply to nothing")?;
                     if Instant::now() <= deadline {
                         acked.fetch_add(1, Ordering::Relaxed);
+                        hist.saturating_record(sent.elapsed().as_micros().max(1) as u64);
                     }
                 }
             }
@@ -545,7 +569,9 @@ async fn throughput_to(args: &Args, node: &Node, receivers: bool) -> Result<f64>
         r.abort();
     }
     let secs = deadline.duration_since(start).as_secs_f64();
-    Ok(acked.load(Ordering::Relaxed) as f64 / secs)
+    let h = acks.lock().await;
+    let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
+    Ok(Throughput { rate: acked.load(Ordering::Relaxed) as f64 / secs, ack_p50: ms(0.5), ack_p99: ms(0.99) })
 }
 
 /// Sends with delivered receipts on, against the same load with them off (every message is
@@ -557,7 +583,7 @@ async fn receipts_phase(args: &Args) -> Result<()> {
         let mut opts = bench_node(if on { "bench-receipts-on" } else { "bench-receipts-off" });
         opts.env.push(("PARLEY_DELIVERY_RECEIPTS".into(), on.to_string()));
         let node = Node::start_with(&db, opts).await?;
-        let r = throughput_to(args, &node, true).await?;
+        let r = throughput_to(args, &node, true).await?.rate;
         println!(
             "receipts {}  {} ws senders x {} in flight, each message received by a connected member, {} s: {r:.0} sends/s",
             if on { "on " } else { "off" },

@@ -85,7 +85,18 @@ impl FrameDecoder {
         }
         let frame = pending[HEADER_BYTES..HEADER_BYTES + len].to_vec();
         self.start += HEADER_BYTES + len;
+        if self.start == self.buf.len() {
+            // Nothing left: an idle connection keeps no buffer (one 64 KiB frame would
+            // otherwise pin 64 KiB for the connection's life).
+            self.buf = Vec::new();
+            self.start = 0;
+        }
         Ok(Some(frame))
+    }
+
+    /// Bytes of buffer the decoder holds.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
     }
 }
 
@@ -99,6 +110,14 @@ mod tests {
             out.push(f);
         }
         out
+    }
+
+    #[test]
+    fn an_emptied_decoder_holds_no_buffer() {
+        let mut d = FrameDecoder::new();
+        d.push(&encode(&vec![b'x'; 60_000]).unwrap());
+        assert_eq!(all(&mut d).len(), 1);
+        assert_eq!(d.capacity(), 0);
     }
 
     #[test]

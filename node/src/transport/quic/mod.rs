@@ -84,7 +84,12 @@ pub fn server_config(identity: &Identity) -> Result<quinn::ServerConfig, QuicErr
         .max_concurrent_bidi_streams(VarInt::from_u32(1))
         .max_concurrent_uni_streams(VarInt::from_u32(0))
         // The protocol has no datagrams: refuse them rather than buffer them.
-        .datagram_receive_buffer_size(None);
+        .datagram_receive_buffer_size(None)
+        // quinn sizes a connection's send buffer for a whole segmentation-offload batch (up to
+        // ten datagrams) the first time it sends one and keeps it for the connection's life:
+        // 13-27 KiB per connection that once had a burst. Pushes are small; one sendmsg per
+        // datagram costs less than that memory on every idle connection.
+        .enable_segmentation_offload(false);
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(Arc::new(transport));
     server.migration(true);
