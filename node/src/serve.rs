@@ -140,7 +140,8 @@ pub async fn run(
         .map_err(quic::QuicError::from)?;
     let metrics = PrometheusBuilder::new().install_recorder().map_err(|e| ServeError::Metrics(e.to_string()))?;
     let pool = db::pool(&cfg.database_url, cfg.db_pool, &format!("parley-node:{}", cfg.node_id))?;
-    let hub = hub::spawn(pool.clone());
+    let receipts = cfg.messages.delivery_receipts.then(|| crate::receipts::spawn(pool.clone()));
+    let hub = hub::spawn(pool.clone(), receipts.clone());
 
     let (ready_tx, ready_rx) = oneshot::channel();
     let revocations = Arc::new(crate::revocations::Revocations::default());
@@ -167,7 +168,6 @@ pub async fn run(
     );
     crate::policy::spawn_reloader(policy.clone(), pool.clone()).await;
     hub.on_words_changed(policy.clone());
-    let receipts = m.delivery_receipts.then(|| crate::receipts::spawn(pool.clone()));
     let objects = match cfg.media.config()? {
         Some(c) => {
             let o = crate::objects::NodeObjects::new(&c)?;

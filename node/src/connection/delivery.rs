@@ -30,8 +30,9 @@ impl<S: FrameSink> Connection<S> {
             Push::Joined(conv, seq) => {
                 // Follow from the seq the conversation had when the user joined, unless
                 // already followed.
-                if !self.positions.contains(&conv) {
-                    self.positions.follow(conv, seq);
+                let mut lane = self.lane.lock();
+                if !lane.positions.contains(&conv) {
+                    lane.positions.follow(conv, seq);
                 }
                 Ok(())
             }
@@ -92,7 +93,8 @@ impl<S: FrameSink> Connection<S> {
     /// conversation, filling any gap before it.
     pub(crate) async fn deliver(&mut self, ev: &Event, frame: Option<&Encoded>) -> Result<(), SinkError> {
         let conv = ev.conversation_id;
-        match self.positions.check(&conv, ev.seq) {
+        let verdict = self.lane.lock().positions.check(&conv, ev.seq);
+        match verdict {
             Verdict::Duplicate => Ok(()),
             Verdict::Emit => self.send_event_as(ev, frame).await,
             Verdict::Gap { after, before } => {
@@ -119,7 +121,7 @@ impl<S: FrameSink> Connection<S> {
                 for m in &list {
                     self.send_event(m).await?;
                 }
-                let filled = self.positions.get(&conv) == Some(before - 1);
+                let filled = self.lane.lock().positions.get(&conv) == Some(before - 1);
                 if !filled {
                     warn!(%conv, seq = before, "gap not filled; waiting for the next event");
                 }
@@ -139,17 +141,45 @@ impl<S: FrameSink> Connection<S> {
 
     /// [`Self::send_event`] with the event's frame, when it was encoded already.
     async fn send_event_as(&mut self, ev: &Event, frame: Option<&Encoded>) -> Result<(), SinkError> {
-        if !self.positions.advance(ev.conversation_id, ev.seq) {
+        let conv = ev.conversation_id;
+        if self.lane.lock().positions.check(&conv, ev.seq) == Verdict::Duplicate {
             return Ok(());
         }
-        self.events_sent += 1;
         let frame = match frame {
             Some(f) => f.clone(),
             None => Encoded::new(&ServerFrame::event(ev.clone())),
         };
-        self.write(frame).await?;
-        self.delivered(ev);
-        Ok(())
+        match self.direct.clone() {
+            Some(socket) => {
+                // Advanced and queued in one critical section with the hub's direct writes:
+                // whoever writes a conversation's events, they reach the socket in seq order.
+                {
+                    let mut lane = self.lane.lock();
+                    if !lane.positions.advance(conv, ev.seq) {
+                        return Ok(());
+                    }
+                    socket.queue(&frame);
+                }
+                self.events_sent += 1;
+                self.delivered(ev);
+                if !self.corked {
+                    self.uncork().await
+                } else if socket.full() {
+                    self.flush_sink().await
+                } else {
+                    Ok(())
+                }
+            }
+            None => {
+                if !self.lane.lock().positions.advance(conv, ev.seq) {
+                    return Ok(());
+                }
+                self.events_sent += 1;
+                self.write(frame).await?;
+                self.delivered(ev);
+                Ok(())
+            }
+        }
     }
 
     /// Notes that `ev` was written to the client, for the delivered receipts: reported at the
@@ -177,7 +207,7 @@ impl<S: FrameSink> Connection<S> {
     /// `member_left`, in case the hub's copy was lost), then closes them.
     async fn leave(&mut self, convs: &[ConversationId]) -> Result<(), SinkError> {
         let followed: Vec<(ConversationId, Seq)> =
-            convs.iter().filter_map(|c| self.positions.get(c).map(|s| (*c, s))).collect();
+            convs.iter().filter_map(|c| self.lane.lock().positions.get(c).map(|s| (*c, s))).collect();
         if !followed.is_empty() {
             let ends = match db::get(&self.node.pool).await {
                 Ok(db) => {
@@ -211,7 +241,7 @@ impl<S: FrameSink> Connection<S> {
             }
         }
         for c in convs {
-            self.positions.close(*c);
+            self.lane.lock().positions.close(*c);
         }
         Ok(())
     }
@@ -231,7 +261,7 @@ impl<S: FrameSink> Connection<S> {
                 let now: std::collections::HashSet<ConversationId> = list.iter().map(|h| h.conversation_id).collect();
                 // Left while lagging: up to the departure, then closed.
                 let gone: Vec<ConversationId> =
-                    self.positions.iter().map(|(c, _)| c).filter(|c| !now.contains(c)).collect();
+                    self.lane.lock().positions.iter().map(|(c, _)| c).filter(|c| !now.contains(c)).collect();
                 drop(db);
                 if !gone.is_empty() {
                     self.leave(&gone).await?;
@@ -239,8 +269,9 @@ impl<S: FrameSink> Connection<S> {
                 for h in list {
                     // A conversation joined while lagging is new to this client: from where the
                     // user's view of it starts.
-                    if !self.positions.contains(&h.conversation_id) {
-                        self.positions.follow(h.conversation_id, h.visible_after);
+                    let mut lane = self.lane.lock();
+                    if !lane.positions.contains(&h.conversation_id) {
+                        lane.positions.follow(h.conversation_id, h.visible_after);
                     }
                 }
             }
@@ -257,7 +288,7 @@ impl<S: FrameSink> Connection<S> {
             }
         };
         loop {
-            let positions: Vec<(ConversationId, Seq)> = self.positions.iter().collect();
+            let positions: Vec<(ConversationId, Seq)> = self.lane.lock().positions.iter().collect();
             let list = match realtime::events_for(&*db, self.claims.user_id, &positions, SYNC_REPLAY_LIMIT).await {
                 Ok(l) => l,
                 Err(e) => {
@@ -286,6 +317,8 @@ impl<S: FrameSink> Connection<S> {
         for push in released.items {
             self.apply(push).await?;
         }
+        // Caught up with everything held: from now on the hub may write live events directly.
+        self.lane.set_direct(true);
         Ok(())
     }
 }

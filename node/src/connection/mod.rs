@@ -21,6 +21,7 @@ pub mod encoded;
 pub mod end;
 pub mod frames;
 pub mod handshake;
+pub mod lane;
 pub mod sink;
 
 use std::collections::VecDeque;
@@ -47,7 +48,8 @@ use crate::state::NodeState;
 pub use encoded::Encoded;
 pub use end::Disconnect;
 pub use handshake::{authenticate, await_auth};
-pub use sink::{FrameSink, SinkError};
+pub use lane::Lane;
+pub use sink::{DirectWrite, FrameSink, SinkError};
 
 /// How long live events wait for the client's first `sync`.
 pub const HOLD_FOR: Duration = Duration::from_secs(1);
@@ -88,8 +90,10 @@ pub struct Connection<S: FrameSink> {
     pub(crate) node: Arc<NodeState>,
     pub(crate) claims: AccessClaims,
     pub(crate) sink: S,
-    /// The last seq sent, per followed conversation.
-    pub(crate) positions: Positions,
+    /// The seq positions, shared with the hub's direct writes ([`lane`]).
+    pub(crate) lane: Arc<Lane>,
+    /// The transport's direct writer (WebSocket): event frames are queued through it.
+    pub(crate) direct: Option<Arc<dyn DirectWrite>>,
     /// Live pushes held until the first sync.
     pub(crate) hold: Hold<Push>,
     /// When the hold ends by itself if the client never syncs.
@@ -135,12 +139,16 @@ where
     for (conv, seq) in &memberships {
         positions.follow(*conv, *seq);
     }
+    let lane = Arc::new(Lane::new(positions));
+    let direct = sink.direct();
     node.hub
         .register(Registration {
             conn: id,
             user: claims.user_id,
             session: claims.session_id,
             mailbox: mailbox.clone(),
+            lane: lane.clone(),
+            socket: direct.clone(),
             memberships,
             friends: start.friends,
         })
@@ -162,7 +170,8 @@ where
         node: node.clone(),
         claims,
         sink,
-        positions,
+        lane,
+        direct,
         hold: Hold::new(MAX_HELD),
         hold_until: Some(Instant::now() + HOLD_FOR),
         typing: Default::default(),
@@ -254,6 +263,11 @@ impl<S: FrameSink> Connection<S> {
     /// apply what is queued, [`MAX_COALESCED`] pushes per flush: under load, many frames per
     /// write.
     async fn on_wake(&mut self) -> Result<(), SinkError> {
+        if self.mailbox.take_flush() {
+            // The hub's direct writes left bytes queued: write them out, waiting for the client
+            // at most WRITE_TIMEOUT.
+            self.uncork().await?;
+        }
         if self.mailbox.take_lagged() {
             tracing::debug!("connection lagged; catching up from the database");
             self.catch_up().await?;
@@ -265,6 +279,7 @@ impl<S: FrameSink> Connection<S> {
             for _ in 0..MAX_COALESCED {
                 let Some(push) = self.taken.pop_front() else { break };
                 result = self.on_push(push).await;
+                self.mailbox.applied(1);
                 if result.is_err() {
                     break;
                 }
@@ -298,12 +313,17 @@ impl<S: FrameSink> Connection<S> {
         if self.events_sent > 0 {
             metrics::counter!("parley_events_sent_total").increment(std::mem::take(&mut self.events_sent));
         }
-        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
-            Ok(flushed) => flushed?,
-            Err(_) => return Err(SinkError::Stalled(WRITE_TIMEOUT)),
-        }
+        self.flush_sink().await?;
         self.report_delivered();
         Ok(())
+    }
+
+    /// Writes out what the transport holds, waiting at most [`WRITE_TIMEOUT`] for the client.
+    pub(crate) async fn flush_sink(&mut self) -> Result<(), SinkError> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
+            Ok(flushed) => flushed,
+            Err(_) => Err(SinkError::Stalled(WRITE_TIMEOUT)),
+        }
     }
 }
 

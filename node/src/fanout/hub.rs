@@ -18,8 +18,10 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::mailbox::Mailbox;
-use crate::connection::Encoded;
+use crate::connection::lane::Direct;
+use crate::connection::{DirectWrite, Encoded, Lane};
 use crate::db;
+use crate::receipts::ReceiptsHandle;
 
 /// Most events fetched per conversation per round; a conversation with more is fetched again.
 const FETCH_LIMIT: i64 = 1000;
@@ -86,6 +88,10 @@ pub struct Registration {
     pub session: SessionId,
     /// The connection's mailbox.
     pub mailbox: Arc<Mailbox>,
+    /// Its seq positions, which the hub's direct writes share ([`crate::connection::lane`]).
+    pub lane: Arc<Lane>,
+    /// Its socket, when the hub may write events to it directly (WebSocket).
+    pub socket: Option<Arc<dyn DirectWrite>>,
     /// The user's conversations and their last seq as the connection read them.
     pub memberships: Vec<(ConversationId, Seq)>,
     /// The user's friends: the connection hears their presence.
@@ -150,6 +156,8 @@ struct Conn {
     user: UserId,
     session: SessionId,
     mailbox: Arc<Mailbox>,
+    lane: Arc<Lane>,
+    socket: Option<Arc<dyn DirectWrite>>,
     convs: HashSet<ConversationId>,
     friends: HashSet<UserId>,
 }
@@ -186,10 +194,12 @@ struct ConvEntry {
 struct ResyncError(ApiError);
 
 /// Starts the hub task.
-pub fn spawn(pool: Pool) -> HubHandle {
+pub fn spawn(pool: Pool, receipts: Option<ReceiptsHandle>) -> HubHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let hub = Hub {
         pool,
+        receipts,
+        round: Vec::new(),
         conns: HashMap::new(),
         convs: HashMap::new(),
         users: HashMap::new(),
@@ -204,6 +214,11 @@ pub fn spawn(pool: Pool) -> HubHandle {
 
 struct Hub {
     pool: Pool,
+    /// Where deliveries the hub wrote directly are reported, as connections report theirs.
+    receipts: Option<ReceiptsHandle>,
+    /// Events handed out since the last [`Hub::hand_out`], per conversation in seq order: each
+    /// connection gets a round's events of a conversation in one write.
+    round: Vec<(ConversationId, Vec<Arc<SharedEvent>>)>,
     conns: HashMap<ConnectionId, Conn>,
     convs: HashMap<ConversationId, ConvEntry>,
     users: HashMap<UserId, HashSet<ConnectionId>>,
@@ -230,6 +245,10 @@ impl Hub {
             let mut wanted: HashMap<ConversationId, Seq> = HashMap::new();
             let mut resync = false;
             for cmd in batch {
+                // Whatever is not an event follows the events handed out before it.
+                if !matches!(cmd, Cmd::Notices(_)) {
+                    self.hand_out();
+                }
                 match cmd {
                     Cmd::OnWords(p) => self.policy = Some(p),
                     Cmd::OnMediaJobs(j) => self.media_jobs = Some(j),
@@ -240,6 +259,9 @@ impl Hub {
                     Cmd::Unregister(conn) => self.unregister(conn),
                     Cmd::Notices(list) => {
                         for n in list {
+                            if !matches!(n, Announcement::Events { .. }) {
+                                self.hand_out();
+                            }
                             if let Announcement::Left { conversation_id, user_ids, seq } = n {
                                 self.left(conversation_id, &user_ids, seq, &mut wanted).await;
                             } else {
@@ -256,10 +278,14 @@ impl Hub {
                     }
                 }
             }
-            if resync && let Err(e) = self.resync(&mut wanted).await {
-                warn!("resync after LISTEN reconnect failed, will retry on next wake-up: {e}");
+            if resync {
+                self.hand_out();
+                if let Err(e) = self.resync(&mut wanted).await {
+                    warn!("resync after LISTEN reconnect failed, will retry on next wake-up: {e}");
+                }
             }
             self.fetch_and_deliver(wanted).await;
+            self.hand_out();
         }
     }
 
@@ -274,7 +300,15 @@ impl Hub {
             self.watchers.entry(*f).or_default().insert(reg.conn);
         }
         let friends = reg.friends.into_iter().collect();
-        let conn = Conn { user: reg.user, session: reg.session, mailbox: reg.mailbox, convs, friends };
+        let conn = Conn {
+            user: reg.user,
+            session: reg.session,
+            mailbox: reg.mailbox,
+            lane: reg.lane,
+            socket: reg.socket,
+            convs,
+            friends,
+        };
         self.conns.insert(reg.conn, conn);
         // The connection read its memberships before registering: changes announced in between
         // are applied now (a membership it read at a seq before a departure predates it).
@@ -478,6 +512,8 @@ impl Hub {
         if self.users_follow(users, conv) {
             self.fetch_and_deliver(std::mem::take(wanted)).await;
         }
+        // Everything up to the departure goes out before the departure does.
+        self.hand_out();
         for u in users {
             self.unsubscribe_user(*u, conv);
         }
@@ -627,13 +663,57 @@ impl Hub {
     fn deliver(&mut self, ev: Event) {
         let Some(entry) = self.convs.get_mut(&ev.conversation_id) else { return };
         entry.delivered = ev.seq;
+        let conv = ev.conversation_id;
         let frame = Encoded::new(&ServerFrame::event(ev.clone()));
         let ev = Arc::new(SharedEvent { event: ev, frame });
-        for conn in &entry.conns {
-            if let Some(c) = self.conns.get(conn) {
-                Self::offer(c, Push::Event(ev.clone()));
+        match self.round.iter_mut().find(|(c, _)| *c == conv) {
+            Some((_, evs)) => evs.push(ev),
+            None => self.round.push((conv, vec![ev])),
+        }
+    }
+
+    /// Hands the round's events to their conversations' connections: written straight to the
+    /// socket of each connection that can take them now (see [`crate::connection::lane`]), each
+    /// conversation's events in one write, else offered to its mailbox.
+    fn hand_out(&mut self) {
+        let round = std::mem::take(&mut self.round);
+        let mut written = 0u64;
+        for (conv, evs) in &round {
+            let Some(entry) = self.convs.get(conv) else { continue };
+            let frames: Vec<&Encoded> = evs.iter().map(|e| &e.frame).collect();
+            let first = evs[0].event.seq;
+            debug_assert!(evs.iter().enumerate().all(|(i, e)| e.event.seq == first + i as Seq), "consecutive");
+            for conn in &entry.conns {
+                let Some(c) = self.conns.get(conn) else { continue };
+                if let Some(socket) = &c.socket
+                    && c.mailbox.quiet()
+                    && c.lane.try_direct(*conv, first, &frames, socket.as_ref()) == Direct::Queued
+                {
+                    written += evs.len() as u64;
+                    // What the socket did not take now, the connection's task writes out (it
+                    // waits for a slow client; a failed socket ends its connection there).
+                    if !matches!(socket.write_now(), Ok(true)) {
+                        c.mailbox.request_flush();
+                    }
+                    if let Some(r) = &self.receipts
+                        && let Some(seq) = evs.iter().rev().find(|e| e.event.sender_id != c.user).map(|e| e.event.seq)
+                    {
+                        r.delivered(*conv, c.user, seq);
+                    }
+                    continue;
+                }
+                for ev in evs {
+                    Self::offer(c, Push::Event(ev.clone()));
+                }
             }
         }
+        if written > 0 {
+            metrics::counter!("parley_events_sent_total").increment(written);
+            metrics::counter!("parley_hub_direct_events_total").increment(written);
+        }
+        // Keep the round's buffer for the next one.
+        self.round = round;
+        self.round.clear();
     }
 
     async fn fetch_and_deliver(&mut self, mut wanted: HashMap<ConversationId, Seq>) {

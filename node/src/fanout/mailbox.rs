@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use tokio::sync::Notify;
 
@@ -26,8 +26,14 @@ const KEEP_SLOTS: usize = 8;
 #[derive(Debug, Default)]
 pub struct Mailbox {
     pushes: Mutex<VecDeque<Push>>,
+    /// Pushes offered and not yet applied by the connection (queued, or taken and in hand):
+    /// while any is, the hub writes nothing directly (it could overtake them).
+    unapplied: AtomicUsize,
     /// Set when a push was dropped because the queue was full.
     lagged: AtomicBool,
+    /// Set when the hub left direct writes queued on the socket: the connection's task writes
+    /// them out (waiting for a slow client, bounded by its write timeout).
+    flush: AtomicBool,
     /// Set when the node wants the connection closed.
     eviction: Mutex<Option<Eviction>>,
     /// Wakes the connection to look at all of the above.
@@ -54,11 +60,34 @@ impl Mailbox {
                 Offered::Lagged
             } else {
                 q.push_back(push);
+                self.unapplied.fetch_add(1, Ordering::AcqRel);
                 Offered::Queued
             }
         };
         self.wake.notify_one();
         offered
+    }
+
+    /// Whether the hub may write to the connection directly: every push offered was applied
+    /// and none was dropped. Only the hub offers, so a true answer holds until it offers again.
+    pub fn quiet(&self) -> bool {
+        self.unapplied.load(Ordering::Acquire) == 0 && !self.lagged.load(Ordering::Acquire)
+    }
+
+    /// The connection applied `n` pushes it took.
+    pub fn applied(&self, n: usize) {
+        self.unapplied.fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Asks the connection's task to write out what the hub left queued on its socket.
+    pub fn request_flush(&self) {
+        self.flush.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// Whether a flush was asked for since the last call.
+    pub fn take_flush(&self) -> bool {
+        self.flush.swap(false, Ordering::AcqRel)
     }
 
     /// Asks the connection to close.
@@ -111,6 +140,9 @@ mod tests {
         let mut got = VecDeque::new();
         m.take_pushes(&mut got);
         assert!(matches!(got[0], Push::PresenceResync) && matches!(got[1], Push::Befriended(_)));
+        assert!(!m.quiet(), "taken is not applied");
+        m.applied(2);
+        assert!(m.quiet());
         recycle(&mut got);
         let mut again = VecDeque::new();
         m.take_pushes(&mut again);

@@ -17,15 +17,19 @@ pub(super) async fn sync<S: FrameSink>(
     id: RequestId,
     wanted: BTreeMap<ConversationId, Seq>,
 ) -> Result<(), SinkError> {
+    // No direct writes while the positions are rebuilt from the client's and the replay goes
+    // out: live events wait in the mailbox and follow `synced`.
+    c.lane.set_direct(false);
     let fetched = c.node.syncs.read(c.claims.user_id, wanted).await;
     let (plan, replay, latest) = match fetched {
         Ok(f) => f,
         Err(e) => {
             log_internal(&e);
+            c.lane.set_direct(!c.hold.is_holding());
             return c.send(&ServerFrame::reply_err(id, &e)).await;
         }
     };
-    let outcome = plan.resolve(&mut c.positions, replay, latest);
+    let outcome = plan.resolve(&mut c.lane.lock().positions, replay, latest);
     // The replay and the `synced` after it go out in as few writes as the buffers allow.
     c.corked = true;
     let mut replayed = Ok(());
@@ -42,6 +46,8 @@ pub(super) async fn sync<S: FrameSink>(
     c.send(&ServerFrame::Synced { id, truncated: outcome.truncated }).await?;
     if c.hold.is_holding() {
         c.release_hold(false).await?;
+    } else {
+        c.lane.set_direct(true);
     }
     Ok(())
 }

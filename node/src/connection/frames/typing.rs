@@ -24,7 +24,8 @@ pub(super) async fn typing<S: FrameSink>(
     conv: ConversationId,
     active: bool,
 ) -> Result<(), SinkError> {
-    if let Err(e) = rules::conversations::require_member(c.positions.contains(&conv)) {
+    let member = c.lane.lock().positions.contains(&conv);
+    if let Err(e) = rules::conversations::require_member(member) {
         return c.send(&ServerFrame::api_error(&e)).await;
     }
     let now = Instant::now();

@@ -34,7 +34,7 @@ use tokio::net::TcpStream;
 pub use handshake::Upgrade;
 use socket::{End, WsReader, WsWriter};
 
-use crate::connection::{self, Encoded, FrameSink, Inbound, SinkError};
+use crate::connection::{self, DirectWrite, Encoded, FrameSink, Inbound, SinkError};
 use crate::http::{AppState, error_response};
 use crate::state::NodeState;
 
@@ -95,6 +95,10 @@ impl FrameSink for WsSink {
 
     async fn close(&mut self, reason: Close, text: &str) {
         self.0.close(reason.ws_code(), text).await;
+    }
+
+    fn direct(&self) -> Option<Arc<dyn DirectWrite>> {
+        Some(self.0.direct())
     }
 }
 

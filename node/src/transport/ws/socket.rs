@@ -21,6 +21,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 
 use super::codec::{DecodeError, Decoder, Header, Incoming, close_payload};
+use crate::connection::{DirectWrite, Encoded};
 
 /// Bytes read per `read` call, on the stack of the reading function.
 const READ_CHUNK: usize = 8 * 1024;
@@ -152,6 +153,26 @@ impl Shared {
     async fn finish_close(&self) {
         let _ = tokio::time::timeout(CLOSE_FLUSH, self.flush()).await;
         let _ = socket2::SockRef::from(&self.stream).shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl DirectWrite for Shared {
+    fn idle(&self) -> bool {
+        let out = self.outbox();
+        out.queue.is_empty() && !out.closed
+    }
+
+    fn queue(&self, frame: &Encoded) {
+        // A closed socket takes nothing more; its reader ends the connection.
+        let _ = Shared::queue(self, Header::text(frame.json_len()), frame.json());
+    }
+
+    fn write_now(&self) -> io::Result<bool> {
+        Shared::write_now(self)
+    }
+
+    fn full(&self) -> bool {
+        self.outbox().queued >= HIGH_WATER
     }
 }
 
@@ -299,6 +320,11 @@ impl WsWriter {
             self.shared.flush().await?;
         }
         Ok(())
+    }
+
+    /// The direct writer of this socket (for the hub, and for the connection's own events).
+    pub fn direct(&self) -> Arc<dyn DirectWrite> {
+        self.shared.clone()
     }
 
     /// Writes out everything queued.
