@@ -155,11 +155,58 @@ impl HubHandle {
 struct Conn {
     user: UserId,
     session: SessionId,
+    target: Arc<Target>,
+    convs: HashSet<ConversationId>,
+    friends: HashSet<UserId>,
+}
+
+/// What handing out events needs of a connection, shared with the task that writes half of a
+/// big round.
+struct Target {
+    user: UserId,
     mailbox: Arc<Mailbox>,
     lane: Arc<Lane>,
     socket: Option<Arc<dyn DirectWrite>>,
-    convs: HashSet<ConversationId>,
-    friends: HashSet<UserId>,
+}
+
+/// Connections of one conversation from which a round is handed out by two tasks at once, each
+/// writing to half of them.
+const SPLIT_AT: usize = 512;
+
+/// Hands a run of consecutive events of `conv` to each of `targets`: written directly where the
+/// lane allows, else offered to the mailbox. Answers how many deliveries were written directly.
+fn hand_to(
+    targets: &[Arc<Target>],
+    conv: ConversationId,
+    evs: &[Arc<SharedEvent>],
+    receipts: Option<&ReceiptsHandle>,
+) -> u64 {
+    let frames: Vec<&Encoded> = evs.iter().map(|e| &e.frame).collect();
+    let first = evs[0].event.seq;
+    let mut written = 0;
+    for t in targets {
+        if let Some(socket) = &t.socket
+            && t.mailbox.quiet()
+            && t.lane.try_direct(conv, first, &frames, socket.as_ref()) == Direct::Queued
+        {
+            written += evs.len() as u64;
+            // What the socket did not take now, the connection's task writes out (it waits
+            // for a slow client; a failed socket ends its connection there).
+            if !matches!(socket.write_now(), Ok(true)) {
+                t.mailbox.request_flush();
+            }
+            if let Some(r) = receipts
+                && let Some(seq) = evs.iter().rev().find(|e| e.event.sender_id != t.user).map(|e| e.event.seq)
+            {
+                r.delivered(conv, t.user, seq);
+            }
+            continue;
+        }
+        for ev in evs {
+            t.mailbox.offer(Push::Event(ev.clone()));
+        }
+    }
+    written
 }
 
 /// How long the hub remembers membership changes for connections that register late.
@@ -247,7 +294,7 @@ impl Hub {
             for cmd in batch {
                 // Whatever is not an event follows the events handed out before it.
                 if !matches!(cmd, Cmd::Notices(_)) {
-                    self.hand_out();
+                    self.hand_out().await;
                 }
                 match cmd {
                     Cmd::OnWords(p) => self.policy = Some(p),
@@ -260,7 +307,7 @@ impl Hub {
                     Cmd::Notices(list) => {
                         for n in list {
                             if !matches!(n, Announcement::Events { .. }) {
-                                self.hand_out();
+                                self.hand_out().await;
                             }
                             if let Announcement::Left { conversation_id, user_ids, seq } = n {
                                 self.left(conversation_id, &user_ids, seq, &mut wanted).await;
@@ -272,20 +319,20 @@ impl Hub {
                     Cmd::Resync => resync = true,
                     Cmd::EvictAll(e, done) => {
                         for c in self.conns.values() {
-                            c.mailbox.evict(e.clone());
+                            c.target.mailbox.evict(e.clone());
                         }
                         let _ = done.send(self.conns.len());
                     }
                 }
             }
             if resync {
-                self.hand_out();
+                self.hand_out().await;
                 if let Err(e) = self.resync(&mut wanted).await {
                     warn!("resync after LISTEN reconnect failed, will retry on next wake-up: {e}");
                 }
             }
             self.fetch_and_deliver(wanted).await;
-            self.hand_out();
+            self.hand_out().await;
         }
     }
 
@@ -303,9 +350,7 @@ impl Hub {
         let conn = Conn {
             user: reg.user,
             session: reg.session,
-            mailbox: reg.mailbox,
-            lane: reg.lane,
-            socket: reg.socket,
+            target: Arc::new(Target { user: reg.user, mailbox: reg.mailbox, lane: reg.lane, socket: reg.socket }),
             convs,
             friends,
         };
@@ -413,7 +458,7 @@ impl Hub {
             }
             Announcement::Revoked { session_id } => {
                 for c in self.conns.values().filter(|c| c.session == session_id) {
-                    c.mailbox.evict(Eviction {
+                    c.target.mailbox.evict(Eviction {
                         code: ConnectionCode::SessionRevoked,
                         message: "this session was signed out".into(),
                     });
@@ -513,7 +558,7 @@ impl Hub {
             self.fetch_and_deliver(std::mem::take(wanted)).await;
         }
         // Everything up to the departure goes out before the departure does.
-        self.hand_out();
+        self.hand_out().await;
         for u in users {
             self.unsubscribe_user(*u, conv);
         }
@@ -590,7 +635,7 @@ impl Hub {
 
     /// Queues `msg` for `c` ([`Mailbox::offer`]: a full queue marks it lagged instead).
     fn offer(c: &Conn, msg: Push) {
-        c.mailbox.offer(msg);
+        c.target.mailbox.offer(msg);
     }
 
     /// After a LISTEN reconnect: every followed conversation may have missed events, followed
@@ -674,46 +719,35 @@ impl Hub {
 
     /// Hands the round's events to their conversations' connections: written straight to the
     /// socket of each connection that can take them now (see [`crate::connection::lane`]), each
-    /// conversation's events in one write, else offered to its mailbox.
-    fn hand_out(&mut self) {
+    /// conversation's events in one write, else offered to its mailbox. A conversation with
+    /// many local connections is handed out by two tasks at once, each to half of them; the
+    /// hub waits for both, so nothing it does next overtakes the round.
+    async fn hand_out(&mut self) {
         let round = std::mem::take(&mut self.round);
         let mut written = 0u64;
-        for (conv, evs) in &round {
-            let Some(entry) = self.convs.get(conv) else { continue };
-            let frames: Vec<&Encoded> = evs.iter().map(|e| &e.frame).collect();
-            let first = evs[0].event.seq;
-            debug_assert!(evs.iter().enumerate().all(|(i, e)| e.event.seq == first + i as Seq), "consecutive");
-            for conn in &entry.conns {
-                let Some(c) = self.conns.get(conn) else { continue };
-                if let Some(socket) = &c.socket
-                    && c.mailbox.quiet()
-                    && c.lane.try_direct(*conv, first, &frames, socket.as_ref()) == Direct::Queued
-                {
-                    written += evs.len() as u64;
-                    // What the socket did not take now, the connection's task writes out (it
-                    // waits for a slow client; a failed socket ends its connection there).
-                    if !matches!(socket.write_now(), Ok(true)) {
-                        c.mailbox.request_flush();
-                    }
-                    if let Some(r) = &self.receipts
-                        && let Some(seq) = evs.iter().rev().find(|e| e.event.sender_id != c.user).map(|e| e.event.seq)
-                    {
-                        r.delivered(*conv, c.user, seq);
-                    }
-                    continue;
-                }
-                for ev in evs {
-                    Self::offer(c, Push::Event(ev.clone()));
-                }
+        for (conv, evs) in round {
+            let Some(entry) = self.convs.get(&conv) else { continue };
+            debug_assert!(
+                evs.iter().enumerate().all(|(i, e)| e.event.seq == evs[0].event.seq + i as Seq),
+                "a round's events of a conversation are consecutive"
+            );
+            let mut targets: Vec<Arc<Target>> =
+                entry.conns.iter().filter_map(|c| self.conns.get(c)).map(|c| c.target.clone()).collect();
+            if targets.len() >= SPLIT_AT {
+                let half = targets.split_off(targets.len() / 2);
+                let evs: Arc<[Arc<SharedEvent>]> = evs.into();
+                let (theirs, receipts) = (evs.clone(), self.receipts.clone());
+                let other = tokio::spawn(async move { hand_to(&half, conv, &theirs, receipts.as_ref()) });
+                written += hand_to(&targets, conv, &evs, self.receipts.as_ref());
+                written += other.await.unwrap_or(0);
+            } else {
+                written += hand_to(&targets, conv, &evs, self.receipts.as_ref());
             }
         }
         if written > 0 {
             metrics::counter!("parley_events_sent_total").increment(written);
             metrics::counter!("parley_hub_direct_events_total").increment(written);
         }
-        // Keep the round's buffer for the next one.
-        self.round = round;
-        self.round.clear();
     }
 
     async fn fetch_and_deliver(&mut self, mut wanted: HashMap<ConversationId, Seq>) {

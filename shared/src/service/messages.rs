@@ -20,6 +20,7 @@ use crate::rules::limits::UserRate;
 use crate::rules::words::WordFilter;
 use crate::store;
 use crate::store::events::{self, Page};
+use crate::store::pipeline::Recorder;
 use crate::store::statements::{Prepared, Query, Statements};
 use crate::store::tx::{BEGIN_KEY_LOOKUPS, transact, transact_pipelined};
 use crate::store::{StoreError, conversations, moderation};
@@ -52,8 +53,9 @@ pub struct SendPolicy {
 /// itself failed: then nothing of the batch was stored.
 ///
 /// With `statements` (a commit worker's connection, which nothing else uses) the statements are
-/// prepared once per connection, planned for key lookups only, and the BEGIN travels with the
-/// first reads ([`transact_pipelined!`](crate::store::tx::transact_pipelined)).
+/// prepared once per connection, planned for key lookups only, and the batch takes two round
+/// trips: the BEGIN with the reads, then the writes with the COMMIT
+/// ([`transact_pipelined!`](crate::store::tx::transact_pipelined), [`Recorder`]).
 pub async fn send_batch(
     db: &mut Client,
     statements: Option<&Statements>,
@@ -77,10 +79,15 @@ pub async fn send_batch(
         // A commit worker's own connection: its statements prepared, its BEGIN pipelined.
         Some(s) => {
             let client: &Client = db;
-            transact_pipelined!(client, BEGIN_KEY_LOOKUPS, |c| decide(&Prepared::new(c, s), policy, &msgs, &conv_ids)
-                .await)
+            transact_pipelined!(client, BEGIN_KEY_LOOKUPS, |c| {
+                // Reads go out at once; writes are recorded and go out with the COMMIT.
+                let writes = Recorder::default();
+                let decided = decide(&Prepared::new(c, s), &writes, policy, &msgs, &conv_ids).await?;
+                writes.commit(c, s).await.map_err(send_conflict)?;
+                Ok(decided)
+            })
         }
-        None => transact!(db, |tx| decide(tx, policy, &msgs, &conv_ids).await),
+        None => transact!(db, |tx| decide(tx, tx, policy, &msgs, &conv_ids).await),
     }?;
     let (verdicts, appended) = decided;
     let mut results: Vec<Result<Event, ApiError>> = Vec::with_capacity(verdicts.len());
@@ -101,8 +108,9 @@ pub async fn send_batch(
 
 /// The batch's decision and writes, inside its transaction: who may send what (from the facts
 /// read under the conversations' write lock), then the appended messages.
-async fn decide<C: Query>(
+async fn decide<C: Query, W: Query>(
     tx: &C,
+    writes: &W,
     policy: &SendPolicy,
     msgs: &[NewMessage],
     conv_ids: &[ConversationId],
@@ -146,16 +154,20 @@ async fn decide<C: Query>(
         verdicts.push(verdict);
     }
     let (appended, ()) = futures_util::future::try_join(
-        events::append_messages(tx, &mut heads, &accepted, &facts),
-        moderation::set_send_limits(tx, &tats),
+        events::append_messages(writes, &mut heads, &accepted, &facts),
+        moderation::set_send_limits(writes, &tats),
     )
     .await
-    .map_err(|e| match e {
-        // Another writer committed the same (sender, client_msg_id) first: the retry finds it.
+    .map_err(send_conflict)?;
+    Ok((verdicts, appended))
+}
+
+/// Another writer committed the same `(sender, client_msg_id)` first: the retry finds it.
+fn send_conflict(e: StoreError) -> StoreError {
+    match e {
         StoreError::Unique(c) if c == "events_sender_client_msg_key" => StoreError::Retry(c),
         e => e,
-    })?;
-    Ok((verdicts, appended))
+    }
 }
 
 /// How [`send_batch`] settled one prepared message.

@@ -22,6 +22,7 @@ pub mod messages;
 pub mod moderation;
 pub mod notices;
 pub mod notify;
+pub mod pipeline;
 pub mod presence;
 pub mod rate_limits;
 #[cfg(not(target_arch = "wasm32"))]

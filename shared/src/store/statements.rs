@@ -75,17 +75,29 @@ impl<C: GenericClient + Sync> Query for Prepared<'_, C> {
 
 impl<C: GenericClient + Sync> Prepared<'_, C> {
     async fn run(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, Error> {
-        let known = self.statements.by_sql.lock().expect("statements lock").get(sql).cloned();
-        let statement = match known {
-            Some(s) => s,
-            None => {
-                let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
-                let s = self.client.prepare_typed(sql, &types).await?;
-                self.statements.by_sql.lock().expect("statements lock").insert(sql.to_owned(), s.clone());
-                s
-            }
-        };
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let statement = self.statements.get_or_prepare(self.client, sql, &types).await?;
         let values: Vec<&(dyn ToSql + Sync)> = params.iter().map(|(v, _)| *v).collect();
         self.client.query(&statement, &values).await
+    }
+}
+
+impl Statements {
+    /// `sql`'s statement on `client`'s connection, prepared now if this is its first use there.
+    pub async fn get_or_prepare<C: GenericClient + Sync>(
+        &self,
+        client: &C,
+        sql: &str,
+        types: &[Type],
+    ) -> Result<Statement, Error> {
+        let known = self.by_sql.lock().expect("statements lock").get(sql).cloned();
+        match known {
+            Some(s) => Ok(s),
+            None => {
+                let s = client.prepare_typed(sql, types).await?;
+                self.by_sql.lock().expect("statements lock").insert(sql.to_owned(), s.clone());
+                Ok(s)
+            }
+        }
     }
 }

@@ -44,12 +44,14 @@ pub(crate) use transact;
 pub const BEGIN_KEY_LOOKUPS: &str =
     "BEGIN; SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 
-/// [`transact!`] without the round trip of its BEGIN: `$begin` (a simple-query text that starts
-/// with `BEGIN`, e.g. [`BEGIN_KEY_LOOKUPS`]) goes out in the same write as the body's first
-/// statements, which Postgres runs after it (a connection's requests run in order). `$db` is a
+/// [`transact!`] in two round trips for a connection that nothing else uses (a commit worker's):
+/// `$begin` (a simple-query text that starts with `BEGIN`, e.g. [`BEGIN_KEY_LOOKUPS`]) goes out
+/// in the same write as the body's first statements, which Postgres runs after it (a
+/// connection's requests run in order), and the body ends the transaction itself, its writes
+/// recorded and sent with the COMMIT ([`crate::store::pipeline::Recorder::commit`]). `$db` is a
 /// `&tokio_postgres::Client` with no transaction open; the body sees it as `$c`. On an error the
-/// transaction is rolled back (one more round trip, only then); a conflict runs it again, as
-/// [`transact!`] does. Evaluates to `Result<T, StoreError>`.
+/// transaction is rolled back (harmless if the failed COMMIT already did); a conflict runs it
+/// again, as [`transact!`] does. Evaluates to `Result<T, StoreError>`.
 ///
 /// The body's statements wait behind the BEGIN's answer, which `try_join` looks at first: if
 /// the BEGIN failed, the body is dropped before any of its later statements are sent.
@@ -66,11 +68,9 @@ macro_rules! transact_pipelined {
                     result
                 };
                 let result = match futures_util::future::try_join(begin, body).await {
-                    Ok(((), v)) => {
-                        client.batch_execute("COMMIT").await.map(|()| v).map_err($crate::store::StoreError::from)
-                    }
+                    Ok(((), v)) => Ok(v),
                     Err(e) => {
-                        // Ends the transaction the BEGIN opened, whatever failed in it.
+                        // Ends the transaction if it is still open (a WARNING if not).
                         let _ = client.batch_execute("ROLLBACK").await;
                         Err(e)
                     }

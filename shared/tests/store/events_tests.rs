@@ -84,6 +84,37 @@ async fn the_commit_path_finds_rows_by_key_whatever_the_tables_held_when_it_was_
 }
 
 #[tokio::test]
+async fn a_write_that_fails_with_the_commit_rolls_the_whole_batch_back() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
+    let conv = direct(&mut c, alice, bob).await;
+    let statements = Statements::default();
+    send_batch(&mut c, Some(&statements), &open(), vec![send(alice, conv, "k1", "one")]).await.unwrap()[0]
+        .as_ref()
+        .unwrap();
+    // A row in the way of the next seq: the batch's insert fails, with its other writes (the
+    // head, the sender's read position, the NOTIFY) already recorded behind it.
+    c.execute(
+        "INSERT INTO events (id, conversation_id, seq, kind, sender_id, body) \
+         VALUES (gen_random_uuid(), $1, 2, 'message', $2, '{}')",
+        &[&conv.0, &bob.0],
+    )
+    .await
+    .unwrap();
+    let failed = send_batch(&mut c, Some(&statements), &open(), vec![send(alice, conv, "k2", "two")]).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let head: i64 = c.query_one("SELECT last_seq FROM conversations WHERE id = $1", &[&conv.0]).await.unwrap().get(0);
+    assert_eq!(head, 1, "nothing of the failed batch stayed");
+    let stored: i64 = c.query_one("SELECT count(*) FROM events WHERE client_msg_id = 'k2'", &[]).await.unwrap().get(0);
+    assert_eq!(stored, 0);
+    // The connection is usable again: no transaction was left open.
+    c.execute("DELETE FROM events WHERE conversation_id = $1 AND seq = 2", &[&conv.0]).await.unwrap();
+    let ok = send_batch(&mut c, Some(&statements), &open(), vec![send(alice, conv, "k2", "two")]).await.unwrap();
+    assert_eq!(ok[0].as_ref().unwrap().seq, 2);
+}
+
+#[tokio::test]
 async fn appends_get_consecutive_seqs_and_move_the_senders_read_position() {
     let db = TestDb::new().await;
     let mut c = db.connect().await;
@@ -283,12 +314,15 @@ async fn a_race_on_one_idempotency_key_stores_one_event() {
     let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
     let conv = direct(&mut c, alice, bob).await;
     let (mut c1, mut c2) = (db.connect().await, db.connect().await);
+    // Every other round the commit workers' way: prepared, writes sent with the COMMIT.
+    let (s1, s2) = (Statements::default(), Statements::default());
     for round in 0..20 {
         let key = format!("race-{round}");
         let policy = open();
+        let (p1, p2) = if round % 2 == 1 { (Some(&s1), Some(&s2)) } else { (None, None) };
         let (r1, r2) = tokio::join!(
-            send_batch(&mut c1, None, &policy, vec![send(alice, conv, &key, "from one")]),
-            send_batch(&mut c2, None, &policy, vec![send(alice, conv, &key, "from two")]),
+            send_batch(&mut c1, p1, &policy, vec![send(alice, conv, &key, "from one")]),
+            send_batch(&mut c2, p2, &policy, vec![send(alice, conv, &key, "from two")]),
         );
         let e1 = r1.unwrap().remove(0).unwrap();
         let e2 = r2.unwrap().remove(0).unwrap();
