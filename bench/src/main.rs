@@ -192,6 +192,9 @@ pub(crate) struct Args {
     /// Internal: serve the fan-out phase's do-nothing room server in this process.
     #[arg(long, hide = true)]
     fanout_null_server: bool,
+    /// Internal: run as one of the idle-connection processes of the memory measurement.
+    #[arg(long, hide = true)]
+    idle_worker: Option<String>,
     /// Run the reconnect phase only: clients on a node that is SIGKILLed and restarted, each
     /// coming back with the SDK's backoff and syncing what it missed.
     #[arg(long)]
@@ -211,6 +214,13 @@ fn main() -> Result<()> {
     let args = Args::parse();
     if args.fanout_null_server {
         return fanout::null_server();
+    }
+    if let Some(spec) = &args.idle_worker {
+        parley_tests::install_crypto_provider();
+        return tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(transports::idle_worker(spec));
     }
     // Benchmark the nodes built alongside this binary (release, when run as documented).
     if std::env::var_os("PARLEY_NODE_BIN").is_none() {

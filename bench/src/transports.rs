@@ -182,8 +182,57 @@ pub(crate) fn cpu_ms_named(comm: &str) -> u64 {
         .sum()
 }
 
-/// The node's resident memory per idle connection (KiB) with `n` connections of transport `t`.
+/// Idle connections one generator process holds: a process may have at most 20,000 open files
+/// here, so larger counts are spread over several.
+const IDLE_PER_PROCESS: usize = 9_000;
+
+/// Connections one idle-connection process opens at once (QUIC handshakes beyond a few dozen at
+/// once overflow the node's UDP receive buffer and back off for seconds).
+const IDLE_CONNECT_CONCURRENCY: usize = 24;
+
+/// What one idle-connection process opens (`parley-bench --idle-worker <json>`).
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct IdleWorker {
+    /// `ws://…/v1/ws` or the QUIC address.
+    pub endpoint: String,
+    /// Whether `endpoint` is QUIC.
+    pub quic: bool,
+    /// Pinned certificate digests (hex, comma-separated) for QUIC.
+    pub pins: String,
+    /// The access token every connection uses.
+    pub token: String,
+    /// Connections to open.
+    pub count: usize,
+}
+
+/// Runs one idle-connection process: opens its connections a few dozen at a time, prints `ready`, and
+/// holds them until its standard input closes.
+pub async fn idle_worker(spec: &str) -> Result<()> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncReadExt;
+    let w: IdleWorker = serde_json::from_str(spec).context("--idle-worker spec")?;
+    let opts = ConnectOptions { quic_tls: QuicTls::from_hex(&w.pins)?, connect_timeout: Duration::from_secs(60) };
+    let ep =
+        if w.quic { Endpoint::Quic { addr: w.endpoint.clone() } } else { Endpoint::Ws { url: w.endpoint.clone() } };
+    let conns: Vec<Connection> = futures_util::stream::iter(0..w.count)
+        .map(|_| Connection::open(&ep, &w.token, &opts))
+        .buffer_unordered(IDLE_CONNECT_CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow::anyhow!("opening idle connections: {e}"))?;
+    println!("ready {}", conns.len());
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    drop(conns);
+    Ok(())
+}
+
+/// The node's resident memory per idle connection (KiB) with `n` connections of transport `t`,
+/// opened by generator processes of at most [`IDLE_PER_PROCESS`] each.
 pub async fn idle_memory(node: &Node, t: Transport, n: usize) -> Result<f64> {
+    use tokio::io::AsyncBufReadExt;
     let opts = options(&[node])?;
     let pid = node.pid().context("node pid")?;
     let api = node.api();
@@ -192,25 +241,45 @@ pub async fn idle_memory(node: &Node, t: Transport, n: usize) -> Result<f64> {
     let warm = open(node, t, user.token(), &opts).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_kib(pid)?;
-    let mut conns = Vec::with_capacity(n);
-    let mut pending = futures_util::stream::FuturesUnordered::new();
-    let mut started = 0;
-    use futures_util::StreamExt;
-    while conns.len() < n {
-        while started < n && pending.len() < 64 {
-            let (ep, token, opts) = (endpoint(node, t), user.token().to_owned(), opts.clone());
-            pending.push(async move { Connection::open(&ep, &token, &opts).await });
-            started += 1;
-        }
-        match pending.next().await {
-            Some(c) => conns.push(c.with_context(|| format!("{t:?} connection {}", conns.len()))?),
-            None => break,
-        }
+    let (endpoint, quic) = match endpoint(node, t) {
+        Endpoint::Ws { url } => (url, false),
+        Endpoint::Quic { addr } => (addr, true),
+    };
+    let exe = std::env::current_exe()?;
+    let mut workers = Vec::new();
+    let mut left = n;
+    while left > 0 {
+        let count = left.min(IDLE_PER_PROCESS);
+        left -= count;
+        let spec = serde_json::to_string(&IdleWorker {
+            endpoint: endpoint.clone(),
+            quic,
+            pins: node.cert_sha256().to_owned(),
+            token: user.token().to_owned(),
+            count,
+        })?;
+        let mut child = tokio::process::Command::new(&exe)
+            .arg("--idle-worker")
+            .arg(spec)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting an idle-connection process")?;
+        let stdout = child.stdout.take().context("worker stdout")?;
+        workers.push((child, tokio::io::BufReader::new(stdout).lines()));
+    }
+    for (_, lines) in &mut workers {
+        let line = tokio::time::timeout(Duration::from_secs(300), lines.next_line())
+            .await
+            .context("an idle-connection process did not get ready")??
+            .context("an idle-connection process ended")?;
+        anyhow::ensure!(line.starts_with("ready"), "idle-connection process: {line}");
     }
     // Past the 1 s sync hold, so every session is in its steady idle state.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = rss_kib(pid)?;
-    drop(conns);
+    drop(workers);
     drop(warm);
     Ok(after.saturating_sub(before) as f64 / n as f64)
 }

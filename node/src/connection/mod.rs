@@ -97,7 +97,7 @@ pub struct Connection<S: FrameSink> {
     /// Live pushes held until the first sync.
     pub(crate) hold: Hold<Push>,
     /// When the hold ends by itself if the client never syncs.
-    pub(crate) hold_until: Option<Instant>,
+    pub(crate) hold_until: Option<Pin<Box<tokio::time::Sleep>>>,
     /// When the user's typing was last forwarded, per conversation.
     pub(crate) typing: std::collections::HashMap<ConversationId, Instant>,
     pub(crate) limiter: DefaultDirectRateLimiter,
@@ -124,11 +124,13 @@ where
     S: FrameSink,
 {
     let id = ConnectionId::new();
-    let start = match node.starts.read(claims.user_id).await {
+    // Every await but the connection's loop runs boxed: a task's memory is the largest state
+    // it can be in, and an idle connection spends its life in the loop.
+    let start = match Box::pin(node.starts.read(claims.user_id)).await {
         Ok(s) => s,
         Err(e) => {
             warn!("connection start failed: {e:?}");
-            finish(&mut sink, &Disconnect::Unavailable).await;
+            Box::pin(finish(&mut sink, &Disconnect::Unavailable)).await;
             return;
         }
     };
@@ -141,24 +143,23 @@ where
     }
     let lane = Arc::new(Lane::new(positions));
     let direct = sink.direct();
-    node.hub
-        .register(Registration {
-            conn: id,
-            user: claims.user_id,
-            session: claims.session_id,
-            mailbox: mailbox.clone(),
-            lane: lane.clone(),
-            socket: direct.clone(),
-            memberships,
-            friends: start.friends,
-        })
-        .await;
+    Box::pin(node.hub.register(Registration {
+        conn: id,
+        user: claims.user_id,
+        session: claims.session_id,
+        mailbox: mailbox.clone(),
+        lane: lane.clone(),
+        socket: direct.clone(),
+        memberships,
+        friends: start.friends,
+    }))
+    .await;
     // A revocation heard between the token check and the registration would have evicted
     // nobody: look again now that the hub would evict this connection.
     if node.revocations.check(claims.session_id) == crate::revocations::Known::Revoked {
         node.hub.unregister(id);
         let end = Disconnect::Evicted(ConnectionCode::SessionRevoked, "this session was signed out".into());
-        finish(&mut sink, &end).await;
+        Box::pin(finish(&mut sink, &end)).await;
         return;
     }
     node.presence.opened(id, claims, transport);
@@ -173,7 +174,9 @@ where
         lane,
         direct,
         hold: Hold::new(MAX_HELD),
-        hold_until: Some(Instant::now() + HOLD_FOR),
+        // Boxed, and gone once the hold ends: a timer is a few hundred bytes an idle
+        // connection would otherwise carry in its loop for ever.
+        hold_until: Some(Box::pin(tokio::time::sleep(HOLD_FOR))),
         typing: Default::default(),
         limiter: RateLimiter::direct_with_clock(quota, CLOCK.clone()),
         corked: false,
@@ -188,15 +191,17 @@ where
         node_id: node.node_id.clone(),
     });
     let snapshot = ServerFrame::PresenceSnapshot { online: start.online_friends };
-    let greeted = match c.send(&ready).await {
-        Ok(()) => c.send(&snapshot).await,
-        Err(e) => Err(e),
-    };
+    let greeted = Box::pin(async {
+        c.send(&ready).await?;
+        c.send(&snapshot).await
+    })
+    .await;
+    drop((ready, snapshot));
     let end = match greeted {
         Err(e) => Disconnect::from_sink(&e),
         Ok(()) => c.run_loop(&mut inbound).await,
     };
-    finish(&mut c.sink, &end).await;
+    Box::pin(finish(&mut c.sink, &end)).await;
     metrics::counter!("parley_disconnects_total", "reason" => end.label()).increment(1);
     node.hub.unregister(id);
     node.presence.closed(id);
@@ -224,7 +229,6 @@ impl<S: FrameSink> Connection<S> {
         let mut pending: FuturesOrdered<PendingSend> = FuturesOrdered::new();
         let mailbox = self.mailbox.clone();
         loop {
-            let hold_deadline = self.hold_until.map(tokio::time::Instant::from_std);
             let result = tokio::select! {
                 biased;
                 () = mailbox.woken() => {
@@ -233,17 +237,8 @@ impl<S: FrameSink> Connection<S> {
                     }
                     Box::pin(self.on_wake()).await
                 }
-                Some((id, outcome)) = pending.next(), if !pending.is_empty() => {
-                    let frame = match outcome {
-                        Ok(ev) => ServerFrame::reply_ok(id, ev),
-                        Err(e) => {
-                            log_internal(&e);
-                            ServerFrame::reply_err(id, &e)
-                        }
-                    };
-                    self.send(&frame).await
-                }
-                _ = sleep_until(hold_deadline), if hold_deadline.is_some() => {
+                Some((id, outcome)) = pending.next(), if !pending.is_empty() => Box::pin(self.reply(id, outcome)).await,
+                () = hold_ends(&mut self.hold_until), if self.hold_until.is_some() => {
                     // The client never synced: deliver live events from the moment it connected.
                     Box::pin(self.release_hold(true)).await
                 }
@@ -257,6 +252,18 @@ impl<S: FrameSink> Connection<S> {
                 return Disconnect::from_sink(&e);
             }
         }
+    }
+
+    /// Answers a send once its commit is done.
+    async fn reply(&mut self, id: RequestId, outcome: Result<Event, ApiError>) -> Result<(), SinkError> {
+        let frame = match outcome {
+            Ok(ev) => ServerFrame::reply_ok(id, ev),
+            Err(e) => {
+                log_internal(&e);
+                ServerFrame::reply_err(id, &e)
+            }
+        };
+        self.send(&frame).await
     }
 
     /// The hub woke the connection: catch up from the database if pushes were dropped, then
@@ -327,9 +334,10 @@ impl<S: FrameSink> Connection<S> {
     }
 }
 
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
+/// When the hold's timer fires (never without one).
+async fn hold_ends(timer: &mut Option<Pin<Box<tokio::time::Sleep>>>) {
+    match timer {
+        Some(t) => t.as_mut().await,
         None => std::future::pending().await,
     }
 }

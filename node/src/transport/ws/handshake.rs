@@ -123,7 +123,7 @@ impl Upgrade {
         Fut: Future<Output = ()> + Send + 'static,
     {
         let on_upgrade = self.on_upgrade;
-        tokio::spawn(async move {
+        let task = async move {
             let upgraded = match on_upgrade.await {
                 Ok(u) => u,
                 Err(e) => {
@@ -132,11 +132,14 @@ impl Upgrade {
                 }
             };
             match upgraded.downcast::<TokioIo<TcpStream>>() {
-                Ok(parts) => then(parts.io.into_inner(), parts.read_buf).await,
+                // Boxed: the socket's whole life runs in it, and this task's own state (the
+                // upgrade's) should not add to it.
+                Ok(parts) => Box::pin(then(parts.io.into_inner(), parts.read_buf)).await,
                 // The node's server hands hyper plain TCP streams (http_server.rs).
                 Err(_) => tracing::error!("an upgraded connection that is not a TCP stream"),
             }
-        });
+        };
+        tokio::spawn(task);
         let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
         let h = response.headers_mut();
         h.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
