@@ -276,7 +276,13 @@ async fn run_target(
             // A fresh node process per row, as each peer is: memory freed by an earlier row's
             // sockets would otherwise be reused and hide what this row's cost.
             match env {
-                None => *env = Some(TestEnv::start_with(vec![crate::bench_node("fanout")]).await?),
+                None => {
+                    // The 10,000-receiver row's group (its sender too, and any stalled members)
+                    // is past the default cap of 10,000 members, a deployment setting.
+                    let mut opts = crate::bench_node("fanout");
+                    opts.env.push(("PARLEY_MAX_GROUP_MEMBERS".into(), "100000".into()));
+                    *env = Some(TestEnv::start_with(vec![opts]).await?)
+                }
                 Some(e) => e.nodes[0].restart().await?,
             }
             let env = env.as_ref().expect("started");
