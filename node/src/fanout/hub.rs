@@ -184,6 +184,7 @@ fn hand_to(
     let frames: Vec<&Encoded> = evs.iter().map(|e| &e.frame).collect();
     let first = evs[0].event.seq;
     let mut written = 0;
+    let mut marks = Vec::new();
     for t in targets {
         if let Some(socket) = &t.socket
             && t.mailbox.quiet()
@@ -195,16 +196,19 @@ fn hand_to(
             if !matches!(socket.write_now(), Ok(true)) {
                 t.mailbox.request_flush();
             }
-            if let Some(r) = receipts
+            if receipts.is_some()
                 && let Some(seq) = evs.iter().rev().find(|e| e.event.sender_id != t.user).map(|e| e.event.seq)
             {
-                r.delivered(conv, t.user, seq);
+                marks.push((t.user, seq));
             }
             continue;
         }
         for ev in evs {
             t.mailbox.offer(Push::Event(ev.clone()));
         }
+    }
+    if let Some(r) = receipts {
+        r.delivered_many(conv, marks);
     }
     written
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use parley_shared::ids::{ConversationId, UserId};
+use parley_shared::store::notify::{Announcement, CHANNEL};
 use parley_shared::store::{conversations, schema, users};
 use tokio_postgres::{Client, NoTls};
 
@@ -57,6 +58,25 @@ impl TestDb {
     /// A new connection to this database.
     pub async fn connect(&self) -> Client {
         connect(&self.url).await
+    }
+}
+
+impl TestDb {
+    /// A connection LISTENing on the nodes' channel, and the announcements it hears.
+    pub async fn listen(&self) -> (Client, tokio::sync::mpsc::UnboundedReceiver<Announcement>) {
+        use futures_util::StreamExt;
+        let (client, mut conn) = tokio_postgres::connect(&self.url, NoTls).await.expect("connect");
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+            while let Some(Ok(m)) = messages.next().await {
+                if let tokio_postgres::AsyncMessage::Notification(n) = m {
+                    let _ = tx.send(Announcement::parse(n.payload()).expect("a known announcement"));
+                }
+            }
+        });
+        client.batch_execute(&format!("LISTEN {CHANNEL}")).await.expect("LISTEN");
+        (client, rx)
     }
 }
 

@@ -7,11 +7,15 @@ use std::time::Duration;
 
 use parley_shared::error::ErrorCode;
 use parley_shared::ids::{ClientMsgId, ConversationId, EventId, UserId};
+use parley_shared::model::Role;
 use parley_shared::model::{Event, EventBody, MessageDraft};
 use parley_shared::rules::limits::UserRate;
 use parley_shared::rules::search;
 use parley_shared::service::messages::{SendPolicy, SendRequest, send_batch};
+use parley_shared::service::receipts;
 use parley_shared::store::events::{self, NewEvent, Page};
+use parley_shared::store::groups::{self, NewGroup};
+use parley_shared::store::notify::Announcement;
 use parley_shared::store::{conversations, messages, search as store_search};
 use parley_shared::time::Timestamp;
 use tokio_postgres::Client;
@@ -166,6 +170,45 @@ async fn delivered_positions_only_move_forward_and_never_past_the_log() {
     conversations::mark_read(&c, conv, bob, 3).await.unwrap();
     let (list, _) = conversations::list(&c, alice, None, 10).await.unwrap();
     assert_eq!(list[0].peer_read_seq, Some(3));
+}
+
+#[tokio::test]
+async fn delivered_receipts_are_announced_only_where_someone_hears_them() {
+    let db = TestDb::new().await;
+    let mut c = db.connect().await;
+    let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
+    let dm = direct(&mut c, alice, bob).await;
+    let big = ConversationId::new();
+    let g = NewGroup {
+        id: big,
+        owner: alice,
+        name: "big",
+        description: None,
+        broadcast_only: false,
+        history_visible: true,
+        join_approval: false,
+        max_members: 1000,
+    };
+    groups::create(&c, &g).await.unwrap();
+    groups::add_members(&c, big, &[alice, bob], Role::Member, 0, None).await.unwrap();
+    // Past RECEIPTS_TO_ALL_MAX_MEMBERS: only bob's own devices would hear, and they need not.
+    c.execute("UPDATE groups SET member_count = 101 WHERE conversation_id = $1", &[&big.0]).await.unwrap();
+    say(&mut c, alice, dm, "hi").await;
+    say(&mut c, alice, big, "hello all").await;
+    let (_listening, mut heard) = db.listen().await;
+
+    let moved = receipts::mark_delivered(&mut c, &[(dm, bob, 1), (big, bob, 1)]).await.unwrap();
+    assert_eq!(moved, 2, "both positions moved");
+    let n = tokio::time::timeout(Duration::from_secs(5), heard.recv()).await.unwrap().unwrap();
+    let Announcement::Delivered { receipts } = n else { panic!("not a delivered notice: {n:?}") };
+    assert_eq!(receipts.iter().map(|(r, all)| (r.conversation_id, *all)).collect::<Vec<_>>(), vec![(dm, true)]);
+    assert!(tokio::time::timeout(Duration::from_millis(300), heard.recv()).await.is_err(), "nothing else");
+    let delivered: i64 = c
+        .query_one("SELECT delivered_seq FROM members WHERE conversation_id = $1 AND user_id = $2", &[&big.0, &bob.0])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(delivered, 1, "the big group's position is recorded all the same");
 }
 
 #[tokio::test]
