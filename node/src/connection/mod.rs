@@ -118,20 +118,42 @@ pub struct Connection<S: FrameSink> {
 static CLOCK: std::sync::LazyLock<DefaultClock> = std::sync::LazyLock::new(DefaultClock::default);
 
 /// Runs an authenticated connection until it ends.
-pub async fn run<I, S>(node: Arc<NodeState>, claims: AccessClaims, transport: &'static str, mut inbound: I, mut sink: S)
+pub async fn run<I, S>(node: Arc<NodeState>, claims: AccessClaims, transport: &'static str, mut inbound: I, sink: S)
 where
     I: Stream<Item = Inbound> + Unpin + Send,
     S: FrameSink,
 {
     let id = ConnectionId::new();
-    // Every await but the connection's loop runs boxed: a task's memory is the largest state
-    // it can be in, and an idle connection spends its life in the loop.
-    let start = match Box::pin(node.starts.read(claims.user_id)).await {
+    // The setup runs boxed, and so does every await but the loop's: a task's memory is the
+    // largest state it can be in, an idle connection spends its life in the loop, and what the
+    // setup kept across its awaits (the start, the greeting) is freed once it is done.
+    let Some((mut c, greeted)) = Box::pin(open(&node, id, claims, transport, sink)).await else { return };
+    let end = match greeted {
+        Err(e) => Disconnect::from_sink(&e),
+        Ok(()) => c.run_loop(&mut inbound).await,
+    };
+    Box::pin(finish(&mut c.sink, &end)).await;
+    metrics::counter!("parley_disconnects_total", "reason" => end.label()).increment(1);
+    node.hub.unregister(id);
+    node.presence.closed(id);
+    metrics::gauge!("parley_connections", "transport" => transport).decrement(1.0);
+}
+
+/// Reads the user's start, registers the connection with the hub and greets the client;
+/// `None` when the connection ended on the way (its goodbye said).
+async fn open<S: FrameSink>(
+    node: &Arc<NodeState>,
+    id: ConnectionId,
+    claims: AccessClaims,
+    transport: &'static str,
+    mut sink: S,
+) -> Option<(Connection<S>, Result<(), SinkError>)> {
+    let start = match node.starts.read(claims.user_id).await {
         Ok(s) => s,
         Err(e) => {
             warn!("connection start failed: {e:?}");
-            Box::pin(finish(&mut sink, &Disconnect::Unavailable)).await;
-            return;
+            finish(&mut sink, &Disconnect::Unavailable).await;
+            return None;
         }
     };
     let mailbox = Arc::new(Mailbox::default());
@@ -143,24 +165,25 @@ where
     }
     let lane = Arc::new(Lane::new(positions));
     let direct = sink.direct();
-    Box::pin(node.hub.register(Registration {
-        conn: id,
-        user: claims.user_id,
-        session: claims.session_id,
-        mailbox: mailbox.clone(),
-        lane: lane.clone(),
-        socket: direct.clone(),
-        memberships,
-        friends: start.friends,
-    }))
-    .await;
+    node.hub
+        .register(Registration {
+            conn: id,
+            user: claims.user_id,
+            session: claims.session_id,
+            mailbox: mailbox.clone(),
+            lane: lane.clone(),
+            socket: direct.clone(),
+            memberships,
+            friends: start.friends,
+        })
+        .await;
     // A revocation heard between the token check and the registration would have evicted
     // nobody: look again now that the hub would evict this connection.
     if node.revocations.check(claims.session_id) == crate::revocations::Known::Revoked {
         node.hub.unregister(id);
         let end = Disconnect::Evicted(ConnectionCode::SessionRevoked, "this session was signed out".into());
-        Box::pin(finish(&mut sink, &end)).await;
-        return;
+        finish(&mut sink, &end).await;
+        return None;
     }
     node.presence.opened(id, claims, transport);
     metrics::gauge!("parley_connections", "transport" => transport).increment(1.0);
@@ -191,21 +214,12 @@ where
         node_id: node.node_id.clone(),
     });
     let snapshot = ServerFrame::PresenceSnapshot { online: start.online_friends };
-    let greeted = Box::pin(async {
+    let greeted = async {
         c.send(&ready).await?;
         c.send(&snapshot).await
-    })
+    }
     .await;
-    drop((ready, snapshot));
-    let end = match greeted {
-        Err(e) => Disconnect::from_sink(&e),
-        Ok(()) => c.run_loop(&mut inbound).await,
-    };
-    Box::pin(finish(&mut c.sink, &end)).await;
-    metrics::counter!("parley_disconnects_total", "reason" => end.label()).increment(1);
-    node.hub.unregister(id);
-    node.presence.closed(id);
-    metrics::gauge!("parley_connections", "transport" => transport).decrement(1.0);
+    Some((c, greeted))
 }
 
 /// Tells the client why (when there is something to tell) and closes, each step bounded: a

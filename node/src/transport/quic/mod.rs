@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::Stream;
+use parley_shared::auth::AccessClaims;
 use parley_shared::protocol::framing::{self, FrameDecoder};
 use parley_shared::protocol::{ALPN, Close, MAX_FRAME_BYTES};
 use quinn::crypto::rustls::{HandshakeData, QuicServerConfig};
@@ -137,6 +138,18 @@ pub async fn shutdown(endpoint: &Endpoint, bound: Duration) {
 }
 
 async fn serve_connection(state: Arc<NodeState>, incoming: quinn::Incoming) {
+    // The handshake, the stream and the auth frame run boxed: this task's memory is the
+    // largest state it can be in, and the connection spends its life in `run`, not in them.
+    let Some((claims, inbound, sink)) = Box::pin(accept(&state, incoming)).await else { return };
+    connection::run(state, claims, "quic", inbound, sink).await;
+}
+
+/// Completes the handshake, takes the client's stream and its `auth` frame; `None` when the
+/// connection ended on the way.
+async fn accept(
+    state: &Arc<NodeState>,
+    incoming: quinn::Incoming,
+) -> Option<(AccessClaims, impl Stream<Item = Inbound> + Unpin + Send + use<>, QuicSink)> {
     let remote = incoming.remote_address();
     let conn = match incoming.await {
         Ok(c) => c,
@@ -145,7 +158,7 @@ async fn serve_connection(state: Arc<NodeState>, incoming: quinn::Incoming) {
             // no_application_protocol.
             metrics::counter!("parley_quic_refused_total", "reason" => "handshake").increment(1);
             debug!(%remote, "QUIC handshake failed: {e}");
-            return;
+            return None;
         }
     };
     let alpn = conn.handshake_data().and_then(|h| h.downcast::<HandshakeData>().ok()).and_then(|h| h.protocol);
@@ -153,25 +166,23 @@ async fn serve_connection(state: Arc<NodeState>, incoming: quinn::Incoming) {
         metrics::counter!("parley_quic_refused_total", "reason" => "alpn").increment(1);
         debug!(%remote, "QUIC connection without ALPN parley/1; closing");
         conn.close(VarInt::from_u32(Close::Protocol.quic_code()), b"ALPN parley/1 required");
-        return;
+        return None;
     }
     let (send, recv) = match tokio::time::timeout(AUTH_TIMEOUT, conn.accept_bi()).await {
         Ok(Ok(streams)) => streams,
         Ok(Err(e)) => {
             debug!(%remote, "QUIC connection ended before its stream: {e}");
-            return;
+            return None;
         }
         Err(_) => {
             conn.close(VarInt::from_u32(Close::Protocol.quic_code()), b"no stream opened in time");
-            return;
+            return None;
         }
     };
     let mut sink = QuicSink { send, conn: conn.clone() };
     let mut inbound = inbound(recv);
-    let Some(claims) = connection::await_auth(&state, &mut inbound, &mut sink).await else {
-        return;
-    };
-    connection::run(state, claims, "quic", inbound, sink).await;
+    let claims = connection::await_auth(state, &mut inbound, &mut sink).await?;
+    Some((claims, inbound, sink))
 }
 
 /// The writing half: the connection's one stream, and the connection for closing.
