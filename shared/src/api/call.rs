@@ -73,7 +73,10 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(format!("body: at most {MAX_BODY_BYTES} bytes")));
     }
-    let bytes = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    // No body at all is an empty object (actions whose fields are all optional). A body that is
+    // only whitespace is not JSON, and it is refused like any other: accepting it would read a
+    // client's broken serialisation as "change nothing" and answer 200.
+    let bytes = if body.is_empty() { b"{}".as_slice() } else { body };
     // serde reads a struct from an array too (`[null, null]` as a profile edit): every body of
     // the contract is an object.
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -136,7 +139,23 @@ impl Query {
 
 #[cfg(test)]
 mod tests {
-    use super::Query;
+    use super::{Query, parse_body};
+
+    #[derive(serde::Deserialize, Debug)]
+    struct AllOptional {
+        #[allow(dead_code)]
+        pinned: Option<bool>,
+    }
+
+    #[test]
+    fn no_body_is_an_empty_object_and_a_blank_one_is_refused() {
+        assert!(parse_body::<AllOptional>(b"").is_ok());
+        assert!(parse_body::<AllOptional>(b" {} ").is_ok());
+        for blank in [b" ".as_slice(), b"\n", b"\t \r\n"] {
+            let e = parse_body::<AllOptional>(blank).unwrap_err();
+            assert_eq!(e.status(), 400, "{blank:?}");
+        }
+    }
 
     #[test]
     fn booleans_are_true_or_false_exactly() {
