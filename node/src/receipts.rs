@@ -1,6 +1,7 @@
-//! Delivered receipts: connections report what they have written out; one task batches it and
-//! records a batch every [`BATCH_EVERY`] (one transaction, one statement, a few NOTIFYs), never a
-//! write per frame. Positions only move forward, so a lost batch is made good by the next one.
+//! Delivered receipts: connections (per flush) and the hub (per round) report what they have
+//! written out; one task batches it and records a batch every [`BATCH_EVERY`], or
+//! [`BIG_BATCH_EVERY`] while batches are big (one transaction, one statement, a few NOTIFYs),
+//! never a write per frame. Positions only move forward, so a lost batch is made good by the next one.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -24,26 +25,21 @@ const BIG_BATCH_EVERY: Duration = Duration::from_secs(1);
 /// A batch of this many positions or more makes the next one wait [`BIG_BATCH_EVERY`].
 const BIG_BATCH: usize = 256;
 
-/// One report: members' devices received `conv` up to these seqs.
-type Report = (ConversationId, Vec<(UserId, Seq)>);
+/// Members' devices received these conversations up to these seqs.
+type Report = Vec<(ConversationId, UserId, Seq)>;
 
-/// Where connections and the hub report deliveries.
+/// Where connections and the hub report deliveries: one report per flush or per round, never
+/// a channel send per socket or per event.
 #[derive(Clone)]
 pub struct ReceiptsHandle {
     tx: mpsc::UnboundedSender<Report>,
 }
 
 impl ReceiptsHandle {
-    /// `user`'s device received `conv` up to `seq`.
-    pub fn delivered(&self, conv: ConversationId, user: UserId, seq: Seq) {
-        let _ = self.tx.send((conv, vec![(user, seq)]));
-    }
-
-    /// Several members' devices received `conv` up to these seqs: one report for a whole
-    /// round of a big group, where a report per socket would cost the hub a channel send each.
-    pub fn delivered_many(&self, conv: ConversationId, marks: Vec<(UserId, Seq)>) {
+    /// Each `(conv, user, seq)`: `user`'s device received `conv` up to `seq`.
+    pub fn delivered(&self, marks: Report) {
         if !marks.is_empty() {
-            let _ = self.tx.send((conv, marks));
+            let _ = self.tx.send(marks);
         }
     }
 }
@@ -55,8 +51,8 @@ pub fn spawn(pool: Pool) -> ReceiptsHandle {
     ReceiptsHandle { tx }
 }
 
-fn note(pending: &mut HashMap<(ConversationId, UserId), Seq>, (conv, marks): Report) {
-    for (user, seq) in marks {
+fn note(pending: &mut HashMap<(ConversationId, UserId), Seq>, marks: Report) {
+    for (conv, user, seq) in marks {
         let e = pending.entry((conv, user)).or_insert(seq);
         *e = (*e).max(seq);
     }

@@ -196,10 +196,11 @@ impl<S: FrameSink> Connection<S> {
 
     /// Hands the marks noted since the last flush to the node's receipts batcher.
     pub(crate) fn report_delivered(&mut self) {
-        if let Some(r) = &self.node.receipts {
-            for (conv, seq) in self.delivered_marks.drain(..) {
-                r.delivered(conv, self.claims.user_id, seq);
-            }
+        if let Some(r) = &self.node.receipts
+            && !self.delivered_marks.is_empty()
+        {
+            let user = self.claims.user_id;
+            r.delivered(self.delivered_marks.drain(..).map(|(conv, seq)| (conv, user, seq)).collect());
         }
     }
 

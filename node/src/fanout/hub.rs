@@ -199,7 +199,7 @@ fn hand_to(
             if receipts.is_some()
                 && let Some(seq) = evs.iter().rev().find(|e| e.event.sender_id != t.user).map(|e| e.event.seq)
             {
-                marks.push((t.user, seq));
+                marks.push((conv, t.user, seq));
             }
             continue;
         }
@@ -208,7 +208,7 @@ fn hand_to(
         }
     }
     if let Some(r) = receipts {
-        r.delivered_many(conv, marks);
+        r.delivered(marks);
     }
     written
 }
