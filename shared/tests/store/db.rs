@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use parley_shared::ids::{ConversationId, UserId};
+use parley_shared::model::Role;
+use parley_shared::store::groups::{self, NewGroup};
 use parley_shared::store::notify::{Announcement, CHANNEL};
 use parley_shared::store::{conversations, schema, users};
 use tokio_postgres::{Client, NoTls};
@@ -90,6 +92,24 @@ async fn connect(url: &str) -> Client {
 pub async fn user(c: &Client, name: &str) -> UserId {
     let id = UserId::new();
     users::insert(c, id, name, name, "x").await.expect("insert user");
+    id
+}
+
+/// A group "team" (described "about", at most 100 members) with `owner` as its only member.
+pub async fn group(c: &Client, owner: UserId, history_visible: bool) -> ConversationId {
+    let id = ConversationId::new();
+    let g = NewGroup {
+        id,
+        owner,
+        name: "team",
+        description: Some("about"),
+        broadcast_only: false,
+        history_visible,
+        join_approval: false,
+        max_members: 100,
+    };
+    groups::create(c, &g).await.expect("create group");
+    groups::add_members(c, id, &[owner], Role::Owner, 0, None).await.expect("add the owner");
     id
 }
 

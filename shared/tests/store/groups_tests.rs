@@ -3,28 +3,10 @@
 
 use parley_shared::ids::{ConversationId, UserId};
 use parley_shared::model::{GroupChanges, Role};
-use parley_shared::store::groups::{self, NewGroup};
+use parley_shared::store::groups;
 use parley_shared::store::{conversations, events};
-use tokio_postgres::Client;
 
-use crate::db::{TestDb, user};
-
-async fn group(c: &Client, owner: UserId, history_visible: bool) -> ConversationId {
-    let id = ConversationId::new();
-    let g = NewGroup {
-        id,
-        owner,
-        name: "team",
-        description: Some("about"),
-        broadcast_only: false,
-        history_visible,
-        join_approval: false,
-        max_members: 100,
-    };
-    groups::create(c, &g).await.unwrap();
-    groups::add_members(c, id, &[owner], Role::Owner, 0, None).await.unwrap();
-    id
-}
+use crate::db::{TestDb, group, user};
 
 #[tokio::test]
 async fn members_count_and_former_members_follow_adds_and_removals() {

@@ -7,20 +7,19 @@ use std::time::Duration;
 
 use parley_shared::error::ErrorCode;
 use parley_shared::ids::{ClientMsgId, ConversationId, EventId, UserId};
-use parley_shared::model::Role;
-use parley_shared::model::{Event, EventBody, MessageDraft};
+use parley_shared::model::{Event, EventBody, MessageDraft, Role};
 use parley_shared::rules::limits::UserRate;
 use parley_shared::rules::search;
 use parley_shared::service::messages::{SendPolicy, SendRequest, send_batch};
 use parley_shared::service::receipts;
 use parley_shared::store::events::{self, NewEvent, Page};
-use parley_shared::store::groups::{self, NewGroup};
+use parley_shared::store::groups;
 use parley_shared::store::notify::Announcement;
 use parley_shared::store::{conversations, messages, search as store_search};
 use parley_shared::time::Timestamp;
 use tokio_postgres::Client;
 
-use crate::db::{TestDb, direct, user};
+use crate::db::{TestDb, direct, group, user};
 
 fn unlimited() -> SendPolicy {
     SendPolicy { per_user: UserRate { per_sec: 0, burst: 0 }, ..SendPolicy::default() }
@@ -178,19 +177,8 @@ async fn delivered_receipts_are_announced_only_where_someone_hears_them() {
     let mut c = db.connect().await;
     let (alice, bob) = (user(&c, "alice").await, user(&c, "bob").await);
     let dm = direct(&mut c, alice, bob).await;
-    let big = ConversationId::new();
-    let g = NewGroup {
-        id: big,
-        owner: alice,
-        name: "big",
-        description: None,
-        broadcast_only: false,
-        history_visible: true,
-        join_approval: false,
-        max_members: 1000,
-    };
-    groups::create(&c, &g).await.unwrap();
-    groups::add_members(&c, big, &[alice, bob], Role::Member, 0, None).await.unwrap();
+    let big = group(&c, alice, true).await;
+    groups::add_members(&c, big, &[bob], Role::Member, 0, Some(alice)).await.unwrap();
     // Past RECEIPTS_TO_ALL_MAX_MEMBERS: only bob's own devices would hear, and they need not.
     c.execute("UPDATE groups SET member_count = 101 WHERE conversation_id = $1", &[&big.0]).await.unwrap();
     say(&mut c, alice, dm, "hi").await;

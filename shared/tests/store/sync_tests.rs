@@ -8,11 +8,11 @@ use parley_shared::model::{Event, EventBody, MessageDraft, Role};
 use parley_shared::positions::Positions;
 use parley_shared::service::messages::{SendPolicy, SendRequest, send_batch};
 use parley_shared::service::realtime::{SyncRequest, sync_many};
-use parley_shared::store::groups::{self, NewGroup};
+use parley_shared::store::groups;
 use parley_shared::store::messages;
 use tokio_postgres::Client;
 
-use crate::db::{TestDb, direct, user};
+use crate::db::{TestDb, direct, group, user};
 
 async fn say(c: &mut Client, who: UserId, conv: ConversationId, text: &str) -> Event {
     let policy = SendPolicy {
@@ -49,19 +49,7 @@ async fn a_batch_of_syncs_answers_each_as_its_own_sync_would() {
     for i in 0..5 {
         say(&mut c, if i % 2 == 0 { alice } else { bob }, dm, &format!("dm {i}")).await;
     }
-    let group = ConversationId::new();
-    let g = NewGroup {
-        id: group,
-        owner: alice,
-        name: "team",
-        description: None,
-        broadcast_only: false,
-        history_visible: false,
-        join_approval: false,
-        max_members: 100,
-    };
-    groups::create(&c, &g).await.unwrap();
-    groups::add_members(&c, group, &[alice], Role::Owner, 0, None).await.unwrap();
+    let group = group(&c, alice, false).await;
     groups::add_members(&c, group, &[bob, carol], Role::Member, 0, Some(alice)).await.unwrap();
     let mut last = 0;
     for i in 0..4 {
