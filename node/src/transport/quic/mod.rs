@@ -90,7 +90,12 @@ pub fn server_config(identity: &Identity) -> Result<quinn::ServerConfig, QuicErr
         // ten datagrams) the first time it sends one and keeps it for the connection's life:
         // 13-27 KiB per connection that once had a burst. Pushes are small; one sendmsg per
         // datagram costs less than that memory on every idle connection.
-        .enable_segmentation_offload(false);
+        .enable_segmentation_offload(false)
+        // Chat frames fit 1,200-byte datagrams (media goes to object storage, not this
+        // stream). Path MTU discovery would probe every connection and, once it found a larger
+        // MTU, grow quinn's per-connection transmit buffer to twice the datagram size for good:
+        // 1.2 KiB on each idle connection, and probe packets that wake a phone's radio.
+        .mtu_discovery_config(None);
     let mut server = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     server.transport_config(Arc::new(transport));
     server.migration(true);
