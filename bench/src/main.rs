@@ -178,6 +178,11 @@ pub(crate) struct Args {
     /// The fan-out phase's servers, in order (a comma-separated list; ratios need `socketio`).
     #[arg(long, value_enum, value_delimiter = ',', default_value = "null,parley,socketio,ws")]
     fanout_targets: Vec<fanout::Target>,
+    /// Rounds of the fan-out phase: every target runs once per round, in turn, and the table
+    /// gives each figure's median over the rounds (a run-to-run drift of the machine then
+    /// falls on every target alike, not on whichever ran during it).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    fanout_rounds: u32,
     /// Clients that connect to the fan-out conversation and never read; with it, every receiver
     /// count runs without and then with them.
     #[arg(long, default_value_t = 0)]

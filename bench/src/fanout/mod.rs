@@ -194,13 +194,17 @@ pub async fn bench(args: &Args) -> Result<()> {
     let stalled: Vec<usize> = if args.fanout_stalled > 0 { vec![0, args.fanout_stalled] } else { vec![0] };
     for &r in &receivers {
         for &st in &stalled {
-            for &target in &args.fanout_targets {
-                let row = run_target(args, target, r, st, plan, &peers_dir, &mut env)
-                    .await
-                    .with_context(|| format!("{target:?} with {r} receivers and {st} stalled"))?;
-                println!("{}", format_row(&row, None));
-                rows.push(row);
+            let mut runs: Vec<Vec<Row>> = vec![Vec::new(); args.fanout_targets.len()];
+            for round in 1..=args.fanout_rounds {
+                for (&target, runs) in args.fanout_targets.iter().zip(&mut runs) {
+                    let row = run_target(args, target, r, st, plan, &peers_dir, &mut env)
+                        .await
+                        .with_context(|| format!("{target:?} with {r} receivers and {st} stalled"))?;
+                    println!("round {round}: {}", format_row(&row, None));
+                    runs.push(row);
+                }
             }
+            rows.extend(runs.iter().map(|runs| median_row(runs)));
         }
     }
     println!("\n{}", table(&rows, args));
@@ -287,8 +291,10 @@ async fn run_target(
             }
             let env = env.as_ref().expect("started");
             let all = receivers + stalled;
-            let seeded =
-                parley_tests::big_group::seed_group(env, &format!("fan{receivers}s{stalled}x"), all + 1, all).await?;
+            // Each run seeds its own users (usernames are unique), rounds included.
+            static RUNS: AtomicU64 = AtomicU64::new(0);
+            let prefix = format!("fan{receivers}s{stalled}r{}x", RUNS.fetch_add(1, Ordering::Relaxed));
+            let seeded = parley_tests::big_group::seed_group(env, &prefix, all + 1, all).await?;
             Server::Parley {
                 group: seeded.group.parse().context("group id")?,
                 owner_token: seeded.owner.token().to_owned(),
@@ -413,12 +419,18 @@ async fn run_target(
     }
     wait_delivered(&shared, 2, plan.fixed * receivers as u64, Duration::from_secs(30)).await.ok();
     if let Server::Parley { api, .. } = &server {
-        // Where an acknowledgement's time goes: the node's own commit timings (whole run).
+        // Where the time goes: the node's own commit and fan-out timings (whole run).
         let text = api.get("/metrics", None).await?.text;
-        for l in text
-            .lines()
-            .filter(|l| l.starts_with("parley_commit_seconds{") || l.starts_with("parley_commit_batch_size{"))
-        {
+        for l in text.lines().filter(|l| {
+            [
+                "parley_commit_seconds{",
+                "parley_commit_batch_size{",
+                "parley_hub_event_age_seconds{",
+                "parley_hub_round_seconds{",
+            ]
+            .iter()
+            .any(|m| l.starts_with(m))
+        }) {
             eprintln!("  node: {l}");
         }
     }
@@ -726,6 +738,34 @@ impl Sender {
     }
 }
 
+/// One target's rounds as one row: each figure's median over the rounds (the upper middle of an
+/// even count), duplicates and missing deliveries summed, the latency curve of the round whose
+/// fixed-rate p50 is the median.
+fn median_row(runs: &[Row]) -> Row {
+    fn median(runs: &[Row], f: impl Fn(&Row) -> f64) -> f64 {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+    let p50 = median(runs, |r| r.fixed_p50);
+    let curve = runs.iter().find(|r| r.fixed_p50 == p50).expect("the median is one of the rounds");
+    Row {
+        sending_growth_mib: median(runs, |r| r.sending_growth_mib),
+        connects_per_sec: median(runs, |r| r.connects_per_sec),
+        kib_per_socket: median(runs, |r| r.kib_per_socket),
+        deliveries_per_sec: median(runs, |r| r.deliveries_per_sec),
+        sat_p50: median(runs, |r| r.sat_p50),
+        sat_p99: median(runs, |r| r.sat_p99),
+        fixed_p50: p50,
+        fixed_p99: median(runs, |r| r.fixed_p99),
+        ack_p50: median(runs, |r| r.ack_p50),
+        ack_p99: median(runs, |r| r.ack_p99),
+        duplicates: runs.iter().map(|r| r.duplicates).sum(),
+        missing: runs.iter().map(|r| r.missing).sum(),
+        ..curve.clone()
+    }
+}
+
 fn format_row(r: &Row, socketio: Option<&Row>) -> String {
     let ratio =
         socketio.map_or(String::new(), |s| format!(" ({:.2}x)", r.deliveries_per_sec / s.deliveries_per_sec.max(1.0)));
@@ -752,11 +792,12 @@ fn format_row(r: &Row, socketio: Option<&Row>) -> String {
 /// count, and a note where a target came within 10% of the generator's ceiling.
 fn table(rows: &[Row], args: &Args) -> String {
     let mut out = format!(
-        "fan-out: one conversation, one sender; saturation = {} messages, {} in flight; fixed = {} msg/s for {} s\n\
+        "fan-out: one conversation, one sender; saturation = {} messages, {} in flight; fixed = {} msg/s for {} s; \
+         median of {} round(s)\n\
          | target | receivers | connects/s | KiB/socket | deliveries/s (vs socket.io) | saturated p50 / p99 ms | \
          fixed-rate p50 / p99 ms | ack p50 / p99 ms | RSS + MiB sending | dup / missing |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
-        args.fanout_messages, args.fanout_window, args.fanout_rate, args.fanout_secs
+        args.fanout_messages, args.fanout_window, args.fanout_rate, args.fanout_secs, args.fanout_rounds
     );
     for r in rows {
         let same = |s: &&Row| s.receivers == r.receivers && s.stalled == r.stalled;
@@ -781,6 +822,33 @@ mod tests {
         assert_eq!(parse_marker(b"12.34"), None);
         assert_eq!(parse_marker(b"12"), None);
         assert_eq!(parse_marker(b"x"), Some((u64::MAX, 0, 0)));
+    }
+
+    #[test]
+    fn rounds_make_one_row_of_medians() {
+        let row = |p50: f64, p99: f64, missing: u64| Row {
+            target: Target::Parley,
+            receivers: 1000,
+            stalled: 0,
+            sending_growth_mib: p99,
+            connects_per_sec: p50,
+            kib_per_socket: p50,
+            deliveries_per_sec: p99,
+            sat_p50: p50,
+            sat_p99: p99,
+            fixed_p50: p50,
+            fixed_p99: p99,
+            ack_p50: p50,
+            ack_p99: p99,
+            duplicates: 1,
+            missing,
+            fixed_latency: vec![(50.0, p50)],
+        };
+        let m = median_row(&[row(5.0, 30.0, 0), row(4.0, 10.0, 2), row(6.0, 20.0, 0)]);
+        assert_eq!((m.fixed_p50, m.fixed_p99, m.sat_p50, m.deliveries_per_sec), (5.0, 20.0, 5.0, 20.0));
+        assert_eq!((m.duplicates, m.missing), (3, 2), "losses of any round show");
+        assert_eq!(m.fixed_latency, vec![(50.0, 5.0)], "the curve of the median round");
+        assert_eq!(median_row(&[row(4.0, 10.0, 0), row(6.0, 20.0, 0)]).fixed_p50, 6.0);
     }
 
     #[test]
