@@ -763,13 +763,17 @@ impl Hub {
                 // after it on the same thread (rounds took as long as unsplit ones). Each
                 // further spawn moves the previous task to the worker's stealable queue and
                 // wakes an idle worker to take it.
+                // The parts share the round's list and take a range each: no reference count
+                // of a target is touched again.
                 let evs: Arc<[Arc<SharedEvent>]> = evs.into();
+                let targets: Arc<[Arc<Target>]> = targets.into();
                 let size = targets.len().div_ceil(parts);
-                let tasks: Vec<_> = targets
-                    .chunks(size)
-                    .map(|part| {
-                        let (part, evs, receipts) = (part.to_vec(), evs.clone(), self.receipts.clone());
-                        tokio::spawn(async move { hand_to(&part, conv, &evs, receipts.as_ref()) })
+                let tasks: Vec<_> = (0..targets.len())
+                    .step_by(size)
+                    .map(|from| {
+                        let (targets, evs, receipts) = (targets.clone(), evs.clone(), self.receipts.clone());
+                        let part = from..(from + size).min(targets.len());
+                        tokio::spawn(async move { hand_to(&targets[part], conv, &evs, receipts.as_ref()) })
                     })
                     .collect();
                 for t in tasks {
