@@ -32,6 +32,7 @@
 mod edge;
 mod fanout;
 mod media;
+mod node_metrics;
 mod reconnect;
 mod search;
 mod transports;
@@ -313,6 +314,9 @@ async fn bench(args: Args) -> Result<()> {
     let node1 = Node::start_with(&db, bench_node("bench1")).await?;
     let node2 = Node::start_with(&db, bench_node("bench2")).await?;
     let (p50, p99, max, n) = latency(&args, &node1, &node2).await?;
+    // Where the time went: the committing node's commit and both nodes' hand-outs.
+    node_metrics::print("node 1", &node1.api()).await?;
+    node_metrics::print("node 2", &node2.api()).await?;
     println!(
         "latency  node1 ws send -> node2 ws receive at {} msg/s, {} pairs, {} s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({n} messages)",
         args.rate, args.pairs, args.latency_secs, p50, p99, max

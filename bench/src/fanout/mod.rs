@@ -420,19 +420,7 @@ async fn run_target(
     wait_delivered(&shared, 2, plan.fixed * receivers as u64, Duration::from_secs(30)).await.ok();
     if let Server::Parley { api, .. } = &server {
         // Where the time goes: the node's own commit and fan-out timings (whole run).
-        let text = api.get("/metrics", None).await?.text;
-        for l in text.lines().filter(|l| {
-            [
-                "parley_commit_seconds{",
-                "parley_commit_batch_size{",
-                "parley_hub_event_age_seconds{",
-                "parley_hub_round_seconds{",
-            ]
-            .iter()
-            .any(|m| l.starts_with(m))
-        }) {
-            eprintln!("  node: {l}");
-        }
+        crate::node_metrics::print("node", api).await?;
     }
 
     sampler.abort();
