@@ -37,9 +37,8 @@ mod reconnect;
 mod search;
 mod transports;
 
-use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -446,64 +445,88 @@ pub(crate) async fn pair(node: &Node, tag: &str, i: usize) -> Result<(Session, S
     Ok((a, b, conv))
 }
 
+/// Cross-node latency. The generator shares the two cores with both nodes and Postgres, so it
+/// does as little per message as it can: each probe's text carries a marker with its number,
+/// the send time sits in a slot of that number, and a receiver finds the marker in the frame's
+/// bytes (no JSON parsing, no shared lock) and records into its own histogram.
 async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f64, u64)> {
-    let sent: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
-    let hist = Arc::new(Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+    let cap = (args.rate * (args.latency_secs + 1)).max(1) as usize;
+    let base = Instant::now();
+    let sent_us: Arc<Vec<AtomicU64>> = Arc::new((0..cap).map(|_| AtomicU64::new(0)).collect());
+    let seen: Arc<Vec<AtomicBool>> = Arc::new((0..cap).map(|_| AtomicBool::new(false)).collect());
+    let delivered = Arc::new(AtomicU64::new(0));
+    let duplicates = Arc::new(AtomicU64::new(0));
     let mut senders = Vec::new();
     let mut receivers = Vec::new();
+    let mut hists = Vec::new();
     for i in 0..args.pairs {
         let (a, b, conv) = pair(node1, "lat", i).await?;
         senders.push((connect(node1, a.token()).await?, conv));
-        let rx = connect(node2, b.token()).await?;
-        let (sent, hist) = (sent.clone(), hist.clone());
+        let mut rx = connect(node2, b.token()).await?;
+        let hist = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
+        hists.push(hist.clone());
+        let (sent_us, seen, delivered, duplicates) =
+            (sent_us.clone(), seen.clone(), delivered.clone(), duplicates.clone());
         receivers.push(tokio::spawn(async move {
-            let mut rx = rx;
+            let finder = memchr::memmem::Finder::new(b"~LAT");
             while let Some(Ok(m)) = rx.next().await {
                 let Message::Text(t) = m else { continue };
-                let v: Value = match serde_json::from_str(&t) {
-                    Ok(v) => v,
-                    Err(_) => continue,
+                let Some(at) = finder.find(t.as_bytes()) else { continue };
+                let digits = &t.as_bytes()[at + 4..];
+                let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
+                let Some(k) = std::str::from_utf8(&digits[..end]).ok().and_then(|d| d.parse::<usize>().ok()) else {
+                    continue;
                 };
-                if v["type"] == "event" {
-                    let key = v["event"]["client_msg_id"].as_str().unwrap_or("").to_owned();
-                    if let Some(t0) = sent.lock().await.remove(&key) {
-                        let us = t0.elapsed().as_micros() as u64;
-                        let _ = hist.lock().await.record(us.max(1));
-                    }
+                if k >= seen.len() {
+                    continue;
                 }
+                if seen[k].swap(true, Ordering::AcqRel) {
+                    duplicates.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let us = (base.elapsed().as_micros() as u64).saturating_sub(sent_us[k].load(Ordering::Acquire));
+                let _ = hist.lock().expect("one writer").record(us.max(1));
+                delivered.fetch_add(1, Ordering::Release);
             }
         }));
     }
     let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
     let deadline = Instant::now() + Duration::from_secs(args.latency_secs);
     let mut tick = tokio::time::interval(interval);
-    let mut k = 0usize;
-    let mut total = 0u64;
-    while Instant::now() < deadline {
+    let mut total = 0usize;
+    while Instant::now() < deadline && total < cap {
         tick.tick().await;
+        let k = total;
         let (ws, conv) = &mut senders[k % args.pairs];
-        let cmid = format!("lat-{k}");
-        sent.lock().await.insert(cmid.clone(), Instant::now());
-        let frame = json!({"type":"send","id":k,"conversation_id":conv,"client_msg_id":cmid,"text":"latency probe"});
-        ws.send(Message::text(frame.to_string())).await?;
+        let frame = format!(
+            r#"{{"type":"send","id":{k},"conversation_id":"{conv}","client_msg_id":"lat-{k}","text":"latency probe ~LAT{k}~"}}"#
+        );
+        sent_us[k].store(base.elapsed().as_micros() as u64, Ordering::Release);
+        ws.send(Message::text(frame)).await?;
         // Drain replies and own events so the sender's socket never backs up.
         while let Some(Some(Ok(_))) = futures_util::FutureExt::now_or_never(ws.next()) {}
-        k += 1;
         total += 1;
     }
     // Let the last messages arrive.
     let settle = Instant::now() + Duration::from_secs(5);
-    while !sent.lock().await.is_empty() && Instant::now() < settle {
+    while delivered.load(Ordering::Acquire) < total as u64 && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let lost = sent.lock().await.len();
-    if lost > 0 {
-        bail!("{lost} of {total} messages never arrived on node 2");
     }
     for r in receivers {
         r.abort();
     }
-    let h = hist.lock().await;
+    let got = delivered.load(Ordering::Acquire);
+    if got < total as u64 {
+        bail!("{} of {total} messages never arrived on node 2", total as u64 - got);
+    }
+    let dup = duplicates.load(Ordering::Acquire);
+    if dup > 0 {
+        bail!("{dup} of {total} messages arrived twice on node 2");
+    }
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    for part in &hists {
+        h.add(&*part.lock().expect("receivers stopped"))?;
+    }
     let ms = |v: u64| v as f64 / 1000.0;
     Ok((ms(h.value_at_quantile(0.5)), ms(h.value_at_quantile(0.99)), ms(h.max()), h.len()))
 }
