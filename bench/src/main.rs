@@ -446,13 +446,11 @@ pub(crate) async fn pair(node: &Node, tag: &str, i: usize) -> Result<(Session, S
 }
 
 /// Cross-node latency. The generator shares the two cores with both nodes and Postgres, so it
-/// does as little per message as it can: each probe's text carries a marker with its number,
-/// the send time sits in a slot of that number, and a receiver finds the marker in the frame's
-/// bytes (no JSON parsing, no shared lock) and records into its own histogram.
+/// does as little per message as it can: each probe's text is the fan-out phase's marker (its
+/// number and send time), which a receiver finds in the frame's bytes (no JSON parsing, no
+/// shared lock) before recording into its own histogram.
 async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f64, u64)> {
     let cap = (args.rate * (args.latency_secs + 1)).max(1) as usize;
-    let base = Instant::now();
-    let sent_us: Arc<Vec<AtomicU64>> = Arc::new((0..cap).map(|_| AtomicU64::new(0)).collect());
     let seen: Arc<Vec<AtomicBool>> = Arc::new((0..cap).map(|_| AtomicBool::new(false)).collect());
     let delivered = Arc::new(AtomicU64::new(0));
     let duplicates = Arc::new(AtomicU64::new(0));
@@ -465,26 +463,19 @@ async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f
         let mut rx = connect(node2, b.token()).await?;
         let hist = Arc::new(std::sync::Mutex::new(Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?));
         hists.push(hist.clone());
-        let (sent_us, seen, delivered, duplicates) =
-            (sent_us.clone(), seen.clone(), delivered.clone(), duplicates.clone());
+        let (seen, delivered, duplicates) = (seen.clone(), delivered.clone(), duplicates.clone());
         receivers.push(tokio::spawn(async move {
-            let finder = memchr::memmem::Finder::new(b"~LAT");
+            let finder = memchr::memmem::Finder::new(b"~PLY");
             while let Some(Ok(m)) = rx.next().await {
                 let Message::Text(t) = m else { continue };
                 let Some(at) = finder.find(t.as_bytes()) else { continue };
-                let digits = &t.as_bytes()[at + 4..];
-                let end = digits.iter().position(|b| !b.is_ascii_digit()).unwrap_or(digits.len());
-                let Some(k) = std::str::from_utf8(&digits[..end]).ok().and_then(|d| d.parse::<usize>().ok()) else {
-                    continue;
-                };
-                if k >= seen.len() {
-                    continue;
-                }
-                if seen[k].swap(true, Ordering::AcqRel) {
+                let Some((k, sent_us, _)) = fanout::parse_marker(&t.as_bytes()[at + 4..]) else { continue };
+                let Some(slot) = seen.get(k as usize) else { continue };
+                if slot.swap(true, Ordering::AcqRel) {
                     duplicates.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
-                let us = (base.elapsed().as_micros() as u64).saturating_sub(sent_us[k].load(Ordering::Acquire));
+                let us = fanout::now_us().saturating_sub(sent_us);
                 let _ = hist.lock().expect("one writer").record(us.max(1));
                 delivered.fetch_add(1, Ordering::Release);
             }
@@ -499,9 +490,9 @@ async fn latency(args: &Args, node1: &Node, node2: &Node) -> Result<(f64, f64, f
         let k = total;
         let (ws, conv) = &mut senders[k % args.pairs];
         let frame = format!(
-            r#"{{"type":"send","id":{k},"conversation_id":"{conv}","client_msg_id":"lat-{k}","text":"latency probe ~LAT{k}~"}}"#
+            r#"{{"type":"send","id":{k},"conversation_id":"{conv}","client_msg_id":"lat-{k}","text":"latency probe ~PLY{k}.{}~"}}"#,
+            fanout::now_us()
         );
-        sent_us[k].store(base.elapsed().as_micros() as u64, Ordering::Release);
         ws.send(Message::text(frame)).await?;
         // Drain replies and own events so the sender's socket never backs up.
         while let Some(Some(Ok(_))) = futures_util::FutureExt::now_or_never(ws.next()) {}

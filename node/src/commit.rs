@@ -93,8 +93,8 @@ async fn worker(pool: Pool, mut rx: mpsc::Receiver<Request>, max_batch: usize, p
         match outcome {
             Ok(results) => {
                 if let Some(Ok(ev)) = results.iter().find(|r| r.is_ok()) {
-                    // From the send's decision to its commit's answer: the hub's
-                    // `parley_hub_event_age_seconds` minus this is the NOTIFY's way to a hub.
+                    // From the send's decision to its commit's answer (the second round trip):
+                    // set beside the hubs' `parley_hub_event_age_seconds`, from the same start.
                     let age = chrono::Utc::now() - ev.created_at.0;
                     metrics::histogram!("parley_commit_event_age_seconds").record(age.as_seconds_f64().max(0.0));
                 }

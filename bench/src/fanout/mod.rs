@@ -49,7 +49,8 @@ use crate::transports::{cpu_ms, cpu_ms_named, rss_kib};
 /// The generator's clock: markers carry µs since this instant.
 static T0: LazyLock<Instant> = LazyLock::new(Instant::now);
 
-fn now_us() -> u64 {
+/// µs on the generator's clock (the cross-node latency phase's markers use it too).
+pub(crate) fn now_us() -> u64 {
     T0.elapsed().as_micros() as u64
 }
 
